@@ -1,0 +1,33 @@
+# `make run` and `make test` install what they need first (see scripts/deps.sh).
+CARGO ?= cargo
+
+.PHONY: run test test-sqlite test-pg lint fmt deps build migrate
+
+run: deps
+	$(CARGO) run --release --locked -- serve
+
+test: deps test-sqlite test-pg
+
+test-sqlite:
+	@echo "== tests on SQLite =="
+	$(CARGO) test --locked --all-targets
+
+test-pg:
+	@echo "== tests on PostgreSQL =="
+	scripts/with-postgres.sh $(CARGO) test --locked --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+build: deps
+	$(CARGO) build --release --locked
+
+migrate: deps
+	$(CARGO) run --release --locked -- migrate
+
+deps:
+	@scripts/deps.sh

@@ -1,0 +1,303 @@
+//! Configuration: built-in defaults, then `config/gatehouse.toml` (or `--config FILE`), then
+//! `GATEHOUSE_<SECTION>__<KEY>` environment variables, later ones winning.
+//!
+//! Secrets never reach logs: types that hold one write a redacted `Debug`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` names none and it exists in the working directory.
+pub const DEFAULT_FILE: &str = "config/gatehouse.toml";
+
+/// Every setting of the server and the command line.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub scim: ScimConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The public URL without a trailing slash, ready to have a path appended.
+    pub fn base_url(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: DatabaseUrl("sqlite://data/gatehouse.db".into()),
+            max_connections: 16,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url)
+            .field("max_connections", &self.max_connections)
+            .field("busy_timeout_ms", &self.busy_timeout_ms)
+            .finish()
+    }
+}
+
+/// A database URL. It may carry a password, so `Debug` and `Display` show it redacted;
+/// [`DatabaseUrl::expose`] gives the real one to the driver.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL with its password, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            Ok(_) => self.0.clone(),
+            // Unparseable: it may still hold a secret, so show only the scheme.
+            Err(_) => format!("{}://***", self.0.split("://").next().unwrap_or("?")),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScimConfig {
+    pub max_results: u32,
+}
+
+impl Default for ScimConfig {
+    fn default() -> Self {
+        Self { max_results: 1000 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info,sqlx=warn".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then `file` (which must exist) or, when none is
+    /// named, `config/gatehouse.toml` if present, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_from(file, Env::prefixed("GATEHOUSE_"))
+    }
+
+    fn load_from(file: Option<&Path>, env: Env) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.is_file(),
+                    "configuration file {} does not exist",
+                    path.display()
+                );
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => {
+                let default = PathBuf::from(DEFAULT_FILE);
+                if default.is_file() {
+                    figment = figment.merge(Toml::file_exact(default));
+                }
+            }
+        }
+        // Only GATEHOUSE_<SECTION>__<KEY> names are settings; others with the same prefix
+        // (GATEHOUSE_CONFIG, test harness variables) are not ours to read.
+        let env = env.filter_map(|key| {
+            let key = key.as_str();
+            key.contains("__").then(|| key.replace("__", ".").into())
+        });
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let public = url::Url::parse(&self.server.public_url)
+            .map_err(|e| anyhow::anyhow!("server.public_url is not a URL: {e}"))?;
+        anyhow::ensure!(
+            matches!(public.scheme(), "http" | "https"),
+            "server.public_url must start with http:// or https://"
+        );
+        let scheme = self.database.url.expose().split(':').next().unwrap_or("");
+        anyhow::ensure!(
+            matches!(scheme, "sqlite" | "postgres" | "postgresql"),
+            "database.url must start with sqlite:// or postgres:// (got {})",
+            self.database.url
+        );
+        anyhow::ensure!(
+            self.scim.max_results > 0,
+            "scim.max_results must be at least 1"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+// figment's test `Jail` returns its own large error type from every closure.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_match_the_documented_file() {
+        let documented: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(include_str!("../config/gatehouse.toml")))
+            .extract()
+            .unwrap();
+        let builtin = Config::default();
+        assert_eq!(
+            serde_json::to_value(&documented).unwrap(),
+            serde_json::to_value(&builtin).unwrap(),
+            "config/gatehouse.toml must list the built-in defaults"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file("g.toml", "[server]\nlisten = \"127.0.0.1:9000\"\n")?;
+            jail.set_env("GATEHOUSE_SERVER__LISTEN", "0.0.0.0:7000");
+            jail.set_env("GATEHOUSE_SCIM__MAX_RESULTS", "50");
+            jail.set_env("GATEHOUSE_TEST_SOMETHING", "ignored");
+            let c = Config::load(Some(Path::new("g.toml"))).unwrap();
+            assert_eq!(c.server.listen, "0.0.0.0:7000");
+            assert_eq!(c.scim.max_results, 50);
+            assert_eq!(c.server.public_url, "http://localhost:8080");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_in_working_directory_is_read_without_flag() {
+        Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file(DEFAULT_FILE, "[scim]\nmax_results = 7\n")?;
+            assert_eq!(Config::load(None).unwrap().scim.max_results, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        Jail::expect_with(|jail| {
+            jail.create_file("g.toml", "[server]\nlisen = \"x\"\n")?;
+            let err = Config::load(Some(Path::new("g.toml"))).unwrap_err();
+            assert!(err.to_string().contains("lisen"), "{err}");
+            assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_password_never_shows_in_debug_output() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "GATEHOUSE_DATABASE__URL",
+                "postgres://gate:s3cr3t-pw@db.internal:5432/gatehouse",
+            );
+            let c = Config::load(None).unwrap();
+            let shown = format!("{c:?} {:#?} {}", c, c.database.url);
+            assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+            assert!(
+                shown.contains("db.internal"),
+                "the rest stays readable: {shown}"
+            );
+            assert!(c.database.url.expose().contains("s3cr3t-pw"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key_named() {
+        Jail::expect_with(|jail| {
+            jail.set_env("GATEHOUSE_DATABASE__URL", "mysql://x");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("database.url"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,62 @@
+//! Identity links: which user an IdP's subject on one connection is. Logins look here first,
+//! before matching by userName or email, so a renamed user keeps its account.
+
+use super::model::{OrgId, UserId};
+use super::orgs::conflict;
+use super::{parse_id, Actor, Directory, Result};
+
+impl Directory {
+    /// The user linked to `subject` on `connection`, if any.
+    pub async fn linked_user(
+        &self,
+        org: OrgId,
+        connection: &str,
+        subject: &str,
+    ) -> Result<Option<UserId>> {
+        let id: Option<String> = sqlx::query_scalar(
+            "select user_id from identities where org_id = $1 and connection_id = $2 and subject = $3",
+        )
+        .bind(org.to_string())
+        .bind(connection)
+        .bind(subject)
+        .fetch_optional(self.db().pool())
+        .await?;
+        id.map(|s| parse_id(&s, UserId::parse)).transpose()
+    }
+
+    /// Links `subject` on `connection` to a user of the same organisation.
+    pub async fn link_identity(
+        &self,
+        org: OrgId,
+        connection: &str,
+        subject: &str,
+        user: UserId,
+        actor: &Actor,
+    ) -> Result<()> {
+        let mut tx = self.db().begin().await?;
+        sqlx::query(
+            "insert into identities (org_id, connection_id, subject, user_id, created_at) \
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(org.to_string())
+        .bind(connection)
+        .bind(subject)
+        .bind(user.to_string())
+        .bind(self.now())
+        .execute(tx.conn())
+        .await
+        .map_err(|e| conflict(e, "identities_connection_subject_key", "subject", subject))?;
+        let detail = serde_json::json!({ "connection": connection, "subject": subject });
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "identity.link",
+            Some(user.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

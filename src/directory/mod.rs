@@ -1,0 +1,143 @@
+//! The directory: organisations, users, groups, identities, tokens and admins. It is the one
+//! user model behind both front doors (SCIM and SSO) and the only module that writes SQL,
+//! apart from the event log it writes into within its own transactions.
+//!
+//! Every operation on tenant data takes the organisation first, and every query it runs is
+//! scoped by it: no call can reach another organisation's rows.
+
+pub mod admins;
+pub mod groups;
+pub mod identities;
+pub mod model;
+pub mod orgs;
+pub mod tokens;
+pub mod users;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::clock::{Clock, Millis};
+use crate::db::{Db, WriteTx};
+use crate::events::{self, NewEvent, Outcome};
+
+pub use model::{
+    AdminId, Domain, Email, GroupId, OrgId, OrgSlug, ParseError, TokenId, UserId, UserName,
+};
+pub use orgs::Org;
+
+/// Outcomes a caller must handle; each front door maps them to its own wire format.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique value is taken. `field` names the attribute as clients know it.
+    #[error("{field} {value:?} is already taken")]
+    Conflict { field: &'static str, value: String },
+    /// The caller's version (`If-Match`) is not the stored one.
+    #[error("the resource has changed since version {expected}")]
+    PreconditionFailed { expected: String },
+    #[error(transparent)]
+    Invalid(#[from] ParseError),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Who did something, as the event log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// An operator at the command line.
+    Cli,
+    /// The server itself (schedules, first start).
+    System,
+    ScimToken(TokenId),
+    Admin(AdminId),
+    User(UserId),
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Cli => f.write_str("cli"),
+            Actor::System => f.write_str("system"),
+            Actor::ScimToken(id) => write!(f, "scim-token:{id}"),
+            Actor::Admin(id) => write!(f, "admin:{id}"),
+            Actor::User(id) => write!(f, "user:{id}"),
+        }
+    }
+}
+
+/// The directory and its store.
+#[derive(Clone)]
+pub struct Directory {
+    db: Db,
+    clock: Arc<dyn Clock>,
+}
+
+impl Directory {
+    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    /// Records a refused or failed operation in its own transaction: the change itself was
+    /// rolled back, but the attempt must still be on record.
+    pub async fn record_failure(
+        &self,
+        org: Option<OrgId>,
+        actor: &Actor,
+        action: &str,
+        target: Option<String>,
+        reason: &str,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let event = NewEvent {
+            org_id: org,
+            actor,
+            action,
+            target,
+            outcome: Outcome::Failure,
+            detail: serde_json::json!({ "reason": reason }),
+        };
+        events::record(tx.conn(), self.now(), event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes a success event inside the caller's transaction.
+    async fn record(
+        &self,
+        tx: &mut WriteTx,
+        org: Option<OrgId>,
+        actor: &Actor,
+        action: &str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let event = NewEvent {
+            org_id: org,
+            actor,
+            action,
+            target,
+            outcome: Outcome::Success,
+            detail,
+        };
+        events::record(tx.conn(), self.now(), event).await?;
+        Ok(())
+    }
+}
+
+/// Reads a stored UUID column.
+fn parse_id<T>(s: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    parse(s).ok_or_else(|| Error::Corrupt(format!("bad id {s:?}")))
+}

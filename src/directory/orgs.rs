@@ -1,0 +1,366 @@
+//! Organisations: slug, name, verified email domains and settings.
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::model::{Domain, OrgId, OrgSlug, ParseError};
+use super::{parse_id, Actor, Directory, Error, Result};
+use crate::clock::Millis;
+use crate::db::{violates, WriteTx};
+
+/// An organisation (tenant).
+#[derive(Debug, Clone, Serialize)]
+pub struct Org {
+    pub id: OrgId,
+    pub slug: OrgSlug,
+    pub name: String,
+    /// Verified email domains; each belongs to this organisation only.
+    pub domains: Vec<Domain>,
+    pub settings: OrgSettings,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Per-organisation behaviour. Unknown keys in stored JSON are ignored and missing ones take
+/// their defaults, so adding a setting needs no migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrgSettings {
+    /// Create a user on first login when none matches.
+    pub jit: bool,
+    /// Let groups asserted at login set the user's memberships.
+    pub groups_from_login: bool,
+}
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        Self {
+            jit: true,
+            groups_from_login: true,
+        }
+    }
+}
+
+/// What a new organisation starts with.
+#[derive(Debug, Clone)]
+pub struct NewOrg {
+    pub slug: OrgSlug,
+    /// Defaults to the slug.
+    pub name: Option<String>,
+    pub domains: Vec<Domain>,
+}
+
+/// One change to an organisation, as `gatehouse org set SLUG KEY=VALUE` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgChange {
+    Name(String),
+    Domains(Vec<Domain>),
+    Jit(bool),
+    GroupsFromLogin(bool),
+}
+
+/// The keys `OrgChange::parse` understands, with what each takes; the README lists them too.
+pub const ORG_KEYS: &[(&str, &str)] = &[
+    ("name", "display name, any text"),
+    (
+        "domains",
+        "comma-separated email domains, replacing the current list (empty clears it)",
+    ),
+    (
+        "jit",
+        "true|false: create users on first login (default true)",
+    ),
+    (
+        "groups_from_login",
+        "true|false: groups asserted at login set memberships (default true)",
+    ),
+];
+
+impl OrgChange {
+    /// Parses `KEY=VALUE`.
+    pub fn parse(pair: &str) -> Result<Self, ParseError> {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| ParseError(format!("{pair:?} is not KEY=VALUE")))?;
+        match key.trim() {
+            "name" => {
+                let name = value.trim();
+                if name.is_empty() {
+                    return Err(ParseError("name must not be empty".into()));
+                }
+                Ok(Self::Name(name.to_string()))
+            }
+            "domains" => value
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(Domain::parse)
+                .collect::<Result<_, _>>()
+                .map(Self::Domains),
+            "jit" => parse_bool(key, value).map(Self::Jit),
+            "groups_from_login" => parse_bool(key, value).map(Self::GroupsFromLogin),
+            other => {
+                let keys: Vec<&str> = ORG_KEYS.iter().map(|(k, _)| *k).collect();
+                Err(ParseError(format!(
+                    "unknown setting {other:?}; the settings are: {}",
+                    keys.join(", ")
+                )))
+            }
+        }
+    }
+
+    fn describe(&self) -> (&'static str, serde_json::Value) {
+        match self {
+            Self::Name(n) => ("name", n.as_str().into()),
+            Self::Domains(d) => ("domains", serde_json::json!(d)),
+            Self::Jit(b) => ("jit", (*b).into()),
+            Self::GroupsFromLogin(b) => ("groups_from_login", (*b).into()),
+        }
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ParseError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" => Ok(true),
+        "false" | "off" | "no" | "0" => Ok(false),
+        _ => Err(ParseError(format!(
+            "{key} takes true or false, not {value:?}"
+        ))),
+    }
+}
+
+const ORG_COLUMNS: &str = "id, slug, name, settings, created_at, updated_at";
+
+impl Directory {
+    /// Creates an organisation with its domains.
+    pub async fn create_org(&self, new: NewOrg, actor: &Actor) -> Result<Org> {
+        let id = OrgId::new();
+        let now = self.now();
+        let name = new.name.unwrap_or_else(|| new.slug.to_string());
+        let settings = OrgSettings::default();
+        let mut tx = self.db().begin().await?;
+        sqlx::query(
+            "insert into orgs (id, slug, name, settings, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(id.to_string())
+        .bind(new.slug.as_str())
+        .bind(&name)
+        .bind(serde_json::to_string(&settings).expect("settings serialise"))
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(|e| conflict(e, "orgs_slug_key", "slug", new.slug.as_str()))?;
+        insert_domains(&mut tx, id, &new.domains, now).await?;
+        let detail = serde_json::json!({ "slug": new.slug, "name": name, "domains": new.domains });
+        self.record(
+            &mut tx,
+            Some(id),
+            actor,
+            "org.create",
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Org {
+            id,
+            slug: new.slug,
+            name,
+            domains: sorted(new.domains),
+            settings,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    pub async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>> {
+        let row = sqlx::query(&format!("select {ORG_COLUMNS} from orgs where slug = $1"))
+            .bind(slug)
+            .fetch_optional(self.db().pool())
+            .await?;
+        self.org_from_row(row).await
+    }
+
+    pub async fn org(&self, id: OrgId) -> Result<Option<Org>> {
+        let row = sqlx::query(&format!("select {ORG_COLUMNS} from orgs where id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(self.db().pool())
+            .await?;
+        self.org_from_row(row).await
+    }
+
+    /// The organisation a verified email domain belongs to.
+    pub async fn org_by_domain(&self, domain: &Domain) -> Result<Option<Org>> {
+        let row = sqlx::query(&format!(
+            "select {ORG_COLUMNS} from orgs where id = \
+             (select org_id from org_domains where domain = $1)"
+        ))
+        .bind(domain.as_str())
+        .fetch_optional(self.db().pool())
+        .await?;
+        self.org_from_row(row).await
+    }
+
+    pub async fn list_orgs(&self) -> Result<Vec<Org>> {
+        let rows = sqlx::query(&format!("select {ORG_COLUMNS} from orgs order by slug"))
+            .fetch_all(self.db().pool())
+            .await?;
+        let mut orgs = Vec::with_capacity(rows.len());
+        for row in rows {
+            orgs.extend(self.org_from_row(Some(row)).await?);
+        }
+        Ok(orgs)
+    }
+
+    /// Applies changes together, in one transaction with one event listing them.
+    pub async fn update_org(
+        &self,
+        org: OrgId,
+        changes: &[OrgChange],
+        actor: &Actor,
+    ) -> Result<Org> {
+        let current = self
+            .org(org)
+            .await?
+            .ok_or(Error::NotFound("organisation"))?;
+        let now = self.now();
+        let mut name = current.name.clone();
+        let mut settings = current.settings.clone();
+        let mut tx = self.db().begin().await?;
+        for change in changes {
+            match change {
+                OrgChange::Name(n) => name = n.clone(),
+                OrgChange::Jit(b) => settings.jit = *b,
+                OrgChange::GroupsFromLogin(b) => settings.groups_from_login = *b,
+                OrgChange::Domains(domains) => {
+                    sqlx::query("delete from org_domains where org_id = $1")
+                        .bind(org.to_string())
+                        .execute(tx.conn())
+                        .await?;
+                    insert_domains(&mut tx, org, domains, now).await?;
+                }
+            }
+        }
+        sqlx::query("update orgs set name = $1, settings = $2, updated_at = $3 where id = $4")
+            .bind(&name)
+            .bind(serde_json::to_string(&settings).expect("settings serialise"))
+            .bind(now)
+            .bind(org.to_string())
+            .execute(tx.conn())
+            .await?;
+        let detail: serde_json::Map<_, _> = changes
+            .iter()
+            .map(|c| {
+                let (k, v) = c.describe();
+                (k.to_string(), v)
+            })
+            .collect();
+        let detail = serde_json::json!({ "changes": detail });
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "org.update",
+            Some(org.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.org(org).await?.ok_or(Error::NotFound("organisation"))
+    }
+
+    async fn org_from_row(&self, row: Option<AnyRow>) -> Result<Option<Org>> {
+        let Some(row) = row else { return Ok(None) };
+        let id = parse_id(&row.try_get::<String, _>("id")?, OrgId::parse)?;
+        let domains: Vec<String> =
+            sqlx::query_scalar("select domain from org_domains where org_id = $1 order by domain")
+                .bind(id.to_string())
+                .fetch_all(self.db().pool())
+                .await?;
+        let settings: String = row.try_get("settings")?;
+        Ok(Some(Org {
+            id,
+            slug: OrgSlug::parse(&row.try_get::<String, _>("slug")?)
+                .map_err(|e| Error::Corrupt(e.0))?,
+            name: row.try_get("name")?,
+            domains: domains
+                .iter()
+                .map(|d| Domain::parse(d).map_err(|e| Error::Corrupt(e.0)))
+                .collect::<Result<_>>()?,
+            settings: serde_json::from_str(&settings).map_err(|e| Error::Corrupt(e.to_string()))?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        }))
+    }
+}
+
+async fn insert_domains(
+    tx: &mut WriteTx,
+    org: OrgId,
+    domains: &[Domain],
+    now: Millis,
+) -> Result<()> {
+    for domain in sorted(domains.to_vec()) {
+        sqlx::query("insert into org_domains (domain, org_id, created_at) values ($1, $2, $3)")
+            .bind(domain.as_str())
+            .bind(org.to_string())
+            .bind(now)
+            .execute(tx.conn())
+            .await
+            .map_err(|e| conflict(e, "org_domains_pkey", "domain", domain.as_str()))?;
+    }
+    Ok(())
+}
+
+/// Maps a violation of the named unique constraint to [`Error::Conflict`].
+pub(super) fn conflict(
+    err: sqlx::Error,
+    constraint: &str,
+    field: &'static str,
+    value: &str,
+) -> Error {
+    if violates(&err, constraint) {
+        Error::Conflict {
+            field,
+            value: value.to_string(),
+        }
+    } else {
+        Error::Db(err)
+    }
+}
+
+fn sorted(mut domains: Vec<Domain>) -> Vec<Domain> {
+    domains.sort();
+    domains.dedup();
+    domains
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_settings() {
+        assert_eq!(
+            OrgChange::parse("jit=false").unwrap(),
+            OrgChange::Jit(false)
+        );
+        assert_eq!(
+            OrgChange::parse("domains=a.test, B.test").unwrap(),
+            OrgChange::Domains(vec![
+                Domain::parse("a.test").unwrap(),
+                Domain::parse("b.test").unwrap()
+            ])
+        );
+        assert_eq!(
+            OrgChange::parse("domains=").unwrap(),
+            OrgChange::Domains(vec![])
+        );
+        let err = OrgChange::parse("colour=blue").unwrap_err().0;
+        assert!(err.contains("jit"), "lists the known keys: {err}");
+        assert!(OrgChange::parse("jit=maybe").is_err());
+        assert!(OrgChange::parse("jit").is_err());
+    }
+}

@@ -1,0 +1,547 @@
+//! Users: the one user model. SCIM, SSO and the console all read and write users here, and
+//! activation changes go through one operation that also ends the user's sessions.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::model::{fold_case, OrgId, UserId, UserName};
+use super::orgs::conflict;
+use super::{parse_id, Actor, Directory, Error, Result};
+use crate::clock::Millis;
+use crate::db::WriteTx;
+
+/// A user of one organisation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub org_id: OrgId,
+    pub user_name: UserName,
+    pub external_id: Option<String>,
+    pub active: bool,
+    /// Soft-deleted: hidden from SCIM and refused at login, but kept, so that a later
+    /// create of the same userName brings the same record (and id) back.
+    pub deleted: bool,
+    /// Sessions made under an older epoch are dead.
+    pub session_epoch: i64,
+    pub profile: Profile,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// Moves on every write; the SCIM ETag is made from it.
+    pub version: i64,
+}
+
+impl User {
+    /// Whether the user may hold a session at all.
+    pub fn can_sign_in(&self) -> bool {
+        self.active && !self.deleted
+    }
+}
+
+/// Everything about a user that a client writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserData {
+    pub user_name: UserName,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub profile: Profile,
+}
+
+/// The user's attributes beyond the indexed ones. Multi-valued attributes are kept as the
+/// client sent them (RFC 7643 §2.4), so they come back without added or changed members.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Profile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nick_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phone_numbers: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ims: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entitlements: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub x509_certificates: Vec<Value>,
+    /// The enterprise extension (RFC 7643 §4.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<Enterprise>,
+    /// Further extension attributes, by schema URN.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub extensions: BTreeMap<String, Value>,
+}
+
+/// RFC 7643 §4.1.1 `name`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Name {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub middle_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub honorific_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub honorific_suffix: Option<String>,
+}
+
+/// RFC 7643 §4.3 enterprise user extension.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Enterprise {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_center: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub division: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// `{value, $ref, displayName}` as sent (Entra sometimes sends a bare string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager: Option<Value>,
+}
+
+impl Profile {
+    /// Lowercased email values, each once.
+    pub fn email_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .emails
+            .iter()
+            .filter_map(|e| e.get("value").and_then(Value::as_str))
+            .map(fold_case)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// The primary email (RFC 7643 §2.4: at most one has `primary: true`), else the first.
+    pub fn primary_email(&self) -> Option<&str> {
+        fn value(e: &Value) -> Option<&str> {
+            e.get("value").and_then(Value::as_str)
+        }
+        self.emails
+            .iter()
+            .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+            .and_then(value)
+            .or_else(|| self.emails.iter().find_map(value))
+    }
+}
+
+const USER_COLUMNS: &str = "id, org_id, user_name, external_id, active, deleted_at, \
+    session_epoch, profile, created_at, updated_at, version";
+
+/// How many times a write that lost a race with another write is tried again.
+const WRITE_ATTEMPTS: usize = 5;
+
+impl Directory {
+    /// Creates a user. A soft-deleted user with the same userName is brought back instead,
+    /// with its id, and the new data.
+    pub async fn create_user(&self, org: OrgId, data: UserData, actor: &Actor) -> Result<User> {
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        let existing = user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?;
+        let (id, action) = match existing {
+            Some(old) if old.deleted => {
+                sqlx::query(
+                    "update users set user_name = $1, user_name_key = $2, external_id = $3, \
+                     display_name = $4, primary_email_key = $5, active = $6, deleted_at = null, \
+                     profile = $7, updated_at = $8, version = version + 1 \
+                     where org_id = $9 and id = $10",
+                )
+                .bind(data.user_name.as_str())
+                .bind(data.user_name.key())
+                .bind(&data.external_id)
+                .bind(&data.profile.display_name)
+                .bind(data.profile.primary_email().map(fold_case))
+                .bind(data.active as i64)
+                .bind(profile_json(&data.profile))
+                .bind(now)
+                .bind(org.to_string())
+                .bind(old.id.to_string())
+                .execute(tx.conn())
+                .await?;
+                (old.id, "user.restore")
+            }
+            Some(_) => {
+                return Err(Error::Conflict {
+                    field: "userName",
+                    value: data.user_name.as_str().to_string(),
+                })
+            }
+            None => {
+                let id = UserId::new();
+                sqlx::query(
+                    "insert into users (id, org_id, user_name, user_name_key, external_id, \
+                     display_name, primary_email_key, active, profile, created_at, updated_at, \
+                     version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)",
+                )
+                .bind(id.to_string())
+                .bind(org.to_string())
+                .bind(data.user_name.as_str())
+                .bind(data.user_name.key())
+                .bind(&data.external_id)
+                .bind(&data.profile.display_name)
+                .bind(data.profile.primary_email().map(fold_case))
+                .bind(data.active as i64)
+                .bind(profile_json(&data.profile))
+                .bind(now)
+                .execute(tx.conn())
+                .await
+                // Lost a race with a concurrent create of the same userName.
+                .map_err(|e| {
+                    conflict(
+                        e,
+                        "users_org_user_name_key",
+                        "userName",
+                        data.user_name.as_str(),
+                    )
+                })?;
+                (id, "user.create")
+            }
+        };
+        write_email_keys(&mut tx, org, id, &data.profile).await?;
+        let detail = serde_json::json!({ "userName": data.user_name, "active": data.active });
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            action,
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        let user = user_in(&mut tx, org, UserKey::Id(id))
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// A user by id, soft-deleted ones included (check [`User::deleted`]).
+    pub async fn user(&self, org: OrgId, id: UserId) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "select {USER_COLUMNS} from users where org_id = $1 and id = $2"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.db().pool())
+        .await?;
+        row.map(user_from_row).transpose()
+    }
+
+    /// A user by userName, compared case-insensitively; soft-deleted ones included.
+    pub async fn user_by_user_name(&self, org: OrgId, user_name: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "select {USER_COLUMNS} from users where org_id = $1 and user_name_key = $2"
+        ))
+        .bind(org.to_string())
+        .bind(fold_case(user_name))
+        .fetch_optional(self.db().pool())
+        .await?;
+        row.map(user_from_row).transpose()
+    }
+
+    /// Replaces everything a client writes (RFC 7644 §3.5.1 semantics: what is absent is
+    /// cleared). `if_version` is the version the caller saw, when it names one. A change of
+    /// `active` is applied as by [`Directory::set_active`], in the same transaction.
+    pub async fn replace_user(
+        &self,
+        org: OrgId,
+        id: UserId,
+        data: UserData,
+        if_version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<User> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let mut tx = self.db().begin().await?;
+            let current = user_in(&mut tx, org, UserKey::Id(id))
+                .await?
+                .filter(|u| !u.deleted)
+                .ok_or(Error::NotFound("user"))?;
+            if let Some(expected) = if_version.filter(|v| *v != current.version) {
+                return Err(Error::PreconditionFailed {
+                    expected: expected.to_string(),
+                });
+            }
+            let epoch_step = i64::from(current.active != data.active);
+            let updated = sqlx::query(
+                "update users set user_name = $1, user_name_key = $2, external_id = $3, \
+                 display_name = $4, primary_email_key = $5, active = $6, profile = $7, \
+                 session_epoch = session_epoch + $8, updated_at = $9, version = version + 1 \
+                 where org_id = $10 and id = $11 and version = $12",
+            )
+            .bind(data.user_name.as_str())
+            .bind(data.user_name.key())
+            .bind(&data.external_id)
+            .bind(&data.profile.display_name)
+            .bind(data.profile.primary_email().map(fold_case))
+            .bind(data.active as i64)
+            .bind(profile_json(&data.profile))
+            .bind(epoch_step)
+            .bind(self.now())
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .bind(current.version)
+            .execute(tx.conn())
+            .await
+            .map_err(|e| {
+                conflict(
+                    e,
+                    "users_org_user_name_key",
+                    "userName",
+                    data.user_name.as_str(),
+                )
+            })?;
+            if updated.rows_affected() == 0 {
+                continue; // another write came first: read again
+            }
+            write_email_keys(&mut tx, org, id, &data.profile).await?;
+            let detail = serde_json::json!({ "userName": data.user_name });
+            self.record(
+                &mut tx,
+                Some(org),
+                actor,
+                "user.replace",
+                Some(id.to_string()),
+                detail,
+            )
+            .await?;
+            if epoch_step != 0 {
+                self.record(
+                    &mut tx,
+                    Some(org),
+                    actor,
+                    activation_action(data.active),
+                    Some(id.to_string()),
+                    serde_json::json!({}),
+                )
+                .await?;
+            }
+            let user = user_in(&mut tx, org, UserKey::Id(id))
+                .await?
+                .ok_or(Error::NotFound("user"))?;
+            tx.commit().await?;
+            return Ok(user);
+        }
+        Err(Error::PreconditionFailed {
+            expected: "the version read".into(),
+        })
+    }
+
+    /// Deactivates or reactivates a user: in one transaction, sets `active`, moves the
+    /// session epoch on (so every session of the user stops working at once) and writes
+    /// the event. Setting the state a user already has changes nothing.
+    pub async fn set_active(
+        &self,
+        org: OrgId,
+        id: UserId,
+        active: bool,
+        actor: &Actor,
+    ) -> Result<User> {
+        let mut tx = self.db().begin().await?;
+        let updated = sqlx::query(
+            "update users set active = $1, session_epoch = session_epoch + 1, \
+             updated_at = $2, version = version + 1 \
+             where org_id = $3 and id = $4 and deleted_at is null and active <> $1",
+        )
+        .bind(active as i64)
+        .bind(self.now())
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+        if updated.rows_affected() == 1 {
+            self.record(
+                &mut tx,
+                Some(org),
+                actor,
+                activation_action(active),
+                Some(id.to_string()),
+                serde_json::json!({}),
+            )
+            .await?;
+        }
+        let user = user_in(&mut tx, org, UserKey::Id(id))
+            .await?
+            .filter(|u| !u.deleted)
+            .ok_or(Error::NotFound("user"))?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Soft-deletes a user: hidden from SCIM from now on, every session ended, logins
+    /// refused and group memberships left; the record itself stays (see [`Self::create_user`]).
+    pub async fn delete_user(&self, org: OrgId, id: UserId, actor: &Actor) -> Result<()> {
+        let mut tx = self.db().begin().await?;
+        let updated = sqlx::query(
+            "update users set deleted_at = $1, session_epoch = session_epoch + 1, \
+             updated_at = $1, version = version + 1 \
+             where org_id = $2 and id = $3 and deleted_at is null",
+        )
+        .bind(self.now())
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound("user"));
+        }
+        sqlx::query("delete from group_members where org_id = $1 and user_id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(tx.conn())
+            .await?;
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "user.delete",
+            Some(id.to_string()),
+            serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn activation_action(active: bool) -> &'static str {
+    if active {
+        "user.reactivate"
+    } else {
+        "user.deactivate"
+    }
+}
+
+enum UserKey<'a> {
+    Id(UserId),
+    Name(&'a str),
+}
+
+/// Reads a user inside a transaction, so a write sees its own changes.
+async fn user_in(tx: &mut WriteTx, org: OrgId, key: UserKey<'_>) -> Result<Option<User>> {
+    let (column, value) = match key {
+        UserKey::Id(id) => ("id", id.to_string()),
+        UserKey::Name(k) => ("user_name_key", k.to_string()),
+    };
+    let row = sqlx::query(&format!(
+        "select {USER_COLUMNS} from users where org_id = $1 and {column} = $2"
+    ))
+    .bind(org.to_string())
+    .bind(value)
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(user_from_row).transpose()
+}
+
+async fn write_email_keys(
+    tx: &mut WriteTx,
+    org: OrgId,
+    id: UserId,
+    profile: &Profile,
+) -> Result<()> {
+    sqlx::query("delete from user_emails where org_id = $1 and user_id = $2")
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    for key in profile.email_keys() {
+        sqlx::query("insert into user_emails (org_id, user_id, value_key) values ($1, $2, $3)")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .bind(key)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+fn profile_json(profile: &Profile) -> String {
+    serde_json::to_string(profile).expect("a profile always serialises")
+}
+
+fn user_from_row(row: AnyRow) -> Result<User> {
+    let profile: String = row.try_get("profile")?;
+    let deleted_at: Option<i64> = row.try_get("deleted_at")?;
+    Ok(User {
+        id: parse_id(&row.try_get::<String, _>("id")?, UserId::parse)?,
+        org_id: parse_id(&row.try_get::<String, _>("org_id")?, OrgId::parse)?,
+        user_name: UserName::parse(&row.try_get::<String, _>("user_name")?)
+            .map_err(|e| Error::Corrupt(e.0))?,
+        external_id: row.try_get("external_id")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        deleted: deleted_at.is_some(),
+        session_epoch: row.try_get("session_epoch")?,
+        profile: serde_json::from_str(&profile).map_err(|e| Error::Corrupt(e.to_string()))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        version: row.try_get("version")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn primary_email_prefers_the_primary_one() {
+        let p = Profile {
+            emails: vec![
+                json!({"value": "Home@x.test", "type": "home"}),
+                json!({"value": "Work@X.test", "type": "work", "primary": true}),
+            ],
+            ..Profile::default()
+        };
+        assert_eq!(p.primary_email(), Some("Work@X.test"));
+        assert_eq!(p.email_keys(), vec!["home@x.test", "work@x.test"]);
+    }
+
+    #[test]
+    fn profile_round_trips_multi_valued_attributes_exactly() {
+        let emails = vec![json!({"value": "a@x.test", "type": "work"})];
+        let p = Profile {
+            emails: emails.clone(),
+            ..Profile::default()
+        };
+        let back: Profile = serde_json::from_str(&profile_json(&p)).unwrap();
+        assert_eq!(
+            back.emails, emails,
+            "no primary:false or other member is added"
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! The event log: every state change, login attempt and admin action, append-only (the
+//! migrations refuse UPDATE and DELETE on it). A success is written in the transaction of the
+//! change it records, so there is never a change without its event, or an event without its
+//! change; a failure is written on its own after the change was rolled back.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::clock::Millis;
+use crate::directory::{Actor, OrgId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// An event about to be written.
+pub struct NewEvent<'a> {
+    pub org_id: Option<OrgId>,
+    pub actor: &'a Actor,
+    pub action: &'a str,
+    pub target: Option<String>,
+    pub outcome: Outcome,
+    pub detail: serde_json::Value,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub org_id: Option<String>,
+    pub at: Millis,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub detail: serde_json::Value,
+}
+
+/// Appends an event on the given connection (normally the caller's transaction).
+pub async fn record(
+    conn: &mut sqlx::AnyConnection,
+    at: Millis,
+    event: NewEvent<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into events (org_id, at, actor, action, target, outcome, detail) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(event.org_id.map(|o| o.to_string()))
+    .bind(at)
+    .bind(event.actor.to_string())
+    .bind(event.action)
+    .bind(event.target)
+    .bind(event.outcome.as_str())
+    .bind(event.detail.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which events to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub failures_only: bool,
+    pub action: Option<String>,
+    /// Only events older than this id: the cursor for the next page.
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// Reads an organisation's events, newest first.
+pub async fn list(
+    pool: &sqlx::AnyPool,
+    org: OrgId,
+    query: &EventQuery,
+) -> Result<Vec<Event>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select id, org_id, at, actor, action, target, outcome, detail from events \
+         where org_id = $1 and ($2 = 0 or outcome = 'failure') \
+           and ($3 = '' or action = $3) and id < $4 \
+         order by id desc limit $5",
+    )
+    .bind(org.to_string())
+    .bind(query.failures_only as i64)
+    .bind(query.action.clone().unwrap_or_default())
+    .bind(query.before.unwrap_or(i64::MAX))
+    .bind(i64::from(query.limit.clamp(1, 1000)))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let detail: String = r.try_get("detail")?;
+            Ok(Event {
+                id: r.try_get("id")?,
+                org_id: r.try_get("org_id")?,
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                target: r.try_get("target")?,
+                outcome: r.try_get("outcome")?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .collect()
+}

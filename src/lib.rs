@@ -1,0 +1,20 @@
+//! Gatehouse: SSO (SAML 2.0, OpenID Connect) and SCIM 2.0 provisioning in front of a B2B
+//! SaaS application, on one user model.
+//!
+//! [`app::Application`] builds the server for `main` and for the integration tests alike.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod directory;
+pub mod events;
+pub mod metrics;
+pub mod password;
+pub mod state;
+pub mod telemetry;
+pub mod web;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,0 +1,3 @@
+//! End-user and operator endpoints outside the protocol doors.
+
+pub mod health;

@@ -1,0 +1,225 @@
+//! The `gatehouse` binary, run as an operator would run it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use gatehouse::clock::SystemClock;
+use gatehouse::config::{DatabaseConfig, DatabaseUrl};
+use gatehouse::db::Db;
+use gatehouse::directory::{Directory, TokenId};
+
+use crate::helpers::{gatehouse, stderr, stdout, TestDb};
+
+async fn directory(url: &str) -> Directory {
+    let config = DatabaseConfig {
+        url: DatabaseUrl::new(url),
+        ..Default::default()
+    };
+    let db = Db::connect(&config).await.unwrap();
+    Directory::new(db, std::sync::Arc::new(SystemClock))
+}
+
+#[tokio::test]
+async fn an_operator_creates_an_organisation_and_manages_its_tokens() {
+    let db = TestDb::new().await;
+    let cwd = db.dir.path();
+    let run = |args: &[&str]| gatehouse(cwd, &db.url, args, None);
+
+    let out = run(&[
+        "org",
+        "create",
+        "acme",
+        "--domain",
+        "acme.test",
+        "--name",
+        "Acme",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&["org", "show", "acme"]))).unwrap();
+    assert_eq!(shown["domains"], serde_json::json!(["acme.test"]));
+    assert_eq!(shown["settings"]["jit"], true);
+
+    let out = run(&[
+        "token",
+        "create",
+        "acme",
+        "--description",
+        "okta",
+        "--expires-in",
+        "90d",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let secret = printed.lines().last().unwrap().trim().to_string();
+    assert!(
+        secret.starts_with("ghs_") && !secret.contains(' '),
+        "alone on the last line: {printed}"
+    );
+
+    let dir = directory(&db.url).await;
+    let org = dir.org_by_slug("acme").await.unwrap().unwrap();
+    let info = dir
+        .verify_token(org.id, &secret)
+        .await
+        .unwrap()
+        .expect("the printed token works");
+    assert!(info.expires_at.is_some());
+
+    let listed = stdout(&run(&["token", "list", "acme"]));
+    assert!(listed.contains(&info.id.to_string()), "{listed}");
+    assert!(
+        listed.contains("okta") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "the list never shows the secret");
+
+    let out = run(&["token", "revoke", "acme", &info.id.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        dir.verify_token(org.id, &secret).await.unwrap().is_err(),
+        "revoked"
+    );
+    assert!(stdout(&run(&["token", "list", "acme"])).contains("revoked"));
+
+    let out = run(&["token", "revoke", "acme", &TokenId::new().to_string()]);
+    assert!(!out.status.success(), "an unknown token id is an error");
+}
+
+#[tokio::test]
+async fn org_set_changes_settings_and_refuses_unknown_keys() {
+    let db = TestDb::new().await;
+    let cwd = db.dir.path();
+    let run = |args: &[&str]| gatehouse(cwd, &db.url, args, None);
+    assert!(run(&["org", "create", "acme"]).status.success());
+    let out = run(&[
+        "org",
+        "set",
+        "acme",
+        "jit=false",
+        "domains=acme.test,acme.example",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&["org", "show", "acme"]))).unwrap();
+    assert_eq!(shown["settings"]["jit"], false);
+    assert_eq!(
+        shown["domains"],
+        serde_json::json!(["acme.example", "acme.test"])
+    );
+
+    let out = run(&["org", "set", "acme", "colour=blue"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("unknown setting"), "{}", stderr(&out));
+
+    let out = run(&["org", "create", "Bad Slug"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("slug"), "{}", stderr(&out));
+    let out = run(&["org", "show", "nobody"]);
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn admin_create_hashes_the_password_with_argon2id() {
+    let db = TestDb::new().await;
+    let cwd = db.dir.path();
+    let out = gatehouse(
+        cwd,
+        &db.url,
+        &["admin", "create", "root@ops.test", "--password-stdin"],
+        Some("a long enough password\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let dir = directory(&db.url).await;
+    let email = gatehouse::directory::Email::parse("ROOT@ops.test").unwrap();
+    let (_, hash) = dir.admin_password_hash(&email).await.unwrap().unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(gatehouse::password::verify("a long enough password", &hash));
+
+    let out = gatehouse(
+        cwd,
+        &db.url,
+        &["admin", "create", "root@ops.test", "--password-stdin"],
+        Some("another long password\n"),
+    );
+    assert!(!out.status.success(), "the same email twice");
+    let out = gatehouse(
+        cwd,
+        &db.url,
+        &["admin", "create", "new@ops.test", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(!out.status.success(), "too short");
+
+    let out = gatehouse(cwd, &db.url, &["admin", "create", "gen@ops.test"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let password = stdout(&out).lines().last().unwrap().to_string();
+    let (_, hash) = dir
+        .admin_password_hash(&gatehouse::directory::Email::parse("gen@ops.test").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        gatehouse::password::verify(&password, &hash),
+        "the printed password works"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatehouse(
+        dir.path(),
+        "sqlite://x.db",
+        &["--config", "nope.toml", "migrate"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("nope.toml"), "{}", stderr(&out));
+}
+
+/// `make run` in a fresh checkout: no configuration, no database, no folder.
+#[tokio::test]
+async fn serve_with_no_configuration_creates_its_sqlite_database_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("GATEHOUSE_DATABASE__URL")
+        .env("GATEHOUSE_SERVER__LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    });
+    let line = tokio::time::timeout(Duration::from_secs(30), line)
+        .await
+        .unwrap()
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("gatehouse listening on ")
+        .expect(&line)
+        .to_string();
+
+    let r = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(dir.path().join("data/gatehouse.db").is_file());
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+}

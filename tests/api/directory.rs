@@ -1,0 +1,362 @@
+//! The directory's rules on both databases: uniqueness, tenancy, domains, groups, links.
+
+use gatehouse::directory::groups::NewGroup;
+use gatehouse::directory::orgs::{NewOrg, OrgChange};
+use gatehouse::directory::{Actor, Domain, Error, OrgSlug};
+
+use crate::helpers::{user_data, TestApp};
+
+#[tokio::test]
+async fn user_name_is_unique_per_organisation_whatever_its_case() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let d = &app.directory;
+    d.create_user(acme.id, user_data("Alice@Acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+
+    let err = d
+        .create_user(acme.id, user_data("alice@ACME.TEST"), &Actor::Cli)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Conflict {
+                field: "userName",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // Non-ASCII letters fold too, the same on both backends.
+    d.create_user(acme.id, user_data("ÄRNE@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    let err = d
+        .create_user(acme.id, user_data("ärne@acme.test"), &Actor::Cli)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+
+    let found = d
+        .user_by_user_name(acme.id, "ALICE@acme.TEST")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        found.user_name.as_str(),
+        "Alice@Acme.test",
+        "stored as given"
+    );
+}
+
+#[tokio::test]
+async fn the_same_user_name_lives_independently_in_two_organisations() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let globex = app.org("globex", &[]).await;
+    let d = &app.directory;
+    let a = d
+        .create_user(acme.id, user_data("sam@shared.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    let g = d
+        .create_user(globex.id, user_data("sam@shared.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    assert_ne!(a.id, g.id);
+
+    // Neither organisation can reach the other's user, by id or by name.
+    assert!(d.user(globex.id, a.id).await.unwrap().is_none());
+    assert_eq!(
+        d.user_by_user_name(globex.id, "sam@shared.test")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        g.id
+    );
+    let err = d
+        .set_active(globex.id, a.id, false, &Actor::Cli)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert!(d.user(acme.id, a.id).await.unwrap().unwrap().active);
+}
+
+#[tokio::test]
+async fn a_domain_belongs_to_one_organisation_at_most() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &["acme.test"]).await;
+    let d = &app.directory;
+
+    let new = NewOrg {
+        slug: OrgSlug::parse("impostor").unwrap(),
+        name: None,
+        domains: vec![Domain::parse("ACME.test").unwrap()],
+    };
+    let err = d.create_org(new, &Actor::Cli).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Conflict {
+                field: "domain",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        d.org_by_slug("impostor").await.unwrap().is_none(),
+        "nothing half-created"
+    );
+
+    let globex = app.org("globex", &["globex.test"]).await;
+    let change = OrgChange::parse("domains=globex.test,acme.test").unwrap();
+    let err = d
+        .update_org(globex.id, &[change], &Actor::Cli)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Conflict {
+                field: "domain",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let globex = d.org(globex.id).await.unwrap().unwrap();
+    assert_eq!(
+        globex.domains,
+        vec![Domain::parse("globex.test").unwrap()],
+        "rolled back whole"
+    );
+
+    let found = d
+        .org_by_domain(&Domain::parse("acme.test").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, acme.id);
+}
+
+#[tokio::test]
+async fn slugs_are_unique() {
+    let app = TestApp::spawn().await;
+    app.org("acme", &[]).await;
+    let new = NewOrg {
+        slug: OrgSlug::parse("acme").unwrap(),
+        name: None,
+        domains: vec![],
+    };
+    let err = app
+        .directory
+        .create_org(new, &Actor::Cli)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Conflict { field: "slug", .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn settings_change_together_and_persist() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    assert!(acme.settings.jit);
+    let changes = [
+        OrgChange::parse("jit=false").unwrap(),
+        OrgChange::parse("name=Acme Inc").unwrap(),
+    ];
+    app.directory
+        .update_org(acme.id, &changes, &Actor::Cli)
+        .await
+        .unwrap();
+    let acme = app.directory.org_by_slug("acme").await.unwrap().unwrap();
+    assert!(!acme.settings.jit);
+    assert!(acme.settings.groups_from_login);
+    assert_eq!(acme.name, "Acme Inc");
+}
+
+#[tokio::test]
+async fn replace_clears_what_is_absent_and_moves_the_version() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let d = &app.directory;
+    let mut data = user_data("bo@acme.test");
+    data.external_id = Some("00u1".into());
+    data.profile.emails = vec![serde_json::json!({"value": "Bo@Acme.test", "type": "work"})];
+    let created = d.create_user(acme.id, data, &Actor::Cli).await.unwrap();
+    assert_eq!(created.version, 1);
+
+    let replaced = d
+        .replace_user(
+            acme.id,
+            created.id,
+            user_data("bo@acme.test"),
+            Some(1),
+            &Actor::Cli,
+        )
+        .await
+        .unwrap();
+    assert_eq!(replaced.version, 2);
+    assert_eq!(replaced.external_id, None);
+    assert!(replaced.profile.emails.is_empty());
+    assert_eq!(replaced.created_at, created.created_at);
+
+    let err = d
+        .replace_user(
+            acme.id,
+            created.id,
+            user_data("bo@acme.test"),
+            Some(1),
+            &Actor::Cli,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::PreconditionFailed { .. }),
+        "stale version: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_user_is_brought_back_with_its_id_by_a_new_create() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let d = &app.directory;
+    let first = d
+        .create_user(acme.id, user_data("cy@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    d.delete_user(acme.id, first.id, &Actor::Cli).await.unwrap();
+    let gone = d.user(acme.id, first.id).await.unwrap().unwrap();
+    assert!(gone.deleted && !gone.can_sign_in());
+    assert!(
+        gone.session_epoch > first.session_epoch,
+        "sessions end on delete"
+    );
+
+    let back = d
+        .create_user(acme.id, user_data("CY@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    assert_eq!(back.id, first.id);
+    assert!(!back.deleted && back.active);
+    assert_eq!(back.user_name.as_str(), "CY@acme.test");
+}
+
+#[tokio::test]
+async fn groups_are_unique_by_display_name_and_hold_only_their_organisations_users() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let globex = app.org("globex", &[]).await;
+    let d = &app.directory;
+    let ann = d
+        .create_user(acme.id, user_data("ann@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    let outsider = d
+        .create_user(globex.id, user_data("out@globex.test"), &Actor::Cli)
+        .await
+        .unwrap();
+
+    let new = NewGroup {
+        display_name: "Engineering".into(),
+        external_id: Some("00g1".into()),
+        members: vec![ann.id, outsider.id],
+    };
+    let group = d.create_group(acme.id, new, &Actor::Cli).await.unwrap();
+    assert_eq!(
+        d.group_member_ids(acme.id, group.id).await.unwrap(),
+        vec![ann.id]
+    );
+    assert_eq!(
+        d.user_groups(acme.id, ann.id).await.unwrap()[0].display_name,
+        "Engineering"
+    );
+    assert!(d
+        .user_groups(globex.id, outsider.id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let dup = NewGroup {
+        display_name: "ENGINEERING".into(),
+        external_id: None,
+        members: vec![],
+    };
+    let err = d
+        .create_group(acme.id, dup.clone(), &Actor::Cli)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Conflict {
+                field: "displayName",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    d.create_group(globex.id, dup, &Actor::Cli)
+        .await
+        .expect("other organisation is free");
+    assert_eq!(
+        d.group_by_display_name(acme.id, "engineering")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        group.id
+    );
+
+    d.delete_user(acme.id, ann.id, &Actor::Cli).await.unwrap();
+    assert!(
+        d.group_member_ids(acme.id, group.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "deleted user leaves"
+    );
+}
+
+#[tokio::test]
+async fn an_identity_links_to_one_user_per_connection() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let d = &app.directory;
+    let a = d
+        .create_user(acme.id, user_data("a@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    let b = d
+        .create_user(acme.id, user_data("b@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    d.link_identity(acme.id, "okta-saml", "00u-a", a.id, &Actor::System)
+        .await
+        .unwrap();
+    let err = d
+        .link_identity(acme.id, "okta-saml", "00u-a", b.id, &Actor::System)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    d.link_identity(acme.id, "okta-oidc", "00u-a", b.id, &Actor::System)
+        .await
+        .expect("another connection may use the same subject");
+    assert_eq!(
+        d.linked_user(acme.id, "okta-saml", "00u-a").await.unwrap(),
+        Some(a.id)
+    );
+    assert_eq!(
+        d.linked_user(acme.id, "okta-oidc", "00u-a").await.unwrap(),
+        Some(b.id)
+    );
+}

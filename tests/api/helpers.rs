@@ -1,0 +1,159 @@
+//! Test harness: databases, the running app, and the command-line binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use gatehouse::clock::ManualClock;
+use gatehouse::config::DatabaseUrl;
+use gatehouse::db::Backend;
+use gatehouse::directory::orgs::NewOrg;
+use gatehouse::directory::users::{Profile, UserData};
+use gatehouse::directory::{Actor, Directory, Domain, Org, OrgSlug, UserName};
+use gatehouse::{Application, Config};
+use sqlx::Connection;
+use tempfile::TempDir;
+
+/// Set to a PostgreSQL server URL (its maintenance database) to run on PostgreSQL.
+pub const PG_ENV: &str = "GATEHOUSE_TEST_DATABASE_URL";
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    pub dir: TempDir,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match std::env::var(PG_ENV) {
+            Ok(server) => fresh_pg_database(&server).await,
+            Err(_) => format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
+        };
+        Self { url, dir }
+    }
+}
+
+async fn fresh_pg_database(server: &str) -> String {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::postgres::PgConnection::connect(server)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(server).expect("PG URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// The running server, its directory, and a clock the test controls.
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub directory: Directory,
+    pub clock: ManualClock,
+    /// Kept so the database (and its temporary folder) lives as long as the app.
+    _db: TestDb,
+}
+
+/// 2026-01-01T00:00:00Z: tests start at a fixed, known time.
+pub const T0: i64 = 1_767_225_600_000;
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::new().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = Config::default();
+        config.database.url = DatabaseUrl::new(db.url.clone());
+        config.database.max_connections = 4;
+        config.server.public_url = base_url.clone();
+        adjust(&mut config);
+        let clock = ManualClock::starting_at(T0);
+        let app = Application::with_listener(config, listener, Arc::new(clock.clone()))
+            .await
+            .expect("app builds");
+        let directory = app.state().directory.clone();
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            base_url,
+            client,
+            directory,
+            clock,
+            _db: db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.directory.db().backend()
+    }
+
+    /// Runs raw SQL on the app's database (to set up a fault, or to look behind the API).
+    pub async fn sql(&self, statement: &str) {
+        sqlx::raw_sql(statement)
+            .execute(self.directory.db().pool())
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
+    pub async fn org(&self, slug: &str, domains: &[&str]) -> Org {
+        let new = NewOrg {
+            slug: OrgSlug::parse(slug).unwrap(),
+            name: None,
+            domains: domains.iter().map(|d| Domain::parse(d).unwrap()).collect(),
+        };
+        self.directory.create_org(new, &Actor::Cli).await.unwrap()
+    }
+}
+
+/// A minimal user.
+pub fn user_data(user_name: &str) -> UserData {
+    UserData {
+        user_name: UserName::parse(user_name).unwrap(),
+        external_id: None,
+        active: true,
+        profile: Profile::default(),
+    }
+}
+
+/// Runs the `gatehouse` binary in `cwd` on the given database.
+pub fn gatehouse(cwd: &Path, db_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .current_dir(cwd)
+        .env("GATEHOUSE_DATABASE__URL", db_url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run gatehouse");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

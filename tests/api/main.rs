@@ -1,0 +1,11 @@
+//! Integration tests: the real server on a real database (a SQLite file per test, or a fresh
+//! PostgreSQL database per test when GATEHOUSE_TEST_DATABASE_URL names a server).
+
+mod cli;
+mod deactivation;
+mod directory;
+mod events;
+mod helpers;
+mod http_basics;
+mod migrations;
+mod tokens;
