@@ -477,7 +477,11 @@ impl<'a> Parser<'a> {
     /// `[URI ":"] ATTRNAME *1subAttr`. The URN is everything up to the last ':' of the token.
     fn parse_path(&mut self) -> Result<AttrPath, FilterError> {
         let start = self.pos;
-        let urn = if self.rest().len() >= 4 && self.rest()[..4].eq_ignore_ascii_case("urn:") {
+        let urn = if self
+            .rest()
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        {
             let len = self.rest().bytes().take_while(|b| !ends_token(*b)).count();
             let token = &self.rest()[..len];
             let Some(colon) = token.rfind(':').filter(|c| *c > 4) else {

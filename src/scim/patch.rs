@@ -428,16 +428,34 @@ fn apply_op(
             return write_filtered(resource, kind, &t, filter, p, attrs);
         }
     };
+    // Values and paths were all checked by now; only immutability depends on the resource,
+    // so only then is a copy needed to undo the writes that came before the failing one.
+    let can_fail = writes.len() > 1 && writes.iter().any(|(t, _)| is_immutable(t));
+    let snapshot = can_fail.then(|| resource.clone());
     for (t, p) in writes {
         if kind == OpKind::Replace && t.sub.is_none() && is_members(&t.attr) {
             *replaced = true;
         }
-        match t.sub {
-            Some(_) => write_sub(resource, kind, &t, p, attrs)?,
-            None => write_whole(resource, kind, &t, p, attrs)?,
+        let written = match t.sub {
+            Some(_) => write_sub(resource, kind, &t, p, attrs),
+            None => write_whole(resource, kind, &t, p, attrs),
+        };
+        if let Err(e) = written {
+            if let Some(snapshot) = snapshot {
+                *resource = snapshot;
+            }
+            return Err(e);
         }
     }
     Ok(())
+}
+
+fn is_immutable(t: &Target) -> bool {
+    t.attr.mutability == Mutability::Immutable
+        || t.sub
+            .as_ref()
+            .and_then(|s| s.info.as_ref())
+            .is_some_and(|i| i.mutability == Mutability::Immutable)
 }
 
 /// Resolves and checks every key of a no-path value (or of an extension object) before

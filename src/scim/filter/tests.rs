@@ -619,3 +619,69 @@ fn evaluating_a_long_and_chain_is_fine() {
     let chain = vec![r#"userName pr"#; 600].join(" and ");
     assert!(user_matches(&chain));
 }
+
+#[test]
+fn random_inputs_never_panic_the_parser_or_the_evaluator() {
+    let pieces = [
+        "userName",
+        "emails",
+        "name.givenName",
+        "urn:",
+        "urn:x:y:",
+        "é",
+        "ü",
+        "日本",
+        "$ref",
+        "\"",
+        "\\",
+        "\\\"",
+        "\\u00",
+        "(",
+        ")",
+        "[",
+        "]",
+        ".",
+        ":",
+        " ",
+        " eq ",
+        " pr",
+        " and ",
+        " or ",
+        "not ",
+        "not(",
+        "true",
+        "null",
+        "-1",
+        "1e9",
+        "\"x\"",
+        "\"é\"",
+        "gt",
+        "co",
+        "\t",
+        "\u{0}",
+    ];
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let resource = bjensen();
+    for _ in 0..20_000 {
+        let len = (next() % 8) as usize;
+        let input: String = (0..len)
+            .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+            .collect();
+        if let Ok(f) = parse_filter(&input) {
+            let _ = matches(&f, &resource, &user());
+            assert_eq!(parse_filter(&f.to_string()).as_ref(), Ok(&f), "{input:?}");
+        }
+        let _ = parse_attr_path(&input);
+        let _ = parse_value_path(&input);
+    }
+    for s in ["aéé", "urné", "uré:x", "aé", "é", "urn:é:x", "$reféé"] {
+        let _ = parse_attr_path(s);
+        let _ = parse_filter(s);
+    }
+}

@@ -1033,6 +1033,16 @@ fn immutable_attributes_may_be_set_once_but_not_changed() {
     }
     let mut resource = r.clone();
     let ops = parse_patch(
+        &body(json!([{"op": "replace", "value": {"displayName": "first", "externalId": "e2"}}])),
+        &schema,
+    )
+    .unwrap();
+    assert_eq!(
+        apply(&mut resource, &ops, &schema).unwrap_err().scim_type,
+        "mutability"
+    );
+    assert_eq!(resource, r);
+    let ops = parse_patch(
         &body(json!([{"op": "replace", "path": "externalId", "value": "e2"}])),
         &schema,
     )
