@@ -1,12 +1,12 @@
 # `make run` and `make test` install what they need first (see scripts/deps.sh).
 CARGO ?= cargo
 
-.PHONY: run test test-sqlite test-pg lint fmt deps build migrate
+.PHONY: run test test-sqlite test-pg test-interop lint fmt deps build migrate bench
 
 run: deps
 	$(CARGO) run --release --locked -- serve
 
-test: deps test-sqlite test-pg
+test: deps test-sqlite test-pg test-interop
 
 test-sqlite:
 	@echo "== tests on SQLite =="
@@ -15,6 +15,9 @@ test-sqlite:
 test-pg:
 	@echo "== tests on PostgreSQL =="
 	scripts/with-postgres.sh $(CARGO) test --locked --all-targets
+
+test-interop:
+	tests/interop/run-scim-tester.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

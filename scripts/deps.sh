@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing Gatehouse needs on Debian 12, skipping what is there:
 # the C libraries samael's XML signatures link against, libclang for its bindings,
-# the PostgreSQL server for the second test leg. Rust itself comes from rustup (>= 1.89).
+# the PostgreSQL server for the second test leg, Python for the SCIM conformance suite. Rust itself comes from rustup (>= 1.89).
 set -euo pipefail
 
 packages=(
     build-essential pkg-config ca-certificates curl
     libssl-dev libxml2-dev libxmlsec1-dev libclang-dev
     postgresql
+    python3 python3-venv
 )
 
 missing=()

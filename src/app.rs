@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -21,7 +22,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::directory::Directory;
 use crate::state::AppState;
-use crate::{metrics, web};
+use crate::{metrics, scim, web};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(web::health::healthz))
         .route("/readyz", get(web::health::readyz))
         .route("/metrics", get(web::health::metrics))
+        .merge(scim::routes::router())
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(
@@ -117,6 +119,10 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
                 }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                // Inside the request id and the log span, outside everything that can fail:
+                // what it rewrites has already been logged with its request id.
+                .layer(axum::middleware::from_fn_with_state(state.clone(), scim::routes::scim_guard))
+                .layer(CatchPanicLayer::new())
                 .layer(RequestBodyLimitLayer::new(max_body)),
         )
         .with_state(state)

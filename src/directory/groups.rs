@@ -1,14 +1,18 @@
 //! Groups and their memberships. SCIM pushes them and logins name them; both reach the same
 //! group through its case-insensitive displayName.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::model::{fold_case, GroupId, OrgId, UserId};
+use super::group_members::{MemberChanges, MemberOp, MemberRef};
+use super::model::{fold_case, GroupId, OrgId, ParseError, UserId};
 use super::orgs::conflict;
 use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
+use crate::db::WriteTx;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Group {
@@ -21,26 +25,60 @@ pub struct Group {
     pub version: i64,
 }
 
+/// A member as stored: the user and the `display` the client sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub id: UserId,
+    pub display: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewGroup {
     pub display_name: String,
     pub external_id: Option<String>,
-    /// Ids that are not live users of the organisation are left out.
-    pub members: Vec<UserId>,
+    /// Ids that are not live users of the organisation are left out (and recorded).
+    pub members: Vec<MemberRef>,
 }
 
-const GROUP_COLUMNS: &str =
+/// A change to a group: the fields to set, then the membership operations, in order.
+#[derive(Debug, Clone, Default)]
+pub struct GroupUpdate {
+    pub display_name: Option<String>,
+    /// `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
+    pub members: Vec<MemberOp>,
+}
+
+/// An indexed equality for group lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupLookup {
+    DisplayName(String),
+    ExternalId(String),
+    Id(GroupId),
+    Member(UserId),
+}
+
+pub(super) const GROUP_COLUMNS: &str =
     "id, org_id, display_name, external_id, created_at, updated_at, version";
+
+fn check_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::Invalid(ParseError(
+            "displayName must not be empty".into(),
+        )));
+    }
+    Ok(())
+}
 
 impl Directory {
     /// Creates a group with its first members.
-    pub async fn create_group(&self, org: OrgId, new: NewGroup, actor: &Actor) -> Result<Group> {
-        let display_name = new.display_name.trim();
-        if display_name.is_empty() {
-            return Err(Error::Invalid(super::ParseError(
-                "displayName must not be empty".into(),
-            )));
-        }
+    pub async fn create_group(
+        &self,
+        org: OrgId,
+        new: NewGroup,
+        actor: &Actor,
+    ) -> Result<(Group, MemberChanges)> {
+        check_name(&new.display_name)?;
         let id = GroupId::new();
         let now = self.now();
         let mut tx = self.db().begin().await?;
@@ -64,26 +102,14 @@ impl Directory {
                 &new.display_name,
             )
         })?;
-        let mut added = Vec::new();
-        for member in &new.members {
-            // Only live users of this organisation can be members: the select finds none
-            // for an unknown id, a deleted user or another organisation's user.
-            let inserted = sqlx::query(
-                "insert into group_members (org_id, group_id, user_id, created_at) \
-                 select org_id, $1, id, $2 from users \
-                 where org_id = $3 and id = $4 and deleted_at is null",
-            )
-            .bind(id.to_string())
-            .bind(now)
-            .bind(org.to_string())
-            .bind(member.to_string())
-            .execute(tx.conn())
+        let changes = self
+            .apply_member_ops(&mut tx, org, id, &[MemberOp::Add(new.members)])
             .await?;
-            if inserted.rows_affected() == 1 {
-                added.push(member.to_string());
-            }
-        }
-        let detail = serde_json::json!({ "displayName": new.display_name, "membersAdded": added });
+        let detail = serde_json::json!({
+            "displayName": new.display_name,
+            "membersAdded": changes.added,
+            "membersIgnored": changes.ignored,
+        });
         self.record(
             &mut tx,
             Some(org),
@@ -93,16 +119,124 @@ impl Directory {
             detail,
         )
         .await?;
+        let group = group_in(&mut tx, org, id)
+            .await?
+            .ok_or(Error::NotFound("group"))?;
         tx.commit().await?;
-        Ok(Group {
-            id,
-            org_id: org,
-            display_name: new.display_name,
-            external_id: new.external_id,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        })
+        Ok((group, changes))
+    }
+
+    /// Changes a group in one transaction. The group's row is written first, which takes its
+    /// lock: concurrent changes to one group queue up instead of overwriting each other.
+    /// `if_version` fails the change with `PreconditionFailed` when the group has moved on.
+    pub async fn update_group(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        update: GroupUpdate,
+        if_version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<(Group, MemberChanges)> {
+        if let Some(name) = &update.display_name {
+            check_name(name)?;
+        }
+        let mut tx = self.db().begin().await?;
+        let (set_external, external) = match &update.external_id {
+            Some(value) => (1i64, value.clone()),
+            None => (0, None),
+        };
+        let updated = sqlx::query(
+            "update groups set \
+               display_name = coalesce($1, display_name), \
+               display_name_key = coalesce($2, display_name_key), \
+               external_id = case when $3 = 1 then $4 else external_id end, \
+               updated_at = $5, version = version + 1 \
+             where org_id = $6 and id = $7 and ($8 = 0 or version = $9)",
+        )
+        .bind(update.display_name.clone())
+        .bind(update.display_name.as_deref().map(fold_case))
+        .bind(set_external)
+        .bind(external)
+        .bind(self.now())
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(i64::from(if_version.is_some()))
+        .bind(if_version.unwrap_or(0))
+        .execute(tx.conn())
+        .await
+        .map_err(|e| {
+            let name = update.display_name.as_deref().unwrap_or_default();
+            conflict(e, "groups_org_display_name_key", "displayName", name)
+        })?;
+        if updated.rows_affected() == 0 {
+            return Err(match (group_in(&mut tx, org, id).await?, if_version) {
+                (Some(_), Some(v)) => Error::PreconditionFailed {
+                    expected: v.to_string(),
+                },
+                _ => Error::NotFound("group"),
+            });
+        }
+        let changes = self
+            .apply_member_ops(&mut tx, org, id, &update.members)
+            .await?;
+        let mut detail = serde_json::json!({
+            "membersAdded": changes.added,
+            "membersRemoved": changes.removed,
+            "membersIgnored": changes.ignored,
+        });
+        if let Some(name) = &update.display_name {
+            detail["displayName"] = name.as_str().into();
+        }
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "group.update",
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        let group = group_in(&mut tx, org, id)
+            .await?
+            .ok_or(Error::NotFound("group"))?;
+        tx.commit().await?;
+        Ok((group, changes))
+    }
+
+    /// Deletes a group and its memberships; the users stay.
+    pub async fn delete_group(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        if_version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<()> {
+        let mut tx = self.db().begin().await?;
+        let current = group_in(&mut tx, org, id)
+            .await?
+            .ok_or(Error::NotFound("group"))?;
+        if let Some(v) = if_version.filter(|v| *v != current.version) {
+            return Err(Error::PreconditionFailed {
+                expected: v.to_string(),
+            });
+        }
+        sqlx::query("delete from groups where org_id = $1 and id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(tx.conn())
+            .await?;
+        let detail = serde_json::json!({ "displayName": current.display_name });
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "group.delete",
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn group(&self, org: OrgId, id: GroupId) -> Result<Option<Group>> {
@@ -118,44 +252,133 @@ impl Directory {
 
     /// A group by displayName, compared case-insensitively.
     pub async fn group_by_display_name(&self, org: OrgId, name: &str) -> Result<Option<Group>> {
-        let row = sqlx::query(&format!(
-            "select {GROUP_COLUMNS} from groups where org_id = $1 and display_name_key = $2"
+        let found = self
+            .groups_by_lookup(org, &GroupLookup::DisplayName(name.to_string()))
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Groups matching an indexed equality, in creation order.
+    pub async fn groups_by_lookup(&self, org: OrgId, lookup: &GroupLookup) -> Result<Vec<Group>> {
+        let (condition, value) = match lookup {
+            GroupLookup::DisplayName(v) => ("display_name_key = $2", fold_case(v)),
+            GroupLookup::ExternalId(v) => ("external_id = $2", v.clone()),
+            GroupLookup::Id(id) => ("id = $2", id.to_string()),
+            GroupLookup::Member(user) => (
+                "id in (select group_id from group_members where org_id = $1 and user_id = $2)",
+                user.to_string(),
+            ),
+        };
+        let rows = sqlx::query(&format!(
+            "select {GROUP_COLUMNS} from groups where org_id = $1 and {condition} order by created_at, id"
         ))
         .bind(org.to_string())
-        .bind(fold_case(name))
-        .fetch_optional(self.db().pool())
-        .await?;
-        row.map(group_from_row).transpose()
-    }
-
-    /// The ids of a group's members.
-    pub async fn group_member_ids(&self, org: OrgId, id: GroupId) -> Result<Vec<UserId>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "select user_id from group_members where org_id = $1 and group_id = $2 order by user_id",
-        )
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .fetch_all(self.db().pool())
-        .await?;
-        ids.iter().map(|s| parse_id(s, UserId::parse)).collect()
-    }
-
-    /// The groups a user is a direct member of, by displayName.
-    pub async fn user_groups(&self, org: OrgId, user: UserId) -> Result<Vec<Group>> {
-        let rows = sqlx::query(
-            "select g.id, g.org_id, g.display_name, g.external_id, g.created_at, g.updated_at, \
-             g.version from group_members m join groups g on g.org_id = m.org_id and g.id = m.group_id \
-             where m.org_id = $1 and m.user_id = $2 order by g.display_name_key",
-        )
-        .bind(org.to_string())
-        .bind(user.to_string())
+        .bind(value)
         .fetch_all(self.db().pool())
         .await?;
         rows.into_iter().map(group_from_row).collect()
     }
+
+    /// Every group of the organisation, in creation order.
+    pub async fn all_groups(&self, org: OrgId) -> Result<Vec<Group>> {
+        self.groups_page(org, 0, i64::MAX).await.map(|(g, _)| g)
+    }
+
+    /// Groups by position in creation order, with the total.
+    pub async fn groups_page(
+        &self,
+        org: OrgId,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Group>, i64)> {
+        let total: i64 = sqlx::query_scalar("select count(*) from groups where org_id = $1")
+            .bind(org.to_string())
+            .fetch_one(self.db().pool())
+            .await?;
+        if limit <= 0 {
+            return Ok((vec![], total));
+        }
+        let rows = sqlx::query(&format!(
+            "select {GROUP_COLUMNS} from groups where org_id = $1 order by created_at, id limit $2 offset $3"
+        ))
+        .bind(org.to_string())
+        .bind(limit)
+        .bind(offset.max(0))
+        .fetch_all(self.db().pool())
+        .await?;
+        Ok((
+            rows.into_iter()
+                .map(group_from_row)
+                .collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    /// The members of several groups, in one query per 500 groups.
+    pub async fn members_of_groups(
+        &self,
+        org: OrgId,
+        groups: &[GroupId],
+    ) -> Result<HashMap<GroupId, Vec<Member>>> {
+        let mut out: HashMap<GroupId, Vec<Member>> = HashMap::new();
+        for chunk in groups.chunks(500) {
+            let params: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "select group_id, user_id, display from group_members \
+                 where org_id = $1 and group_id in ({}) order by group_id, created_at, user_id",
+                params.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(org.to_string());
+            for g in chunk {
+                q = q.bind(g.to_string());
+            }
+            for row in q.fetch_all(self.db().pool()).await? {
+                let group = parse_id(&row.try_get::<String, _>(0)?, GroupId::parse)?;
+                out.entry(group).or_default().push(Member {
+                    id: parse_id(&row.try_get::<String, _>(1)?, UserId::parse)?,
+                    display: row.try_get(2)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ids of a group's members.
+    pub async fn group_member_ids(&self, org: OrgId, id: GroupId) -> Result<Vec<UserId>> {
+        let mut members: Vec<UserId> = self
+            .members_of_groups(org, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        members.sort();
+        Ok(members)
+    }
+
+    /// The groups a user is a direct member of, by displayName.
+    pub async fn user_groups(&self, org: OrgId, user: UserId) -> Result<Vec<Group>> {
+        let mut groups = self
+            .groups_by_lookup(org, &GroupLookup::Member(user))
+            .await?;
+        groups.sort_by_key(|g| fold_case(&g.display_name));
+        Ok(groups)
+    }
 }
 
-fn group_from_row(row: AnyRow) -> Result<Group> {
+pub(super) async fn group_in(tx: &mut WriteTx, org: OrgId, id: GroupId) -> Result<Option<Group>> {
+    let row = sqlx::query(&format!(
+        "select {GROUP_COLUMNS} from groups where org_id = $1 and id = $2"
+    ))
+    .bind(org.to_string())
+    .bind(id.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(group_from_row).transpose()
+}
+
+pub(super) fn group_from_row(row: AnyRow) -> Result<Group> {
     Ok(Group {
         id: parse_id(&row.try_get::<String, _>("id")?, GroupId::parse)?,
         org_id: parse_id(&row.try_get::<String, _>("org_id")?, OrgId::parse)?,

@@ -6,11 +6,13 @@
 //! scoped by it: no call can reach another organisation's rows.
 
 pub mod admins;
+pub mod group_members;
 pub mod groups;
 pub mod identities;
 pub mod model;
 pub mod orgs;
 pub mod tokens;
+pub mod user_lists;
 pub mod users;
 
 use std::fmt;

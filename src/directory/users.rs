@@ -95,6 +95,14 @@ pub struct Profile {
     /// Further extension attributes, by schema URN.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, Value>,
+    /// The client removed `active` (RFC 7644 §3.5.2.2): the user keeps its state, and the
+    /// attribute is not shown until a client sets it again.
+    #[serde(skip_serializing_if = "is_false")]
+    pub active_removed: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 /// RFC 7643 §4.1.1 `name`.
@@ -161,7 +169,7 @@ impl Profile {
     }
 }
 
-const USER_COLUMNS: &str = "id, org_id, user_name, external_id, active, deleted_at, \
+pub(super) const USER_COLUMNS: &str = "id, org_id, user_name, external_id, active, deleted_at, \
     session_epoch, profile, created_at, updated_at, version";
 
 /// How many times a write that lost a race with another write is tried again.
@@ -278,6 +286,7 @@ impl Directory {
     /// Replaces everything a client writes (RFC 7644 §3.5.1 semantics: what is absent is
     /// cleared). `if_version` is the version the caller saw, when it names one. A change of
     /// `active` is applied as by [`Directory::set_active`], in the same transaction.
+    /// `action` names the change in the event log ("user.replace", "user.patch").
     pub async fn replace_user(
         &self,
         org: OrgId,
@@ -285,6 +294,7 @@ impl Directory {
         data: UserData,
         if_version: Option<i64>,
         actor: &Actor,
+        action: &str,
     ) -> Result<User> {
         for _ in 0..WRITE_ATTEMPTS {
             let mut tx = self.db().begin().await?;
@@ -335,7 +345,7 @@ impl Directory {
                 &mut tx,
                 Some(org),
                 actor,
-                "user.replace",
+                action,
                 Some(id.to_string()),
                 detail,
             )
@@ -494,7 +504,7 @@ fn profile_json(profile: &Profile) -> String {
     serde_json::to_string(profile).expect("a profile always serialises")
 }
 
-fn user_from_row(row: AnyRow) -> Result<User> {
+pub(super) fn user_from_row(row: AnyRow) -> Result<User> {
     let profile: String = row.try_get("profile")?;
     let deleted_at: Option<i64> = row.try_get("deleted_at")?;
     Ok(User {

@@ -2,5 +2,19 @@
 //! every change goes through the directory.
 
 pub mod attrs;
+pub mod auth;
+pub mod discovery;
+pub mod error;
 pub mod filter;
+pub mod json;
+pub mod list;
+pub mod lookup;
 pub mod patch;
+pub mod precondition;
+pub mod projection;
+pub mod routes;
+pub mod schema;
+pub mod user;
+pub mod user_query;
+pub mod users;
+pub mod users_patch;

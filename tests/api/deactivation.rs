@@ -139,7 +139,7 @@ async fn a_replace_that_turns_active_off_ends_sessions_too() {
     let mut data = user_data("fay@acme.test");
     data.active = false;
     let off = d
-        .replace_user(acme.id, user.id, data, None, &Actor::Cli)
+        .replace_user(acme.id, user.id, data, None, &Actor::Cli, "user.replace")
         .await
         .unwrap();
     assert!(!off.active);

@@ -1,5 +1,6 @@
 //! The directory's rules on both databases: uniqueness, tenancy, domains, groups, links.
 
+use gatehouse::directory::group_members::MemberRef;
 use gatehouse::directory::groups::NewGroup;
 use gatehouse::directory::orgs::{NewOrg, OrgChange};
 use gatehouse::directory::{Actor, Domain, Error, OrgSlug};
@@ -201,6 +202,7 @@ async fn replace_clears_what_is_absent_and_moves_the_version() {
             user_data("bo@acme.test"),
             Some(1),
             &Actor::Cli,
+            "user.replace",
         )
         .await
         .unwrap();
@@ -216,6 +218,7 @@ async fn replace_clears_what_is_absent_and_moves_the_version() {
             user_data("bo@acme.test"),
             Some(1),
             &Actor::Cli,
+            "user.replace",
         )
         .await
         .unwrap_err();
@@ -269,9 +272,16 @@ async fn groups_are_unique_by_display_name_and_hold_only_their_organisations_use
     let new = NewGroup {
         display_name: "Engineering".into(),
         external_id: Some("00g1".into()),
-        members: vec![ann.id, outsider.id],
+        members: [ann.id, outsider.id]
+            .map(|id| MemberRef { id, display: None })
+            .to_vec(),
     };
-    let group = d.create_group(acme.id, new, &Actor::Cli).await.unwrap();
+    let (group, changes) = d.create_group(acme.id, new, &Actor::Cli).await.unwrap();
+    assert_eq!(
+        changes.ignored,
+        [outsider.id.to_string()],
+        "another organisation's user is left out"
+    );
     assert_eq!(
         d.group_member_ids(acme.id, group.id).await.unwrap(),
         vec![ann.id]

@@ -1,0 +1,212 @@
+//! Membership changes: incremental, batched and in one transaction, so a PATCH that adds
+//! 10,000 members is a handful of statements, and concurrent PATCHes that add different
+//! members to one group all take effect (no read-modify-write of the member list).
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::model::{GroupId, OrgId, UserId};
+use super::{Directory, Error, Result};
+use crate::db::WriteTx;
+
+/// Ids per statement: well inside both backends' parameter limits.
+const CHUNK: usize = 500;
+
+/// A member as a client names it: the user's id and the `display` it sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    pub id: UserId,
+    pub display: Option<String>,
+}
+
+/// What a membership change did, for the response and the event log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Ids that are not live users of the organisation: left out, and recorded.
+    pub ignored: Vec<String>,
+}
+
+impl MemberChanges {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// One change to a group's membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberOp {
+    Add(Vec<MemberRef>),
+    Remove(Vec<UserId>),
+    RemoveAll,
+}
+
+impl Directory {
+    /// Applies membership operations in order, inside the caller's transaction.
+    pub(super) async fn apply_member_ops(
+        &self,
+        tx: &mut WriteTx,
+        org: OrgId,
+        group: GroupId,
+        ops: &[MemberOp],
+    ) -> Result<MemberChanges> {
+        let mut changes = MemberChanges::default();
+        for op in ops {
+            match op {
+                MemberOp::Add(members) => {
+                    self.add_members(tx, org, group, members, &mut changes)
+                        .await?
+                }
+                MemberOp::Remove(ids) => remove_members(tx, org, group, ids, &mut changes).await?,
+                MemberOp::RemoveAll => {
+                    let all: Vec<String> = sqlx::query_scalar(
+                        "select user_id from group_members where org_id = $1 and group_id = $2",
+                    )
+                    .bind(org.to_string())
+                    .bind(group.to_string())
+                    .fetch_all(tx.conn())
+                    .await?;
+                    sqlx::query("delete from group_members where org_id = $1 and group_id = $2")
+                        .bind(org.to_string())
+                        .bind(group.to_string())
+                        .execute(tx.conn())
+                        .await?;
+                    changes.removed.extend(all);
+                }
+            }
+        }
+        // A member removed and added back in one request was neither.
+        let added: HashSet<String> = changes.added.iter().cloned().collect();
+        let removed: HashSet<String> = changes.removed.iter().cloned().collect();
+        changes.added.retain(|a| !removed.contains(a));
+        changes.removed.retain(|r| !added.contains(r));
+        Ok(changes)
+    }
+
+    async fn add_members(
+        &self,
+        tx: &mut WriteTx,
+        org: OrgId,
+        group: GroupId,
+        members: &[MemberRef],
+        changes: &mut MemberChanges,
+    ) -> Result<()> {
+        let mut wanted: HashMap<String, Option<String>> = HashMap::new();
+        for m in members {
+            wanted.insert(m.id.to_string(), m.display.clone());
+        }
+        let ids: Vec<String> = wanted.keys().cloned().collect();
+        for chunk in ids.chunks(CHUNK) {
+            let live: HashSet<String> = select_in(
+                tx,
+                "select id from users where org_id = $1 and deleted_at is null and id in",
+                org,
+                None,
+                chunk,
+            )
+            .await?;
+            let already: HashSet<String> = select_in(
+                tx,
+                "select user_id from group_members where org_id = $1 and group_id = $2 and user_id in",
+                org,
+                Some(group),
+                chunk,
+            )
+            .await?;
+            let now = self.now();
+            for id in chunk {
+                if !live.contains(id) {
+                    changes.ignored.push(id.clone());
+                    continue;
+                }
+                // The display is kept as last sent, also for an existing member.
+                sqlx::query(
+                    "insert into group_members (org_id, group_id, user_id, created_at, display) \
+                     values ($1, $2, $3, $4, $5) \
+                     on conflict (group_id, user_id) do update set display = excluded.display",
+                )
+                .bind(org.to_string())
+                .bind(group.to_string())
+                .bind(id)
+                .bind(now)
+                .bind(wanted[id].clone())
+                .execute(tx.conn())
+                .await?;
+                if !already.contains(id) {
+                    changes.added.push(id.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn remove_members(
+    tx: &mut WriteTx,
+    org: OrgId,
+    group: GroupId,
+    ids: &[UserId],
+    changes: &mut MemberChanges,
+) -> Result<()> {
+    let ids: Vec<String> = ids.iter().map(UserId::to_string).collect();
+    for chunk in ids.chunks(CHUNK) {
+        let present = select_in(
+            tx,
+            "select user_id from group_members where org_id = $1 and group_id = $2 and user_id in",
+            org,
+            Some(group),
+            chunk,
+        )
+        .await?;
+        let (sql, binds) = in_list(
+            "delete from group_members where org_id = $1 and group_id = $2 and user_id in",
+            2,
+            chunk,
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(group.to_string());
+        for b in binds {
+            q = q.bind(b);
+        }
+        q.execute(tx.conn()).await?;
+        changes
+            .removed
+            .extend(chunk.iter().filter(|i| present.contains(*i)).cloned());
+    }
+    Ok(())
+}
+
+/// `prefix ($n, $n+1, …)` with the values to bind after the first `fixed` parameters.
+fn in_list<'a>(prefix: &str, fixed: usize, values: &'a [String]) -> (String, &'a [String]) {
+    let params: Vec<String> = (0..values.len())
+        .map(|i| format!("${}", i + fixed + 1))
+        .collect();
+    (format!("{prefix} ({})", params.join(", ")), values)
+}
+
+async fn select_in(
+    tx: &mut WriteTx,
+    prefix: &str,
+    org: OrgId,
+    group: Option<GroupId>,
+    values: &[String],
+) -> Result<HashSet<String>> {
+    let fixed = 1 + usize::from(group.is_some());
+    let (sql, binds) = in_list(prefix, fixed, values);
+    let mut q = sqlx::query_scalar::<_, String>(&sql).bind(org.to_string());
+    if let Some(g) = group {
+        q = q.bind(g.to_string());
+    }
+    for b in binds {
+        q = q.bind(b);
+    }
+    Ok(q.fetch_all(tx.conn())
+        .await
+        .map_err(Error::from)?
+        .into_iter()
+        .collect())
+}

@@ -1,0 +1,230 @@
+//! Reading users in sets: indexed lookups, stable pages and key-based (cursor) pages.
+//!
+//! The default order is creation order (`created_at`, then `id`). A position in it counts
+//! soft-deleted users too: they keep their place but are not returned. So positions never
+//! move while a client walks the list by `startIndex` (Okta's import), whatever is created
+//! or deleted meanwhile: every user that lived throughout the walk is seen exactly once.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::model::{fold_case, GroupId, OrgId, UserId};
+use super::users::{user_from_row, User, USER_COLUMNS};
+use super::{parse_id, Directory, Result};
+use crate::clock::Millis;
+
+/// An equality that an index answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserLookup {
+    UserName(String),
+    ExternalId(String),
+    Email(String),
+    Id(UserId),
+}
+
+/// Sortable columns (RFC 7644 §3.4.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    UserName,
+    DisplayName,
+    ExternalId,
+    Created,
+    LastModified,
+}
+
+impl UserSort {
+    fn column(self) -> &'static str {
+        match self {
+            UserSort::UserName => "user_name_key",
+            UserSort::DisplayName => "display_name",
+            UserSort::ExternalId => "external_id",
+            UserSort::Created => "created_at",
+            UserSort::LastModified => "updated_at",
+        }
+    }
+}
+
+/// A place in the default order, for key-based paging (RFC 9865 cursors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserKey {
+    pub created_at: Millis,
+    pub id: UserId,
+}
+
+impl User {
+    pub fn key(&self) -> UserKey {
+        UserKey {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+/// One page by position.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    /// The live users among the positions asked for, in order.
+    pub users: Vec<User>,
+    /// How many positions the list has.
+    pub positions: i64,
+}
+
+impl Directory {
+    /// Live users matching an indexed equality, in the default order.
+    pub async fn users_by_lookup(&self, org: OrgId, lookup: &UserLookup) -> Result<Vec<User>> {
+        let (condition, value) = match lookup {
+            UserLookup::UserName(v) => ("user_name_key = $2", fold_case(v)),
+            UserLookup::ExternalId(v) => ("external_id = $2", v.clone()),
+            UserLookup::Id(id) => ("id = $2", id.to_string()),
+            UserLookup::Email(v) => (
+                "id in (select user_id from user_emails where org_id = $1 and value_key = $2)",
+                fold_case(v),
+            ),
+        };
+        let rows = sqlx::query(&format!(
+            "select {USER_COLUMNS} from users where org_id = $1 and deleted_at is null \
+             and {condition} order by created_at, id"
+        ))
+        .bind(org.to_string())
+        .bind(value)
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.into_iter().map(user_from_row).collect()
+    }
+
+    /// Every live user of the organisation, in the default order; for filters no index
+    /// answers.
+    pub async fn all_users(&self, org: OrgId) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!(
+            "select {USER_COLUMNS} from users where org_id = $1 and deleted_at is null \
+             order by created_at, id"
+        ))
+        .bind(org.to_string())
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.into_iter().map(user_from_row).collect()
+    }
+
+    /// Positions `offset` to `offset + limit - 1` (0-based) of the default order.
+    pub async fn users_page(&self, org: OrgId, offset: i64, limit: i64) -> Result<UserPage> {
+        let positions: i64 = sqlx::query_scalar("select count(*) from users where org_id = $1")
+            .bind(org.to_string())
+            .fetch_one(self.db().pool())
+            .await?;
+        if limit <= 0 {
+            return Ok(UserPage {
+                users: vec![],
+                positions,
+            });
+        }
+        let rows = sqlx::query(&format!(
+            "select {USER_COLUMNS} from users where org_id = $1 \
+             order by created_at, id limit $2 offset $3"
+        ))
+        .bind(org.to_string())
+        .bind(limit)
+        .bind(offset.max(0))
+        .fetch_all(self.db().pool())
+        .await?;
+        let users = rows
+            .into_iter()
+            .map(user_from_row)
+            .filter(|u| !matches!(u, Ok(u) if u.deleted))
+            .collect::<Result<_>>()?;
+        Ok(UserPage { users, positions })
+    }
+
+    /// Live users sorted by a column, by position; with the live count.
+    pub async fn users_sorted(
+        &self,
+        org: OrgId,
+        sort: UserSort,
+        descending: bool,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<User>, i64)> {
+        let total = self.count_users(org).await?;
+        if limit <= 0 {
+            return Ok((vec![], total));
+        }
+        let dir = if descending { "desc" } else { "asc" };
+        // Users without a value sort last in either direction (RFC 7644 §3.4.2.3).
+        let rows = sqlx::query(&format!(
+            "select {USER_COLUMNS} from users where org_id = $1 and deleted_at is null \
+             order by case when {col} is null then 1 else 0 end, {col} {dir}, id {dir} \
+             limit $2 offset $3",
+            col = sort.column()
+        ))
+        .bind(org.to_string())
+        .bind(limit)
+        .bind(offset.max(0))
+        .fetch_all(self.db().pool())
+        .await?;
+        let users = rows.into_iter().map(user_from_row).collect::<Result<_>>()?;
+        Ok((users, total))
+    }
+
+    /// Up to `limit` live users after `after` in the default order.
+    pub async fn users_after(
+        &self,
+        org: OrgId,
+        after: Option<UserKey>,
+        limit: i64,
+    ) -> Result<Vec<User>> {
+        let (at, id) = after.map_or((i64::MIN, String::new()), |k| {
+            (k.created_at, k.id.to_string())
+        });
+        let rows = sqlx::query(&format!(
+            "select {USER_COLUMNS} from users where org_id = $1 and deleted_at is null \
+             and (created_at > $2 or (created_at = $2 and id > $3)) \
+             order by created_at, id limit $4"
+        ))
+        .bind(org.to_string())
+        .bind(at)
+        .bind(id)
+        .bind(limit.max(0))
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.into_iter().map(user_from_row).collect()
+    }
+
+    /// How many live users the organisation has.
+    pub async fn count_users(&self, org: OrgId) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "select count(*) from users where org_id = $1 and deleted_at is null",
+        )
+        .bind(org.to_string())
+        .fetch_one(self.db().pool())
+        .await?)
+    }
+
+    /// The direct groups of each user, in one query whatever the number of users.
+    pub async fn groups_of_users(
+        &self,
+        org: OrgId,
+        users: &[UserId],
+    ) -> Result<HashMap<UserId, Vec<(GroupId, String)>>> {
+        let mut out: HashMap<UserId, Vec<(GroupId, String)>> = HashMap::new();
+        // Chunks keep the parameter count within both backends' limits.
+        for chunk in users.chunks(500) {
+            let params: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "select m.user_id, g.id, g.display_name from group_members m \
+                 join groups g on g.org_id = m.org_id and g.id = m.group_id \
+                 where m.org_id = $1 and m.user_id in ({}) order by g.display_name_key",
+                params.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(org.to_string());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(self.db().pool()).await? {
+                let user = parse_id(&row.try_get::<String, _>(0)?, UserId::parse)?;
+                let group = parse_id(&row.try_get::<String, _>(1)?, GroupId::parse)?;
+                out.entry(user).or_default().push((group, row.try_get(2)?));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,229 @@
+//! `/Users` (RFC 7644 §3.3–§3.6): create, read, list and search, replace, patch, delete.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::auth::ScimAuth;
+use super::discovery::base_url;
+use super::error::ScimError;
+use super::json::{respond, ScimJson};
+use super::list::ListParams;
+use super::precondition::{check_if_match, if_match_given, not_modified};
+use super::projection::Projection;
+use super::schema::USER;
+use super::user::{self, etag, Mode};
+use super::user_query;
+use crate::directory::users::User;
+use crate::directory::UserId;
+use crate::state::AppState;
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: ScimAuth,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let result = async {
+        let data = user::from_json(&body, Mode::Create, None)?;
+        Ok(state
+            .directory
+            .create_user(auth.org.id, data, &auth.actor())
+            .await?)
+    }
+    .await;
+    let created = record_failure(&state, &auth, "user.create", None, result).await?;
+    let body = render_one(&state, &auth, &created, &Projection::default()).await?;
+    Ok(respond(
+        StatusCode::CREATED,
+        &body,
+        &resource_headers(&body, &created),
+    ))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    auth: ScimAuth,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ScimError> {
+    let found = live_user(&state, &auth, &id).await?;
+    if not_modified(&headers, &etag(found.version)) {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag(found.version))],
+        )
+            .into_response());
+    }
+    let params = ListParams::from_query(query.as_deref())?;
+    let projection = Projection::parse(
+        &USER,
+        params.attributes.as_deref(),
+        params.excluded_attributes.as_deref(),
+    );
+    let body = render_one(&state, &auth, &found, &projection).await?;
+    Ok(respond(
+        StatusCode::OK,
+        &body,
+        &resource_headers(&body, &found),
+    ))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: ScimAuth,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ScimError> {
+    let params = ListParams::from_query(query.as_deref())?;
+    let body = user_query::run(&state, &auth, &params).await?;
+    Ok(respond(StatusCode::OK, &body, &[]))
+}
+
+/// `POST /.search` at the root and under `/Users` (RFC 7644 §3.4.3).
+pub async fn search(
+    State(state): State<AppState>,
+    auth: ScimAuth,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let params = ListParams::from_search(&body)?;
+    let body = user_query::run(&state, &auth, &params).await?;
+    Ok(respond(StatusCode::OK, &body, &[]))
+}
+
+/// PUT replaces the user: what the body leaves out is cleared (RFC 7644 §3.5.1), except
+/// `active`, which an omission never changes.
+pub async fn replace(
+    State(state): State<AppState>,
+    auth: ScimAuth,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let result = async {
+        let current = live_user(&state, &auth, &id).await?;
+        check_if_match(&headers, &etag(current.version))?;
+        let data = user::from_json(&body, Mode::Replace, Some(&current))?;
+        let expected = if_match_given(&headers).then_some(current.version);
+        Ok(state
+            .directory
+            .replace_user(
+                auth.org.id,
+                current.id,
+                data,
+                expected,
+                &auth.actor(),
+                "user.replace",
+            )
+            .await?)
+    }
+    .await;
+    let replaced = record_failure(&state, &auth, "user.replace", Some(id), result).await?;
+    let body = render_one(&state, &auth, &replaced, &Projection::default()).await?;
+    Ok(respond(
+        StatusCode::OK,
+        &body,
+        &resource_headers(&body, &replaced),
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: ScimAuth,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ScimError> {
+    let result = async {
+        let current = live_user(&state, &auth, &id).await?;
+        check_if_match(&headers, &etag(current.version))?;
+        Ok(state
+            .directory
+            .delete_user(auth.org.id, current.id, &auth.actor())
+            .await?)
+    }
+    .await;
+    record_failure(&state, &auth, "user.delete", Some(id), result).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A live (not deleted) user of the organisation; an id that is not a UUID is simply not
+/// found (404), as clients expect.
+pub(super) async fn live_user(
+    state: &AppState,
+    auth: &ScimAuth,
+    id: &str,
+) -> Result<User, ScimError> {
+    let not_found = || ScimError::not_found(format!("no user with id {id:?} in this organisation"));
+    let id = UserId::parse(id).ok_or_else(not_found)?;
+    state
+        .directory
+        .user(auth.org.id, id)
+        .await?
+        .filter(|u| !u.deleted)
+        .ok_or_else(not_found)
+}
+
+/// The representation of one user, with its groups when they are to be returned.
+pub async fn render_one(
+    state: &AppState,
+    auth: &ScimAuth,
+    user: &User,
+    projection: &Projection,
+) -> Result<Value, ScimError> {
+    Ok(render(state, auth, std::slice::from_ref(user), projection)
+        .await?
+        .remove(0))
+}
+
+/// Representations of users, loading all their groups in one query.
+pub async fn render(
+    state: &AppState,
+    auth: &ScimAuth,
+    users: &[User],
+    projection: &Projection,
+) -> Result<Vec<Value>, ScimError> {
+    let base = base_url(state, auth);
+    let mut groups = if projection.returns("groups") && !users.is_empty() {
+        let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        state.directory.groups_of_users(auth.org.id, &ids).await?
+    } else {
+        Default::default()
+    };
+    Ok(users
+        .iter()
+        .map(|u| {
+            let g = groups.remove(&u.id).unwrap_or_default();
+            projection.apply(&USER, user::to_json(u, &g, &base))
+        })
+        .collect())
+}
+
+pub(super) fn resource_headers(body: &Value, user: &User) -> Vec<(header::HeaderName, String)> {
+    let mut headers = vec![(header::ETAG, etag(user.version))];
+    if let Some(location) = body["meta"]["location"].as_str() {
+        headers.push((header::LOCATION, location.to_string()));
+    }
+    headers
+}
+
+/// Writes a refused or failed change to the event log with the reason, then passes the
+/// error on: an admin reading the log sees what Okta was told.
+pub async fn record_failure<T>(
+    state: &AppState,
+    auth: &ScimAuth,
+    action: &str,
+    target: Option<String>,
+    result: Result<T, ScimError>,
+) -> Result<T, ScimError> {
+    if let Err(e) = &result {
+        let reason = format!("{} {}", e.status.as_u16(), e.detail);
+        if let Err(log_err) = state
+            .directory
+            .record_failure(Some(auth.org.id), &auth.actor(), action, target, &reason)
+            .await
+        {
+            tracing::error!(error = %log_err, "could not record a failed SCIM call");
+        }
+    }
+    result
+}
