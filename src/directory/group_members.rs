@@ -6,17 +6,19 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::model::{GroupId, OrgId, UserId};
+use super::model::{GroupId, OrgId};
 use super::{Directory, Error, Result};
 use crate::db::WriteTx;
 
 /// Ids per statement: well inside both backends' parameter limits.
 const CHUNK: usize = 500;
 
-/// A member as a client names it: the user's id and the `display` it sent.
+/// A member as a client names it: the user's id and the `display` it sent. The id is
+/// the client's text: one that is no live user of the organisation (or no UUID at all) is
+/// left out and reported, never an error (Okta and Entra push stale ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberRef {
-    pub id: UserId,
+    pub id: String,
     pub display: Option<String>,
 }
 
@@ -40,7 +42,7 @@ impl MemberChanges {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberOp {
     Add(Vec<MemberRef>),
-    Remove(Vec<UserId>),
+    Remove(Vec<String>),
     RemoveAll,
 }
 
@@ -96,7 +98,7 @@ impl Directory {
     ) -> Result<()> {
         let mut wanted: HashMap<String, Option<String>> = HashMap::new();
         for m in members {
-            wanted.insert(m.id.to_string(), m.display.clone());
+            wanted.insert(m.id.clone(), m.display.clone());
         }
         let ids: Vec<String> = wanted.keys().cloned().collect();
         for chunk in ids.chunks(CHUNK) {
@@ -148,10 +150,9 @@ async fn remove_members(
     tx: &mut WriteTx,
     org: OrgId,
     group: GroupId,
-    ids: &[UserId],
+    ids: &[String],
     changes: &mut MemberChanges,
 ) -> Result<()> {
-    let ids: Vec<String> = ids.iter().map(UserId::to_string).collect();
     for chunk in ids.chunks(CHUNK) {
         let present = select_in(
             tx,

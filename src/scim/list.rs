@@ -1,5 +1,7 @@
 //! List and query parameters (RFC 7644 §3.4.2) and the ListResponse.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::{json, Value};
 
 use super::error::ScimError;
@@ -159,6 +161,76 @@ pub fn list_response(total: i64, paging: Paging, resources: Vec<Value>) -> Value
     body
 }
 
+/// A place in a creation-ordered list (RFC 9865 cursors): opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}.{}", self.created_at, self.id))
+    }
+
+    /// `Ok(None)` for an empty cursor, which asks for the first page.
+    pub fn decode(cursor: &str) -> Result<Option<Self>, ScimError> {
+        if cursor.is_empty() {
+            return Ok(None);
+        }
+        let invalid =
+            || ScimError::bad_request("invalidCursor", "the cursor is not one this server issued");
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let (at, id) = text.split_once('.').ok_or_else(invalid)?;
+        let id = uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
+        Ok(Some(Cursor {
+            created_at: at.parse().map_err(|_| invalid())?,
+            id: id.to_string(),
+        }))
+    }
+}
+
+/// Pages a list that is already filtered and sorted in memory: by cursor (the list must be
+/// in creation order) or by position. Returns the page, the total and how it was paged.
+pub fn page_in_memory<T>(
+    items: Vec<(Cursor, T)>,
+    params: &ListParams,
+    size: i64,
+    cursor: Option<Option<Cursor>>,
+) -> (Vec<T>, i64, Paging) {
+    let total = items.len() as i64;
+    match cursor {
+        Some(after) => {
+            let mut rest: Vec<(Cursor, T)> = items
+                .into_iter()
+                .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
+                .collect();
+            let more = rest.len() as i64 > size;
+            rest.truncate(size as usize);
+            let next = if more {
+                rest.last().map(|(k, _)| k.encode())
+            } else {
+                None
+            };
+            (
+                rest.into_iter().map(|(_, t)| t).collect(),
+                total,
+                Paging::Cursor(next),
+            )
+        }
+        None => {
+            let page = items
+                .into_iter()
+                .skip(params.start() as usize - 1)
+                .take(size as usize)
+                .map(|(_, t)| t)
+                .collect();
+            (page, total, Paging::Index(params.start()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +252,20 @@ mod tests {
             0
         );
         assert!(ListParams::from_query(Some("count=ten")).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = Cursor {
+            created_at: 42,
+            id: uuid::Uuid::new_v4().to_string(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), Some(c));
+        assert_eq!(Cursor::decode("").unwrap(), None);
+        assert_eq!(
+            Cursor::decode("%%%").unwrap_err().scim_type,
+            Some("invalidCursor")
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::error::ScimError;
-use super::{discovery, users, users_patch};
+use super::{discovery, groups, groups_patch, search, users, users_patch};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -38,7 +38,19 @@ pub fn router() -> Router<AppState> {
                 .patch(users_patch::patch)
                 .delete(users::delete),
         )
-        .route("/scim/v2/{org}/.search", post(users::search))
+        .route(
+            "/scim/v2/{org}/Groups",
+            get(groups::list).post(groups::create),
+        )
+        .route("/scim/v2/{org}/Groups/.search", post(groups::search))
+        .route(
+            "/scim/v2/{org}/Groups/{id}",
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups_patch::patch)
+                .delete(groups::delete),
+        )
+        .route("/scim/v2/{org}/.search", post(search::root))
 }
 
 /// Guards every request under /scim/:

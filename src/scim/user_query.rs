@@ -5,14 +5,12 @@
 //! checked against every user of the organisation, so it is slower but still right.
 //! Unfiltered lists are paged in SQL, by position or by cursor (RFC 9865).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::Value;
 
 use super::auth::ScimAuth;
 use super::error::ScimError;
 use super::filter::{matches, parse_filter, Filter};
-use super::list::{list_response, ListParams, Paging};
+use super::list::{list_response, page_in_memory, Cursor, ListParams, Paging};
 use super::projection::Projection;
 use super::schema::{USER, USER_URN};
 use super::users::render;
@@ -38,7 +36,7 @@ pub async fn run(
         .map(parse_sort)
         .transpose()?
         .map(|by| (by, params.descending));
-    let cursor = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let cursor = params.cursor.as_deref().map(Cursor::decode).transpose()?;
     if cursor.is_some() && sort.is_some() {
         return Err(ScimError::bad_request(
             "invalidValue",
@@ -68,40 +66,28 @@ pub async fn run(
         if let Some((by, descending)) = sort {
             sort_in_memory(&mut found, by, descending);
         }
-        let total = found.len() as i64;
-        let (page, paging) = match cursor {
-            Some(after) => {
-                let rest: Vec<_> = found
-                    .into_iter()
-                    .filter(|(u, _)| after.is_none_or(|k| is_after(u, k)))
-                    .collect();
-                let more = rest.len() as i64 > size;
-                let page: Vec<_> = rest.into_iter().take(size as usize).collect();
-                let next = more.then(|| encode_cursor(page.last().map(|(u, _)| u.key())));
-                (page, Paging::Cursor(next.flatten()))
-            }
-            None => {
-                let page = found
-                    .into_iter()
-                    .skip(params.start() as usize - 1)
-                    .take(size as usize)
-                    .collect();
-                (page, Paging::Index(params.start()))
-            }
-        };
+        let keyed = found
+            .into_iter()
+            .map(|(u, json)| (cursor_of(&u), json))
+            .collect();
+        let (page, total, paging) = page_in_memory(keyed, params, size, cursor);
         let resources = page
             .into_iter()
-            .map(|(_, json)| projection.apply(&USER, json))
+            .map(|json| projection.apply(&USER, json))
             .collect();
         return Ok(list_response(total, paging, resources));
     }
     let (users, total, paging) = match (cursor, sort) {
         (Some(after), _) => {
+            let after = after.map(|c| UserKey {
+                created_at: c.created_at,
+                id: UserId::parse(&c.id).expect("a decoded cursor holds a UUID"),
+            });
             let mut users = directory.users_after(org, after, size + 1).await?;
             let more = users.len() as i64 > size;
             users.truncate(size as usize);
             let next = if more {
-                encode_cursor(users.last().map(User::key))
+                users.last().map(|u| cursor_of(u).encode())
             } else {
                 None
             };
@@ -204,48 +190,16 @@ fn sort_in_memory(found: &mut [(User, Value)], by: UserSort, descending: bool) {
     });
 }
 
-fn is_after(user: &User, key: UserKey) -> bool {
-    (user.created_at, user.id) > (key.created_at, key.id)
-}
-
-fn encode_cursor(last: Option<UserKey>) -> Option<String> {
-    last.map(|k| URL_SAFE_NO_PAD.encode(format!("{}.{}", k.created_at, k.id)))
-}
-
-/// `Some(None)` for the first page (an empty cursor), `Some(key)` to continue after a key.
-fn decode_cursor(cursor: &str) -> Result<Option<UserKey>, ScimError> {
-    if cursor.is_empty() {
-        return Ok(None);
+fn cursor_of(user: &User) -> Cursor {
+    Cursor {
+        created_at: user.created_at,
+        id: user.id.to_string(),
     }
-    let invalid =
-        || ScimError::bad_request("invalidCursor", "the cursor is not one this server issued");
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?)
-        .map_err(|_| invalid())?;
-    let (at, id) = text.split_once('.').ok_or_else(invalid)?;
-    Ok(Some(UserKey {
-        created_at: at.parse().map_err(|_| invalid())?,
-        id: UserId::parse(id).ok_or_else(invalid)?,
-    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let key = UserKey {
-            created_at: 42,
-            id: UserId::new(),
-        };
-        let c = encode_cursor(Some(key)).unwrap();
-        assert_eq!(decode_cursor(&c).unwrap(), Some(key));
-        assert_eq!(decode_cursor("").unwrap(), None);
-        assert_eq!(
-            decode_cursor("%%%").unwrap_err().scim_type,
-            Some("invalidCursor")
-        );
-    }
 
     #[test]
     fn sort_names() {

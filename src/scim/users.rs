@@ -80,7 +80,7 @@ pub async fn list(
     Ok(respond(StatusCode::OK, &body, &[]))
 }
 
-/// `POST /.search` at the root and under `/Users` (RFC 7644 §3.4.3).
+/// `POST /Users/.search` (RFC 7644 §3.4.3).
 pub async fn search(
     State(state): State<AppState>,
     auth: ScimAuth,

@@ -273,7 +273,10 @@ async fn groups_are_unique_by_display_name_and_hold_only_their_organisations_use
         display_name: "Engineering".into(),
         external_id: Some("00g1".into()),
         members: [ann.id, outsider.id]
-            .map(|id| MemberRef { id, display: None })
+            .map(|id| MemberRef {
+                id: id.to_string(),
+                display: None,
+            })
             .to_vec(),
     };
     let (group, changes) = d.create_group(acme.id, new, &Actor::Cli).await.unwrap();
