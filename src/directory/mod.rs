@@ -12,6 +12,7 @@ pub mod identities;
 pub mod model;
 pub mod orgs;
 pub mod tokens;
+pub mod user_import;
 pub mod user_lists;
 pub mod users;
 

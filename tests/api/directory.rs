@@ -373,3 +373,37 @@ async fn an_identity_links_to_one_user_per_connection() {
         Some(b.id)
     );
 }
+
+#[tokio::test]
+async fn a_bulk_import_is_whole_or_absent() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let d = &app.directory;
+    let mut batch: Vec<_> = (0..250)
+        .map(|i| user_data(&format!("imp{i}@acme.test")))
+        .collect();
+    batch[3].profile.emails = vec![serde_json::json!({"value": "Three@Acme.test"})];
+    let ids = d.import_users(acme.id, batch, &Actor::Cli).await.unwrap();
+    assert_eq!(ids.len(), 250);
+    assert_eq!(d.count_users(acme.id).await.unwrap(), 250);
+    let found = d
+        .users_by_lookup(
+            acme.id,
+            &gatehouse::directory::user_lists::UserLookup::Email("three@acme.test".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(found[0].id, ids[3], "emails are indexed on import too");
+
+    // The last of 150 collides with an existing user: none of the 150 stay.
+    let mut clash: Vec<_> = (0..150)
+        .map(|i| user_data(&format!("new{i}@acme.test")))
+        .collect();
+    clash.push(user_data("IMP0@acme.test"));
+    let err = d
+        .import_users(acme.id, clash, &Actor::Cli)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert_eq!(d.count_users(acme.id).await.unwrap(), 250);
+}

@@ -11,6 +11,7 @@ mod migrations;
 mod scim_auth;
 mod scim_discovery;
 mod scim_errors;
+mod scim_groups;
 mod scim_helpers;
 mod scim_lists;
 mod scim_patch;

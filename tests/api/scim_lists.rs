@@ -10,21 +10,16 @@ use crate::scim_helpers::{Scim, ENTERPRISE_URN, USER_URN};
 
 /// Seeds users straight into the directory (the walk, not the creation, is under test).
 async fn seed(scim: &Scim<'_>, n: usize, prefix: &str) -> Vec<String> {
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let u = scim
-            .app
-            .directory
-            .create_user(
-                scim.org.id,
-                user_data(&format!("{prefix}{i:05}@acme.test")),
-                &Actor::Cli,
-            )
-            .await
-            .unwrap();
-        ids.push(u.id.to_string());
-    }
-    ids
+    let people = (0..n)
+        .map(|i| user_data(&format!("{prefix}{i:05}@acme.test")))
+        .collect();
+    let ids = scim
+        .app
+        .directory
+        .import_users(scim.org.id, people, &Actor::Cli)
+        .await
+        .unwrap();
+    ids.iter().map(ToString::to_string).collect()
 }
 
 /// Walks /Users as Okta's import does: startIndex 1, 101, … while below totalResults.
