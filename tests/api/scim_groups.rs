@@ -84,7 +84,7 @@ async fn okta_push_groups_lookup_create_rename_and_membership() {
 
     // Add, then remove one and add another in one request.
     let r = scim.patch(&path, json!([{"op": "add", "path": "members", "value": [{"value": a, "display": "a@acme.test"}]}])).await;
-    assert_eq!(member_ids(&r.body), [a.clone()]);
+    assert_eq!(member_ids(&r.body), std::slice::from_ref(&a));
     assert_eq!(r.body["members"][0]["display"], "a@acme.test");
     assert_eq!(
         r.body["members"][0]["$ref"],
@@ -98,7 +98,7 @@ async fn okta_push_groups_lookup_create_rename_and_membership() {
             {"op": "add", "path": "members", "value": [{"value": b, "display": "b@acme.test"}]}]),
         )
         .await;
-    assert_eq!(member_ids(&r.body), [b.clone()]);
+    assert_eq!(member_ids(&r.body), std::slice::from_ref(&b));
 
     // Push Now: replace the whole list.
     let r = scim
@@ -112,7 +112,7 @@ async fn okta_push_groups_lookup_create_rename_and_membership() {
     // AIW: PUT with the full list.
     let r = scim.put(&path, json!({"schemas": [GROUP_URN], "displayName": "Test SCIMv2", "members": [{"value": a, "display": "a"}]})).await;
     assert_eq!(r.status, 200, "{:#}", r.body);
-    assert_eq!(member_ids(&r.body), [a.clone()]);
+    assert_eq!(member_ids(&r.body), std::slice::from_ref(&a));
 
     let r = scim
         .list("/Groups", &[("filter", "displayName eq \"test scimv2\"")])
@@ -163,7 +163,7 @@ async fn entra_group_shapes() {
             ],
         )
         .await;
-    assert_eq!(r.ids(), [gid.clone()]);
+    assert_eq!(r.ids(), std::slice::from_ref(&gid));
     assert!(r.body["Resources"][0].get("members").is_none());
     // E21: several members, "$ref": null.
     let r = scim
@@ -185,7 +185,7 @@ async fn entra_group_shapes() {
             json!([{"op": "remove", "path": format!("members[value eq \"{b}\"]")}]),
         )
         .await;
-    assert_eq!(member_ids(&r.body), [c.clone()]);
+    assert_eq!(member_ids(&r.body), std::slice::from_ref(&c));
     // E20
     let r = scim
         .patch(
@@ -203,7 +203,7 @@ async fn entra_group_shapes() {
     let r = scim
         .list("/Groups", &[("filter", "externalId eq \"8aa1a0c0\"")])
         .await;
-    assert_eq!(r.ids(), [gid.clone()]);
+    assert_eq!(r.ids(), std::slice::from_ref(&gid));
 }
 
 #[tokio::test]
@@ -287,7 +287,7 @@ async fn users_list_their_groups_and_keep_them_through_deactivation() {
             &[("filter", format!("members.value eq \"{a}\"").as_str())],
         )
         .await;
-    assert_eq!(r.ids(), [gid.clone()]);
+    assert_eq!(r.ids(), std::slice::from_ref(&gid));
     // A user's groups are read-only through /Users.
     let r = scim
         .put(
