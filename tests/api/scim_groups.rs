@@ -119,7 +119,7 @@ async fn okta_push_groups_lookup_create_rename_and_membership() {
         .await;
     assert_eq!(
         r.ids(),
-        [gid.clone()],
+        std::slice::from_ref(&gid),
         "displayName compares case-insensitively"
     );
     let r = scim.delete(&path).await;
@@ -225,7 +225,7 @@ async fn unknown_member_ids_are_ignored_and_recorded() {
     assert_eq!(r.status, 200, "{:#}", r.body);
     assert_eq!(
         member_ids(&r.body),
-        [a.clone()],
+        std::slice::from_ref(&a),
         "another organisation's user never joins"
     );
     let (_, _, detail) = events(&app, &scim.org)
@@ -309,7 +309,7 @@ async fn users_list_their_groups_and_keep_them_through_deactivation() {
     .await;
     assert_eq!(
         member_ids(&scim.get(&format!("/Groups/{gid}")).await.body),
-        [a.clone()],
+        std::slice::from_ref(&a),
         "intact after reactivation"
     );
 
