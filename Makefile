@@ -10,11 +10,11 @@ test: deps test-sqlite test-pg test-interop
 
 test-sqlite:
 	@echo "== tests on SQLite =="
-	$(CARGO) test --locked --all-targets
+	$(CARGO) test --locked --lib --bins --tests
 
 test-pg:
 	@echo "== tests on PostgreSQL =="
-	scripts/with-postgres.sh $(CARGO) test --locked --all-targets
+	scripts/with-postgres.sh $(CARGO) test --locked --lib --bins --tests
 
 test-interop:
 	tests/interop/run-scim-tester.sh
@@ -31,6 +31,11 @@ build: deps
 
 migrate: deps
 	$(CARGO) run --release --locked -- migrate
+
+# Benchmarks, never part of `make test`: SQLite, then a throwaway PostgreSQL server.
+bench: deps
+	$(CARGO) bench --locked --bench scim
+	scripts/with-postgres.sh $(CARGO) bench --locked --bench scim
 
 deps:
 	@scripts/deps.sh

@@ -124,11 +124,19 @@ impl fmt::Display for DatabaseUrl {
 #[serde(deny_unknown_fields, default)]
 pub struct ScimConfig {
     pub max_results: u32,
+    /// Requests per second each organisation may make; 0 means no limit.
+    pub requests_per_second: f64,
+    /// Requests an organisation may make at once before the rate applies.
+    pub burst: u32,
 }
 
 impl Default for ScimConfig {
     fn default() -> Self {
-        Self { max_results: 1000 }
+        Self {
+            max_results: 1000,
+            requests_per_second: 0.0,
+            burst: 100,
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::metrics::Metrics;
+use crate::scim::rate_limit::RateLimiter;
 
 #[derive(Clone)]
 pub struct AppState(Arc<App>);
@@ -14,14 +15,17 @@ pub struct App {
     pub directory: Directory,
     pub config: Arc<Config>,
     pub metrics: Metrics,
+    pub scim_limiter: RateLimiter,
 }
 
 impl AppState {
     pub fn new(directory: Directory, config: Arc<Config>) -> Self {
+        let scim_limiter = RateLimiter::new(config.scim.requests_per_second, config.scim.burst);
         Self(Arc::new(App {
             directory,
             config,
             metrics: Metrics::default(),
+            scim_limiter,
         }))
     }
 }

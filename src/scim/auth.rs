@@ -55,6 +55,10 @@ impl FromRequestParts<AppState> for ScimAuth {
             tracing::warn!(org = %slug, "SCIM request for an unknown organisation");
             return Err(ScimError::unauthorized(REFUSED));
         };
+        // Limited before the token is checked: a flood of bad tokens costs no more.
+        if let Err(seconds) = state.scim_limiter.check(org.id) {
+            return Err(ScimError::too_many_requests(seconds));
+        }
         match state.directory.verify_token(org.id, &secret).await? {
             Ok(token) => Ok(ScimAuth { org, token }),
             Err(refusal) => {

@@ -18,6 +18,8 @@ pub struct ScimError {
     /// invalidSyntax, invalidPath, noTarget, invalidValue, invalidVers, sensitive.
     pub scim_type: Option<&'static str>,
     pub detail: String,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ScimError {
@@ -30,6 +32,18 @@ impl ScimError {
             status,
             scim_type,
             detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn too_many_requests(seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                format!("this organisation is over its SCIM request rate; retry in {seconds} s"),
+            )
         }
     }
 
@@ -80,6 +94,9 @@ impl IntoResponse for ScimError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(SCIM_CONTENT_TYPE),
         );
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 7235 §4.1: a 401 names the schemes that would work.
             headers.insert(

@@ -16,6 +16,7 @@ pub mod lookup;
 pub mod patch;
 pub mod precondition;
 pub mod projection;
+pub mod rate_limit;
 pub mod routes;
 pub mod schema;
 pub mod search;

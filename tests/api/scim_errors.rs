@@ -194,3 +194,43 @@ async fn a_chunked_body_over_the_limit_is_refused_without_reading_it_all() {
         .unwrap();
     read(r).await.assert_error(413);
 }
+
+#[tokio::test]
+async fn over_the_rate_limit_is_429_with_retry_after_in_seconds() {
+    let app = TestApp::spawn_with(|c| {
+        c.scim.requests_per_second = 0.1;
+        c.scim.burst = 2;
+    })
+    .await;
+    let scim = Scim::new(&app, "acme").await;
+    let other = Scim::new(&app, "globex").await;
+    assert_eq!(scim.get("/Users").await.status, 200);
+    assert_eq!(scim.get("/Users").await.status, 200);
+    let r = scim.get("/Users").await;
+    r.assert_error(429);
+    assert_eq!(
+        r.header("retry-after"),
+        Some("10"),
+        "whole seconds, as Okta reads it"
+    );
+    assert_eq!(
+        other.get("/Users").await.status,
+        200,
+        "each organisation has its own budget"
+    );
+}
+
+#[tokio::test]
+async fn a_server_failure_is_500_in_scim_json_and_says_nothing_of_internals() {
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "acme").await;
+    // The auth lookup fails once the database is gone.
+    app.directory.db().close().await;
+    let r = scim.get("/Users").await;
+    let body = r.assert_error(500);
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        !detail.contains("sqlx") && !detail.contains("pool"),
+        "{detail}"
+    );
+}

@@ -379,3 +379,76 @@ async fn tenants_never_see_each_others_users() {
     assert_eq!(r.body["totalResults"], 0);
     assert_eq!(acme.get(&format!("/Users/{id}")).await.body["active"], true);
 }
+
+#[tokio::test]
+async fn okta_test_api_credentials_and_entra_test_connection() {
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "acme").await;
+    scim.user("someone@acme.test").await;
+    // Okta §3.1: fixed parameters, any list is fine, any non-2xx fails the test.
+    let r = scim
+        .list("/Users", &[("startIndex", "1"), ("count", "2")])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["itemsPerPage"], 1);
+    let r = scim
+        .list("/Groups", &[("startIndex", "1"), ("count", "100")])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["totalResults"], 0);
+    // Entra E1, E2: a random GUID as the matching attribute finds nothing, with 200.
+    let guid = uuid::Uuid::new_v4().to_string();
+    let r = scim
+        .list(
+            "/Users",
+            &[("filter", format!("userName eq \"{guid}\"").as_str())],
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["totalResults"].as_i64()),
+        (200, Some(0))
+    );
+    let r = scim
+        .list(
+            "/Groups",
+            &[
+                ("excludedAttributes", "members"),
+                ("filter", format!("displayName eq \"{guid}\"").as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["totalResults"].as_i64()),
+        (200, Some(0))
+    );
+    // Entra's older form: an unquoted externalId.
+    let r = scim
+        .list("/Users", &[("filter", "externalId eq jyoung")])
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn okta_sync_password_in_both_forms_is_accepted_and_discarded() {
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "acme").await;
+    let id = scim.user("pw@acme.test").await;
+    let before = scim.get(&format!("/Users/{id}")).await.body;
+    for ops in [
+        json!([{"op": "replace", "value": {"password": "s3cret-one"}}]),
+        json!([{"op": "replace", "path": "password", "value": "s3cret-two"}]),
+    ] {
+        let r = scim.patch(&format!("/Users/{id}"), ops).await;
+        assert_eq!(r.status, 200, "{:#}", r.body);
+        assert!(r.body.get("password").is_none());
+        assert_eq!(r.body["userName"], before["userName"]);
+    }
+    let mut body = before.clone();
+    body["password"] = json!("s3cret-three");
+    assert_eq!(scim.put(&format!("/Users/{id}"), body).await.status, 200);
+    let stored: Vec<String> = sqlx::query_scalar("select profile from users")
+        .fetch_all(app.directory.db().pool())
+        .await
+        .unwrap();
+    assert!(!stored.concat().contains("s3cret"));
+}
