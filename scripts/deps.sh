@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Gatehouse needs on Debian 12, skipping what is there:
 # the C libraries samael's XML signatures link against, libclang for its bindings,
-# the PostgreSQL server for the second test leg, Python for the SCIM conformance suite. Rust itself comes from rustup (>= 1.89).
+# the PostgreSQL server for the second test leg, Python for the SCIM conformance suite,
+# nginx for the forward-auth test. Rust itself comes from rustup (>= 1.89).
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,7 @@ packages=(
     libssl-dev libxml2-dev libxmlsec1-dev libclang-dev
     postgresql
     python3 python3-venv
+    nginx
 )
 
 missing=()

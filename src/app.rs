@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::http::{HeaderName, Request, StatusCode};
-use axum::routing::get;
+use axum::http::{HeaderName, Request};
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -103,8 +103,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(web::health::healthz))
         .route("/readyz", get(web::health::readyz))
         .route("/metrics", get(web::health::metrics))
+        .route("/login", get(web::login::show).post(web::login::submit))
+        .route("/me", get(web::me::show))
+        .route("/logout", post(web::me::logout))
+        .route("/auth/check", get(web::forward_auth::check))
         .merge(scim::routes::router())
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .fallback(web::pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(
             // Outermost first: the id is set before the span that logs it is made.

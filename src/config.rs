@@ -20,6 +20,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub scim: ScimConfig,
+    pub session: SessionConfig,
     pub log: LogConfig,
 }
 
@@ -30,6 +31,9 @@ pub struct ServerConfig {
     pub public_url: String,
     pub max_body_bytes: usize,
     pub shutdown_grace_seconds: u64,
+    /// Origins (scheme://host[:port]) of the apps behind Gatehouse, to which `return_to`
+    /// and `RelayState` may lead besides this server's own paths.
+    pub app_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +43,7 @@ impl Default for ServerConfig {
             public_url: "http://localhost:8080".into(),
             max_body_bytes: 1024 * 1024,
             shutdown_grace_seconds: 10,
+            app_origins: vec![],
         }
     }
 }
@@ -136,6 +141,24 @@ impl Default for ScimConfig {
             max_results: 1000,
             requests_per_second: 0.0,
             burst: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A session unused this long ends.
+    pub idle_timeout_minutes: u64,
+    /// A session ends this long after sign-in, used or not.
+    pub absolute_timeout_hours: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout_minutes: 480,
+            absolute_timeout_hours: 24,
         }
     }
 }

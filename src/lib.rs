@@ -13,6 +13,8 @@ pub mod events;
 pub mod metrics;
 pub mod password;
 pub mod scim;
+pub mod session;
+pub mod sso;
 pub mod state;
 pub mod telemetry;
 pub mod web;

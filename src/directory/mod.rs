@@ -9,8 +9,10 @@ pub mod admins;
 pub mod group_members;
 pub mod groups;
 pub mod identities;
+pub mod login_groups;
 pub mod model;
 pub mod orgs;
+pub mod sessions;
 pub mod tokens;
 pub mod user_import;
 pub mod user_lists;
@@ -59,6 +61,8 @@ pub enum Actor {
     ScimToken(TokenId),
     Admin(AdminId),
     User(UserId),
+    /// An identity provider, by connection, asserting a login.
+    Idp(String),
 }
 
 impl fmt::Display for Actor {
@@ -69,6 +73,7 @@ impl fmt::Display for Actor {
             Actor::ScimToken(id) => write!(f, "scim-token:{id}"),
             Actor::Admin(id) => write!(f, "admin:{id}"),
             Actor::User(id) => write!(f, "user:{id}"),
+            Actor::Idp(connection) => write!(f, "idp:{connection}"),
         }
     }
 }
@@ -113,6 +118,22 @@ impl Directory {
             detail: serde_json::json!({ "reason": reason }),
         };
         events::record(tx.conn(), self.now(), event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a success that changed nothing else (a login), in its own transaction.
+    pub async fn record_success(
+        &self,
+        org: Option<OrgId>,
+        actor: &Actor,
+        action: &str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let mut tx = self.db().begin().await?;
+        self.record(&mut tx, org, actor, action, target, detail)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

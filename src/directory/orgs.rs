@@ -31,6 +31,8 @@ pub struct OrgSettings {
     pub jit: bool,
     /// Let groups asserted at login set the user's memberships.
     pub groups_from_login: bool,
+    /// A disabled organisation's users cannot sign in, and their sessions stop working.
+    pub enabled: bool,
 }
 
 impl Default for OrgSettings {
@@ -38,6 +40,7 @@ impl Default for OrgSettings {
         Self {
             jit: true,
             groups_from_login: true,
+            enabled: true,
         }
     }
 }
@@ -58,6 +61,7 @@ pub enum OrgChange {
     Domains(Vec<Domain>),
     Jit(bool),
     GroupsFromLogin(bool),
+    Enabled(bool),
 }
 
 /// The keys `OrgChange::parse` understands, with what each takes; the README lists them too.
@@ -100,6 +104,7 @@ impl OrgChange {
                 .map(Self::Domains),
             "jit" => parse_bool(key, value).map(Self::Jit),
             "groups_from_login" => parse_bool(key, value).map(Self::GroupsFromLogin),
+            "enabled" => parse_bool(key, value).map(Self::Enabled),
             other => {
                 let keys: Vec<&str> = ORG_KEYS.iter().map(|(k, _)| *k).collect();
                 Err(ParseError(format!(
@@ -116,6 +121,7 @@ impl OrgChange {
             Self::Domains(d) => ("domains", serde_json::json!(d)),
             Self::Jit(b) => ("jit", (*b).into()),
             Self::GroupsFromLogin(b) => ("groups_from_login", (*b).into()),
+            Self::Enabled(b) => ("enabled", (*b).into()),
         }
     }
 }
@@ -234,6 +240,7 @@ impl Directory {
                 OrgChange::Name(n) => name = n.clone(),
                 OrgChange::Jit(b) => settings.jit = *b,
                 OrgChange::GroupsFromLogin(b) => settings.groups_from_login = *b,
+                OrgChange::Enabled(b) => settings.enabled = *b,
                 OrgChange::Domains(domains) => {
                     sqlx::query("delete from org_domains where org_id = $1")
                         .bind(org.to_string())

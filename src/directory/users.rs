@@ -10,6 +10,7 @@ use sqlx::Row;
 
 use super::model::{fold_case, OrgId, UserId, UserName};
 use super::orgs::conflict;
+use super::sessions::end_user_sessions;
 use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::WriteTx;
@@ -179,11 +180,32 @@ impl Directory {
     /// Creates a user. A soft-deleted user with the same userName is brought back instead,
     /// with its id, and the new data.
     pub async fn create_user(&self, org: OrgId, data: UserData, actor: &Actor) -> Result<User> {
+        self.insert_user(org, data, actor, true).await
+    }
+
+    /// Creates a user only where no record at all holds the userName, deleted or not: a
+    /// first login must never bring back a deleted user (JIT never reactivates anyone).
+    pub async fn create_user_strict(
+        &self,
+        org: OrgId,
+        data: UserData,
+        actor: &Actor,
+    ) -> Result<User> {
+        self.insert_user(org, data, actor, false).await
+    }
+
+    async fn insert_user(
+        &self,
+        org: OrgId,
+        data: UserData,
+        actor: &Actor,
+        restore: bool,
+    ) -> Result<User> {
         let now = self.now();
         let mut tx = self.db().begin().await?;
         let existing = user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?;
         let (id, action) = match existing {
-            Some(old) if old.deleted => {
+            Some(old) if old.deleted && restore => {
                 sqlx::query(
                     "update users set user_name = $1, user_name_key = $2, external_id = $3, \
                      display_name = $4, primary_email_key = $5, active = $6, deleted_at = null, \
@@ -351,6 +373,9 @@ impl Directory {
             )
             .await?;
             if epoch_step != 0 {
+                if !data.active {
+                    end_user_sessions(tx.conn(), org, id).await?;
+                }
                 self.record(
                     &mut tx,
                     Some(org),
@@ -395,6 +420,9 @@ impl Directory {
         .execute(tx.conn())
         .await?;
         if updated.rows_affected() == 1 {
+            if !active {
+                end_user_sessions(tx.conn(), org, id).await?;
+            }
             self.record(
                 &mut tx,
                 Some(org),
@@ -430,6 +458,7 @@ impl Directory {
         if updated.rows_affected() == 0 {
             return Err(Error::NotFound("user"));
         }
+        end_user_sessions(tx.conn(), org, id).await?;
         sqlx::query("delete from group_members where org_id = $1 and user_id = $2")
             .bind(org.to_string())
             .bind(id.to_string())

@@ -1,3 +1,7 @@
 //! End-user and operator endpoints outside the protocol doors.
 
+pub mod forward_auth;
 pub mod health;
+pub mod login;
+pub mod me;
+pub mod pages;

@@ -1,0 +1,106 @@
+//! Group memberships set by a login: the groups an IdP asserts (a SAML `groups` attribute,
+//! an OIDC `groups` claim) become exactly the user's groups, created when missing. SCIM and
+//! logins name the same groups, matched by displayName.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::model::{fold_case, GroupId, OrgId, UserId};
+use super::{Actor, Directory, Result};
+
+impl Directory {
+    /// Makes `names` the user's groups, in one transaction.
+    pub async fn set_groups_from_login(
+        &self,
+        org: OrgId,
+        user: UserId,
+        names: &[String],
+        actor: &Actor,
+    ) -> Result<()> {
+        let wanted_names: BTreeMap<String, &str> = names
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .map(|n| (fold_case(n), n))
+            .collect();
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        let mut wanted: HashSet<String> = HashSet::new();
+        for (key, name) in &wanted_names {
+            // ON CONFLICT keeps a concurrent first login from failing the transaction.
+            sqlx::query(
+                "insert into groups (id, org_id, display_name, display_name_key, created_at, updated_at, version) \
+                 values ($1, $2, $3, $4, $5, $5, 1) on conflict (org_id, display_name_key) do nothing",
+            )
+            .bind(GroupId::new().to_string())
+            .bind(org.to_string())
+            .bind(*name)
+            .bind(key)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            let id: String = sqlx::query_scalar(
+                "select id from groups where org_id = $1 and display_name_key = $2",
+            )
+            .bind(org.to_string())
+            .bind(key)
+            .fetch_one(tx.conn())
+            .await?;
+            wanted.insert(id);
+        }
+        let current: HashSet<String> = sqlx::query_scalar(
+            "select group_id from group_members where org_id = $1 and user_id = $2",
+        )
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .fetch_all(tx.conn())
+        .await?
+        .into_iter()
+        .collect();
+        let added: Vec<&String> = wanted.difference(&current).collect();
+        let removed: Vec<&String> = current.difference(&wanted).collect();
+        for g in &added {
+            sqlx::query(
+                "insert into group_members (org_id, group_id, user_id, created_at) values ($1, $2, $3, $4) \
+                 on conflict (group_id, user_id) do nothing",
+            )
+            .bind(org.to_string())
+            .bind(*g)
+            .bind(user.to_string())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        }
+        for g in &removed {
+            sqlx::query(
+                "delete from group_members where org_id = $1 and group_id = $2 and user_id = $3",
+            )
+            .bind(org.to_string())
+            .bind(*g)
+            .bind(user.to_string())
+            .execute(tx.conn())
+            .await?;
+        }
+        for g in added.iter().chain(&removed) {
+            sqlx::query("update groups set version = version + 1, updated_at = $1 where org_id = $2 and id = $3")
+                .bind(now)
+                .bind(org.to_string())
+                .bind(*g)
+                .execute(tx.conn())
+                .await?;
+        }
+        if !added.is_empty() || !removed.is_empty() {
+            let detail = serde_json::json!({ "groupsAdded": added, "groupsRemoved": removed });
+            self.record(
+                &mut tx,
+                Some(org),
+                actor,
+                "user.groups_from_login",
+                Some(user.to_string()),
+                detail,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,194 @@
+//! Browser sessions, stored so that every server sharing the database can read them.
+//! Reading a session re-reads its user and organisation in the same query: that is what
+//! makes a deactivation take effect on the very next request.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use sqlx::Row;
+
+use super::model::{OrgId, OrgSlug, UserId};
+use super::orgs::OrgSettings;
+use super::tokens::hash;
+use super::users::{user_from_row, User};
+use super::{Directory, Error, Result};
+use crate::clock::Millis;
+
+/// The last-seen time is written at most this often, not on every request.
+const TOUCH_GRANULARITY_MS: Millis = 60_000;
+
+/// A new session's secrets: the cookie value and the token its forms carry.
+pub struct NewSession {
+    pub cookie: String,
+    pub csrf_token: String,
+}
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub idle_ms: Millis,
+    pub absolute_ms: Millis,
+}
+
+/// A session that is alive, with its user and organisation as they are now.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub id_hash: String,
+    pub csrf_token: String,
+    pub user: User,
+    pub org_slug: OrgSlug,
+    pub org_settings: OrgSettings,
+}
+
+/// Why a presented session does not count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRefusal {
+    Unknown,
+    Expired,
+    /// The user is deactivated or deleted, or its epoch has moved on.
+    UserGone,
+    OrgDisabled,
+}
+
+fn secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Directory {
+    /// Starts a session for a user under its current epoch. Always a new id: a login never
+    /// continues a session the browser brought (no fixation).
+    pub async fn create_session(
+        &self,
+        org: OrgId,
+        user: &User,
+        lifetimes: Lifetimes,
+    ) -> Result<NewSession> {
+        let new = NewSession {
+            cookie: secret(),
+            csrf_token: secret(),
+        };
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        sqlx::query(
+            "insert into sessions (id_hash, org_id, user_id, epoch, csrf_token, created_at, \
+             last_seen_at, expires_at) values ($1, $2, $3, $4, $5, $6, $6, $7)",
+        )
+        .bind(hash(&new.cookie))
+        .bind(org.to_string())
+        .bind(user.id.to_string())
+        .bind(user.session_epoch)
+        .bind(&new.csrf_token)
+        .bind(now)
+        .bind(now + lifetimes.absolute_ms)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// The live session a cookie names, or why there is none. One query reads the session,
+    /// its user and its organisation.
+    pub async fn session(
+        &self,
+        cookie: &str,
+        lifetimes: Lifetimes,
+    ) -> Result<Result<LiveSession, SessionRefusal>> {
+        let id_hash = hash(cookie);
+        let row = sqlx::query(
+            "select s.epoch as s_epoch, s.csrf_token, s.last_seen_at, s.expires_at, \
+                    o.slug, o.settings, u.id, u.org_id, u.user_name, u.external_id, u.active, \
+                    u.deleted_at, u.session_epoch, u.profile, u.created_at, u.updated_at, u.version \
+             from sessions s join users u on u.org_id = s.org_id and u.id = s.user_id \
+             join orgs o on o.id = s.org_id where s.id_hash = $1",
+        )
+        .bind(&id_hash)
+        .fetch_optional(self.db().pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(Err(SessionRefusal::Unknown));
+        };
+        let now = self.now();
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let last_seen: i64 = row.try_get("last_seen_at")?;
+        let epoch: i64 = row.try_get("s_epoch")?;
+        let settings: String = row.try_get("settings")?;
+        let settings: OrgSettings =
+            serde_json::from_str(&settings).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let slug =
+            OrgSlug::parse(&row.try_get::<String, _>("slug")?).map_err(|e| Error::Corrupt(e.0))?;
+        let csrf_token: String = row.try_get("csrf_token")?;
+        let user = user_from_row(row)?;
+        let refusal = if now >= expires_at || now >= last_seen + lifetimes.idle_ms {
+            Some(SessionRefusal::Expired)
+        } else if !user.can_sign_in() || user.session_epoch != epoch {
+            Some(SessionRefusal::UserGone)
+        } else if !settings.enabled {
+            Some(SessionRefusal::OrgDisabled)
+        } else {
+            None
+        };
+        if let Some(r) = refusal {
+            self.end_session_by_hash(&id_hash).await?;
+            return Ok(Err(r));
+        }
+        if now - last_seen >= TOUCH_GRANULARITY_MS {
+            let mut tx = self.db().begin().await?;
+            sqlx::query("update sessions set last_seen_at = $1 where id_hash = $2")
+                .bind(now)
+                .bind(&id_hash)
+                .execute(tx.conn())
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(Ok(LiveSession {
+            id_hash,
+            csrf_token,
+            user,
+            org_slug: slug,
+            org_settings: settings,
+        }))
+    }
+
+    /// Ends one session (sign-out).
+    pub async fn end_session(&self, cookie: &str) -> Result<()> {
+        self.end_session_by_hash(&hash(cookie)).await
+    }
+
+    async fn end_session_by_hash(&self, id_hash: &str) -> Result<()> {
+        let mut tx = self.db().begin().await?;
+        sqlx::query("delete from sessions where id_hash = $1")
+            .bind(id_hash)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How many sessions a user holds (for the console, and tests).
+    pub async fn session_count(&self, org: OrgId, user: UserId) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("select count(*) from sessions where org_id = $1 and user_id = $2")
+                .bind(org.to_string())
+                .bind(user.to_string())
+                .fetch_one(self.db().pool())
+                .await?,
+        )
+    }
+}
+
+/// Removes a user's sessions inside the caller's transaction: deactivation and deletion
+/// clear them at once, beside moving the epoch, which already makes them useless.
+pub(super) async fn end_user_sessions(
+    conn: &mut sqlx::AnyConnection,
+    org: OrgId,
+    user: UserId,
+) -> Result<()> {
+    sqlx::query("delete from sessions where org_id = $1 and user_id = $2")
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

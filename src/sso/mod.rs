@@ -1,0 +1,262 @@
+//! The gate both login protocols pass through. SAML and OIDC only turn protocol messages
+//! into an [`Assertion`]; [`resolve_login`] decides which user that is, or refuses, and
+//! records what happened.
+
+pub mod return_to;
+
+use crate::state::AppState;
+
+use serde_json::json;
+
+use crate::directory::orgs::Org;
+use crate::directory::users::{Name, Profile, User, UserData};
+use crate::directory::{self, Actor, Directory, UserName};
+
+/// What an identity provider asserted about the person signing in.
+#[derive(Debug, Clone, Default)]
+pub struct Assertion {
+    /// The connection (IdP) it came through.
+    pub connection: String,
+    /// The IdP's stable id for the person (SAML NameID, OIDC `sub`).
+    pub subject: String,
+    pub user_name: Option<String>,
+    pub email: Option<String>,
+    /// Whether the IdP vouches for the email (OIDC `email_verified`).
+    pub email_verified: bool,
+    /// Whether this connection may match existing users by the user name it asserts (an
+    /// organisation's own SAML IdP may; a connection that lets people choose names may not).
+    pub trusted_user_name: bool,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    /// None: the IdP said nothing about groups (memberships stay as they are).
+    pub groups: Option<Vec<String>>,
+}
+
+/// Where the browser goes to sign in to an organisation: its SAML or OIDC login route.
+/// None while the organisation has no identity provider connected; connections arrive with
+/// the SAML and OIDC doors.
+pub fn sign_in_url(_state: &AppState, _org: &Org, _return_to: &str) -> Option<String> {
+    None
+}
+
+/// Why a login was refused. `reason` is for the event log; `message` is for the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    OrgDisabled,
+    Deactivated,
+    Deleted,
+    JitDisabled,
+    NoIdentifier,
+}
+
+impl Refusal {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::OrgDisabled => "the organisation is disabled",
+            Refusal::Deactivated => "the user is deactivated",
+            Refusal::Deleted => "the user has been deleted",
+            Refusal::JitDisabled => {
+                "no such user, and the organisation does not create users at first login"
+            }
+            Refusal::NoIdentifier => {
+                "the identity provider asserted neither a user name nor a verified email"
+            }
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::Deactivated | Refusal::Deleted => {
+                "Your account is deactivated. Contact your administrator to have it restored."
+            }
+            Refusal::OrgDisabled => {
+                "Sign-in is turned off for your organisation. Contact your administrator."
+            }
+            Refusal::JitDisabled => {
+                "You do not have an account here yet. Ask your administrator to give you access."
+            }
+            Refusal::NoIdentifier => {
+                "Your identity provider did not say who you are (no user name or verified email). \
+                 Ask your administrator to check the connection's settings."
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("refused: {}", .0.reason())]
+    Refused(Refusal),
+    #[error(transparent)]
+    Failed(#[from] directory::Error),
+}
+
+/// Attempts at creating a user that lost a race with another creation.
+const ATTEMPTS: usize = 3;
+
+/// Maps an assertion to one user of the organisation: an existing link of (connection,
+/// subject); else a user whose userName equals the asserted user name (when the connection
+/// is trusted for it) or verified email, case-insensitively, which is then linked; else a
+/// new user, when the organisation allows it. Inactive and deleted users are refused: JIT
+/// never reactivates anyone, and never creates a second user beside a deactivated one.
+pub async fn resolve_login(
+    directory: &Directory,
+    org: &Org,
+    a: &Assertion,
+) -> Result<User, LoginError> {
+    let result = resolve(directory, org, a).await;
+    let actor = Actor::Idp(a.connection.clone());
+    match &result {
+        Ok((user, how)) => {
+            let detail = json!({ "connection": a.connection, "subject": a.subject, "via": how });
+            directory
+                .record_success(
+                    Some(org.id),
+                    &actor,
+                    "login",
+                    Some(user.id.to_string()),
+                    detail,
+                )
+                .await?;
+        }
+        Err(LoginError::Refused(r)) => {
+            let reason = format!(
+                "{} (connection {}, subject {})",
+                r.reason(),
+                a.connection,
+                a.subject
+            );
+            directory
+                .record_failure(Some(org.id), &actor, "login", None, &reason)
+                .await?;
+        }
+        Err(LoginError::Failed(_)) => {}
+    }
+    let (user, _) = result?;
+    if let (true, Some(groups)) = (org.settings.groups_from_login, &a.groups) {
+        directory
+            .set_groups_from_login(org.id, user.id, groups, &actor)
+            .await?;
+    }
+    Ok(user)
+}
+
+async fn resolve(
+    directory: &Directory,
+    org: &Org,
+    a: &Assertion,
+) -> Result<(User, &'static str), LoginError> {
+    if !org.settings.enabled {
+        return Err(LoginError::Refused(Refusal::OrgDisabled));
+    }
+    if let Some(id) = directory
+        .linked_user(org.id, &a.connection, &a.subject)
+        .await?
+    {
+        if let Some(user) = directory.user(org.id, id).await? {
+            return admit(user).map(|u| (u, "link"));
+        }
+    }
+    let candidates = [
+        a.user_name.as_deref().filter(|_| a.trusted_user_name),
+        a.email.as_deref().filter(|_| a.email_verified),
+    ];
+    for _ in 0..ATTEMPTS {
+        for name in candidates.iter().flatten() {
+            if let Some(user) = directory.user_by_user_name(org.id, name).await? {
+                let user = admit(user)?;
+                link(directory, org, a, &user).await?;
+                return Ok((user, "match"));
+            }
+        }
+        if !org.settings.jit {
+            return Err(LoginError::Refused(Refusal::JitDisabled));
+        }
+        let data = new_user(a)?;
+        match directory
+            .create_user_strict(org.id, data, &Actor::Idp(a.connection.clone()))
+            .await
+        {
+            Ok(user) => {
+                link(directory, org, a, &user).await?;
+                return Ok((user, "jit"));
+            }
+            // Another first login (a second tab, a SCIM create) made the user meanwhile:
+            // look again, and take that one.
+            Err(directory::Error::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(directory::Error::Conflict {
+        field: "userName",
+        value: a.subject.clone(),
+    }
+    .into())
+}
+
+fn admit(user: User) -> Result<User, LoginError> {
+    if user.deleted {
+        Err(LoginError::Refused(Refusal::Deleted))
+    } else if !user.active {
+        Err(LoginError::Refused(Refusal::Deactivated))
+    } else {
+        Ok(user)
+    }
+}
+
+/// Records the link; a concurrent login of the same person may have recorded it already.
+async fn link(
+    directory: &Directory,
+    org: &Org,
+    a: &Assertion,
+    user: &User,
+) -> Result<(), LoginError> {
+    let actor = Actor::Idp(a.connection.clone());
+    match directory
+        .link_identity(org.id, &a.connection, &a.subject, user.id, &actor)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(directory::Error::Conflict { .. })
+            if directory
+                .linked_user(org.id, &a.connection, &a.subject)
+                .await?
+                == Some(user.id) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn new_user(a: &Assertion) -> Result<UserData, LoginError> {
+    let name = a
+        .user_name
+        .as_deref()
+        .or(a.email.as_deref().filter(|_| a.email_verified))
+        .ok_or(LoginError::Refused(Refusal::NoIdentifier))?;
+    let user_name =
+        UserName::parse(name).map_err(|_| LoginError::Refused(Refusal::NoIdentifier))?;
+    let name = (a.given_name.is_some() || a.family_name.is_some()).then(|| Name {
+        given_name: a.given_name.clone(),
+        family_name: a.family_name.clone(),
+        ..Name::default()
+    });
+    let emails = a
+        .email
+        .iter()
+        .map(|e| json!({ "value": e, "type": "work", "primary": true }))
+        .collect();
+    Ok(UserData {
+        user_name,
+        external_id: None,
+        active: true,
+        profile: Profile {
+            name,
+            display_name: a.display_name.clone(),
+            emails,
+            ..Profile::default()
+        },
+    })
+}

@@ -1,0 +1,133 @@
+//! `/me`, the signed-in user (HTML, or JSON for `Accept: application/json`), and
+//! `POST /logout`.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::pages::{page, Message, PageError};
+use crate::directory::sessions::LiveSession;
+use crate::session::{clear_cookie, read_cookie, CurrentSession};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "me.html")]
+struct MePage {
+    user_name: String,
+    display_name: Option<String>,
+    email: Option<String>,
+    org: String,
+    groups: Vec<String>,
+    csrf: String,
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CurrentSession(session): CurrentSession,
+) -> Result<Response, PageError> {
+    let json = wants_json(&headers);
+    let Ok(session) = session else {
+        return Ok(if json {
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({ "error": "not signed in" })),
+            )
+                .into_response()
+        } else {
+            let m = Message::new(
+                "Not signed in",
+                "You are not signed in, or your session has ended.",
+            )
+            .link("/login", "Sign in");
+            page(StatusCode::UNAUTHORIZED, &m)
+        });
+    };
+    let groups = user_group_names(&state, &session).await?;
+    let user = &session.user;
+    let email = user.profile.primary_email().map(str::to_string);
+    if json {
+        let roles: Vec<&str> = user
+            .profile
+            .roles
+            .iter()
+            .filter_map(|r| r.get("value")?.as_str())
+            .collect();
+        let body = json!({
+            "id": user.id,
+            "userName": user.user_name.as_str(),
+            "displayName": user.profile.display_name,
+            "email": email,
+            "org": session.org_slug,
+            "groups": groups,
+            "roles": roles,
+        });
+        return Ok((
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(body),
+        )
+            .into_response());
+    }
+    let p = MePage {
+        user_name: user.user_name.as_str().to_string(),
+        display_name: user.profile.display_name.clone(),
+        email,
+        org: session.org_slug.to_string(),
+        groups,
+        csrf: session.csrf_token.clone(),
+    };
+    Ok(page(StatusCode::OK, &p))
+}
+
+pub async fn user_group_names(
+    state: &AppState,
+    session: &LiveSession,
+) -> Result<Vec<String>, PageError> {
+    let groups = state
+        .directory
+        .user_groups(session.user.org_id, session.user.id)
+        .await?;
+    Ok(groups.into_iter().map(|g| g.display_name).collect())
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    csrf: String,
+}
+
+/// Ends the session. The form must carry the session's CSRF token, which a page of another
+/// site cannot know; without a live session there is nothing to protect, and the cookie is
+/// cleared all the same.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, PageError> {
+    if let Ok(session) = &session {
+        if !bool::from(form.csrf.as_bytes().ct_eq(session.csrf_token.as_bytes())) {
+            return Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "Sign-out refused",
+                "This sign-out request did not come from Gatehouse's own page. Sign out from the page that shows your account.",
+            ));
+        }
+    }
+    if let Some(cookie) = read_cookie(&headers) {
+        state.directory.end_session(&cookie).await?;
+    }
+    Ok(([clear_cookie(&state.config)], Redirect::to("/login")).into_response())
+}
