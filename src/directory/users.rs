@@ -157,6 +157,14 @@ impl Profile {
         keys
     }
 
+    /// The values of the user's roles.
+    pub fn role_values(&self) -> Vec<&str> {
+        self.roles
+            .iter()
+            .filter_map(|r| r.get("value")?.as_str())
+            .collect()
+    }
+
     /// The primary email (RFC 7643 §2.4: at most one has `primary: true`), else the first.
     pub fn primary_email(&self) -> Option<&str> {
         fn value(e: &Value) -> Option<&str> {

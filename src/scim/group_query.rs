@@ -27,19 +27,9 @@ pub async fn run(
     params: &ListParams,
 ) -> Result<Value, ScimError> {
     let size = params.page_size(state.config.scim.max_results);
-    let projection = Projection::parse(
-        &GROUP,
-        params.attributes.as_deref(),
-        params.excluded_attributes.as_deref(),
-    );
-    let cursor = params.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let projection = params.projection(&GROUP);
+    let cursor = params.cursor()?;
     let sort = params.sort_by.as_deref().map(parse_sort).transpose()?;
-    if cursor.is_some() && sort.is_some() {
-        return Err(ScimError::bad_request(
-            "invalidValue",
-            "cursor paging follows the default order; leave out sortBy or page with startIndex",
-        ));
-    }
     let org = auth.org.id;
     let directory = &state.directory;
     let filter = params

@@ -5,6 +5,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::audit::record_failure;
 use super::auth::ScimAuth;
 use super::error::ScimError;
 use super::group::{self, GroupBody};
@@ -15,7 +16,6 @@ use super::precondition::{check_if_match, if_match_given, not_modified};
 use super::projection::Projection;
 use super::schema::GROUP;
 use super::user::etag;
-use super::users::record_failure;
 use crate::directory::group_members::MemberOp;
 use crate::directory::groups::{Group, GroupUpdate, NewGroup};
 use crate::directory::GroupId;
@@ -171,11 +171,7 @@ pub(super) async fn find(state: &AppState, auth: &ScimAuth, id: &str) -> Result<
 
 pub(super) fn projection(query: Option<&str>) -> Result<Projection, ScimError> {
     let params = ListParams::from_query(query)?;
-    Ok(Projection::parse(
-        &GROUP,
-        params.attributes.as_deref(),
-        params.excluded_attributes.as_deref(),
-    ))
+    Ok(params.projection(&GROUP))
 }
 
 /// One group as a response, with its ETag and Location.

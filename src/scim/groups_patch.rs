@@ -11,6 +11,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::attrs::{get_ci, AttrLookup};
+use super::audit::record_failure;
 use super::auth::ScimAuth;
 use super::discovery::base_url;
 use super::error::ScimError;
@@ -22,7 +23,6 @@ use super::patch::{self, OpKind, PatchOperation, PatchPath};
 use super::precondition::{check_if_match, if_match_given};
 use super::schema::{GROUP, GROUP_URN};
 use super::user::etag;
-use super::users::record_failure;
 use crate::directory::group_members::MemberOp;
 use crate::directory::groups::{Group, GroupUpdate};
 use crate::state::AppState;

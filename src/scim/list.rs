@@ -5,6 +5,8 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::error::ScimError;
+use super::projection::Projection;
+use super::schema::ResourceType;
 use super::schema::LIST_URN;
 
 /// What a GET on a collection or a POST to `.search` asks for.
@@ -101,6 +103,27 @@ impl ListParams {
             excluded_attributes: list("excludedAttributes")?,
             cursor: string("cursor")?,
         })
+    }
+
+    /// The RFC 9865 cursor: `None` when paging by index, `Some(None)` for the first page.
+    /// Cursors follow the default order, so they do not combine with `sortBy`.
+    pub fn cursor(&self) -> Result<Option<Option<Cursor>>, ScimError> {
+        if self.cursor.is_some() && self.sort_by.is_some() {
+            return Err(ScimError::bad_request(
+                "invalidValue",
+                "cursor paging follows the default order; leave out sortBy or page with startIndex",
+            ));
+        }
+        self.cursor.as_deref().map(Cursor::decode).transpose()
+    }
+
+    /// The projection these parameters ask for.
+    pub fn projection(&self, rt: &'static ResourceType) -> Projection {
+        Projection::parse(
+            rt,
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+        )
     }
 
     /// 1-based; below 1 counts as 1 (RFC 7644 §3.4.2.4).

@@ -1,7 +1,7 @@
 //! The schema tables as the filter and PATCH engines read them.
 
-use super::attrs::{AttrInfo, AttrLookup, AttrType, Mutability};
-use super::schema::{self, Attribute, ResourceType};
+use super::attrs::{AttrInfo, AttrLookup};
+use super::schema::{Attribute, ResourceType};
 
 impl AttrLookup for ResourceType {
     fn attr(&self, urn: Option<&str>, name: &str) -> Option<AttrInfo> {
@@ -27,22 +27,10 @@ fn info(schema: &str, core: bool, a: &Attribute) -> AttrInfo {
     AttrInfo {
         schema: schema.to_string(),
         name: a.name.to_string(),
-        ty: match a.ty {
-            schema::Type::String => AttrType::String,
-            schema::Type::Boolean => AttrType::Boolean,
-            schema::Type::DateTime => AttrType::DateTime,
-            schema::Type::Binary => AttrType::Binary,
-            schema::Type::Reference => AttrType::Reference,
-            schema::Type::Complex => AttrType::Complex,
-        },
+        ty: a.ty,
         multi_valued: a.multi_valued,
         case_exact: a.case_exact,
-        mutability: match a.mutability {
-            schema::Mutability::ReadOnly => Mutability::ReadOnly,
-            schema::Mutability::ReadWrite => Mutability::ReadWrite,
-            schema::Mutability::Immutable => Mutability::Immutable,
-            schema::Mutability::WriteOnly => Mutability::WriteOnly,
-        },
+        mutability: a.mutability,
         core,
     }
 }

@@ -2,6 +2,7 @@
 //! every change goes through the directory.
 
 pub mod attrs;
+pub mod audit;
 pub mod auth;
 pub mod discovery;
 pub mod error;

@@ -6,6 +6,8 @@
 
 use serde_json::{json, Value};
 
+pub use super::attrs::{AttrType, Mutability};
+
 pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -15,24 +17,6 @@ pub const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchReques
 const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 const RESOURCE_TYPE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 const SPC_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Type {
-    String,
-    Boolean,
-    DateTime,
-    Binary,
-    Reference,
-    Complex,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mutability {
-    ReadOnly,
-    ReadWrite,
-    Immutable,
-    WriteOnly,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Returned {
@@ -45,7 +29,7 @@ pub enum Returned {
 #[derive(Debug, Clone, Copy)]
 pub struct Attribute {
     pub name: &'static str,
-    pub ty: Type,
+    pub ty: AttrType,
     pub multi_valued: bool,
     pub required: bool,
     pub case_exact: bool,
@@ -59,7 +43,7 @@ pub struct Attribute {
     pub description: &'static str,
 }
 
-const fn attr(name: &'static str, ty: Type, description: &'static str) -> Attribute {
+const fn attr(name: &'static str, ty: AttrType, description: &'static str) -> Attribute {
     Attribute {
         name,
         ty,
@@ -77,7 +61,7 @@ const fn attr(name: &'static str, ty: Type, description: &'static str) -> Attrib
 }
 
 const fn string(name: &'static str, description: &'static str) -> Attribute {
-    attr(name, Type::String, description)
+    attr(name, AttrType::String, description)
 }
 
 const fn complex(
@@ -85,7 +69,7 @@ const fn complex(
     subs: &'static [Attribute],
     description: &'static str,
 ) -> Attribute {
-    let mut a = attr(name, Type::Complex, description);
+    let mut a = attr(name, AttrType::Complex, description);
     a.sub_attributes = subs;
     a
 }
@@ -120,7 +104,7 @@ const fn reference(
     types: &'static [&'static str],
     description: &'static str,
 ) -> Attribute {
-    let mut a = exact(attr(name, Type::Reference, description));
+    let mut a = exact(attr(name, AttrType::Reference, description));
     a.reference_types = types;
     a
 }
@@ -140,7 +124,7 @@ macro_rules! multi_valued_subs {
             ),
             attr(
                 "primary",
-                Type::Boolean,
+                AttrType::Boolean,
                 "Whether this is the primary value.",
             ),
         ]
@@ -172,7 +156,7 @@ const ADDRESS_SUBS: &[Attribute] = &[
     ),
     attr(
         "primary",
-        Type::Boolean,
+        AttrType::Boolean,
         "Whether this is the primary address.",
     ),
 ];
@@ -228,7 +212,7 @@ pub static USER_ATTRIBUTES: &[Attribute] = &[
     ),
     attr(
         "active",
-        Type::Boolean,
+        AttrType::Boolean,
         "The user's administrative status: false means deactivated.",
     ),
     {
@@ -295,7 +279,11 @@ pub static USER_ATTRIBUTES: &[Attribute] = &[
     multi(complex(
         "x509Certificates",
         multi_valued_subs!(
-            attr("value", Type::Binary, "The value of an X.509 certificate."),
+            attr(
+                "value",
+                AttrType::Binary,
+                "The value of an X.509 certificate."
+            ),
             &[]
         ),
         "X.509 certificates of the user.",
@@ -354,12 +342,12 @@ const META_SUBS: &[Attribute] = &[
     ))),
     read_only(attr(
         "created",
-        Type::DateTime,
+        AttrType::DateTime,
         "When the resource was added.",
     )),
     read_only(attr(
         "lastModified",
-        Type::DateTime,
+        AttrType::DateTime,
         "When the resource was last changed.",
     )),
     read_only(reference("location", &["uri"], "The URI of the resource.")),
@@ -524,12 +512,14 @@ impl Attribute {
         let mut v = json!({
             "name": self.name,
             "type": match self.ty {
-                Type::String => "string",
-                Type::Boolean => "boolean",
-                Type::DateTime => "dateTime",
-                Type::Binary => "binary",
-                Type::Reference => "reference",
-                Type::Complex => "complex",
+                AttrType::String => "string",
+                AttrType::Decimal => "decimal",
+                AttrType::Integer => "integer",
+                AttrType::Boolean => "boolean",
+                AttrType::DateTime => "dateTime",
+                AttrType::Binary => "binary",
+                AttrType::Reference => "reference",
+                AttrType::Complex => "complex",
             },
             "multiValued": self.multi_valued,
             "description": self.description,

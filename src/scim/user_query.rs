@@ -25,24 +25,14 @@ pub async fn run(
     params: &ListParams,
 ) -> Result<Value, ScimError> {
     let size = params.page_size(state.config.scim.max_results);
-    let projection = Projection::parse(
-        &USER,
-        params.attributes.as_deref(),
-        params.excluded_attributes.as_deref(),
-    );
+    let projection = params.projection(&USER);
     let sort = params
         .sort_by
         .as_deref()
         .map(parse_sort)
         .transpose()?
         .map(|by| (by, params.descending));
-    let cursor = params.cursor.as_deref().map(Cursor::decode).transpose()?;
-    if cursor.is_some() && sort.is_some() {
-        return Err(ScimError::bad_request(
-            "invalidValue",
-            "cursor paging follows the default order; leave out sortBy or page with startIndex",
-        ));
-    }
+    let cursor = params.cursor()?;
     let directory = &state.directory;
     let org = auth.org.id;
     if let Some(text) = params.filter.as_deref() {

@@ -5,6 +5,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::audit::record_failure;
 use super::auth::ScimAuth;
 use super::discovery::base_url;
 use super::error::ScimError;
@@ -57,11 +58,7 @@ pub async fn get(
             .into_response());
     }
     let params = ListParams::from_query(query.as_deref())?;
-    let projection = Projection::parse(
-        &USER,
-        params.attributes.as_deref(),
-        params.excluded_attributes.as_deref(),
-    );
+    let projection = params.projection(&USER);
     let body = render_one(&state, &auth, &found, &projection).await?;
     Ok(respond(
         StatusCode::OK,
@@ -204,26 +201,4 @@ pub(super) fn resource_headers(body: &Value, user: &User) -> Vec<(header::Header
         headers.push((header::LOCATION, location.to_string()));
     }
     headers
-}
-
-/// Writes a refused or failed change to the event log with the reason, then passes the
-/// error on: an admin reading the log sees what Okta was told.
-pub async fn record_failure<T>(
-    state: &AppState,
-    auth: &ScimAuth,
-    action: &str,
-    target: Option<String>,
-    result: Result<T, ScimError>,
-) -> Result<T, ScimError> {
-    if let Err(e) = &result {
-        let reason = format!("{} {}", e.status.as_u16(), e.detail);
-        if let Err(log_err) = state
-            .directory
-            .record_failure(Some(auth.org.id), &auth.actor(), action, target, &reason)
-            .await
-        {
-            tracing::error!(error = %log_err, "could not record a failed SCIM call");
-        }
-    }
-    result
 }

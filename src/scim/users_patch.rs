@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
+use super::audit::record_failure;
 use super::auth::ScimAuth;
 use super::discovery::base_url;
 use super::error::ScimError;
@@ -14,7 +15,7 @@ use super::precondition::{check_if_match, if_match_given};
 use super::projection::Projection;
 use super::schema::USER;
 use super::user::{self, etag, Mode};
-use super::users::{live_user, record_failure, render_one, resource_headers};
+use super::users::{live_user, render_one, resource_headers};
 use crate::directory;
 use crate::directory::users::User;
 use crate::state::AppState;

@@ -25,12 +25,7 @@ pub async fn check(
     };
     let user = &session.user;
     let groups = user_group_names(&state, &session).await?;
-    let roles: Vec<&str> = user
-        .profile
-        .roles
-        .iter()
-        .filter_map(|r| r.get("value")?.as_str())
-        .collect();
+    let roles = user.profile.role_values();
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

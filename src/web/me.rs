@@ -59,12 +59,7 @@ pub async fn show(
     let user = &session.user;
     let email = user.profile.primary_email().map(str::to_string);
     if json {
-        let roles: Vec<&str> = user
-            .profile
-            .roles
-            .iter()
-            .filter_map(|r| r.get("value")?.as_str())
-            .collect();
+        let roles = user.profile.role_values();
         let body = json!({
             "id": user.id,
             "userName": user.user_name.as_str(),

@@ -1,0 +1,27 @@
+//! The event log's view of SCIM: what a refused change was, and why.
+
+use super::auth::ScimAuth;
+use super::error::ScimError;
+use crate::state::AppState;
+
+/// Writes a refused or failed change to the event log with the reason, then passes the
+/// error on: an admin reading the log sees what Okta was told.
+pub async fn record_failure<T>(
+    state: &AppState,
+    auth: &ScimAuth,
+    action: &str,
+    target: Option<String>,
+    result: Result<T, ScimError>,
+) -> Result<T, ScimError> {
+    if let Err(e) = &result {
+        let reason = format!("{} {}", e.status.as_u16(), e.detail);
+        if let Err(log_err) = state
+            .directory
+            .record_failure(Some(auth.org.id), &auth.actor(), action, target, &reason)
+            .await
+        {
+            tracing::error!(error = %log_err, "could not record a failed SCIM call");
+        }
+    }
+    result
+}
