@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::directory::Directory;
 use crate::state::AppState;
-use crate::{metrics, scim, web};
+use crate::{metrics, scim, sso, web};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -107,6 +107,9 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(web::me::show))
         .route("/logout", post(web::me::logout))
         .route("/auth/check", get(web::forward_auth::check))
+        .route("/saml/{org}/metadata", get(sso::saml::sp_metadata))
+        .route("/saml/{org}/login", get(sso::saml::login))
+        .route("/saml/{org}/acs", post(sso::saml::acs))
         .merge(scim::routes::router())
         .fallback(web::pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

@@ -3,6 +3,7 @@
 
 mod admin;
 mod org;
+mod saml;
 mod token;
 
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ pub enum Command {
     /// Issue, list and revoke SCIM tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Connect an organisation's SAML identity provider.
+    #[command(subcommand)]
+    Saml(saml::SamlCommand),
     /// Manage platform admins.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -56,6 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Org(cmd) => org::run(&directory(&config).await?, cmd).await,
         Command::Token(cmd) => token::run(&directory(&config).await?, cmd).await,
+        Command::Saml(cmd) => saml::run(&directory(&config).await?, &config, cmd).await,
         Command::Admin(cmd) => admin::run(&directory(&config).await?, cmd).await,
     }
 }

@@ -12,6 +12,7 @@ pub mod identities;
 pub mod login_groups;
 pub mod model;
 pub mod orgs;
+pub mod saml;
 pub mod sessions;
 pub mod tokens;
 pub mod user_import;

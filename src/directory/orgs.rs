@@ -33,6 +33,10 @@ pub struct OrgSettings {
     pub groups_from_login: bool,
     /// A disabled organisation's users cannot sign in, and their sessions stop working.
     pub enabled: bool,
+    /// Accept SAML logins the IdP starts (Okta's dashboard tile), not only answers to ours.
+    pub idp_initiated: bool,
+    /// Seconds by which SAML time conditions may be off (the IdP's clock against ours).
+    pub saml_clock_skew: u32,
 }
 
 impl Default for OrgSettings {
@@ -41,6 +45,8 @@ impl Default for OrgSettings {
             jit: true,
             groups_from_login: true,
             enabled: true,
+            idp_initiated: true,
+            saml_clock_skew: 120,
         }
     }
 }
@@ -62,6 +68,8 @@ pub enum OrgChange {
     Jit(bool),
     GroupsFromLogin(bool),
     Enabled(bool),
+    IdpInitiated(bool),
+    SamlClockSkew(u32),
 }
 
 /// The keys `OrgChange::parse` understands, with what each takes; the README lists them too.
@@ -105,6 +113,13 @@ impl OrgChange {
             "jit" => parse_bool(key, value).map(Self::Jit),
             "groups_from_login" => parse_bool(key, value).map(Self::GroupsFromLogin),
             "enabled" => parse_bool(key, value).map(Self::Enabled),
+            "idp_initiated" => parse_bool(key, value).map(Self::IdpInitiated),
+            "saml_clock_skew" => match value.trim().parse::<u32>() {
+                Ok(s) if s <= 600 => Ok(Self::SamlClockSkew(s)),
+                _ => Err(ParseError(format!(
+                    "saml_clock_skew takes seconds from 0 to 600, not {value:?}"
+                ))),
+            },
             other => {
                 let keys: Vec<&str> = ORG_KEYS.iter().map(|(k, _)| *k).collect();
                 Err(ParseError(format!(
@@ -122,6 +137,8 @@ impl OrgChange {
             Self::Jit(b) => ("jit", (*b).into()),
             Self::GroupsFromLogin(b) => ("groups_from_login", (*b).into()),
             Self::Enabled(b) => ("enabled", (*b).into()),
+            Self::IdpInitiated(b) => ("idp_initiated", (*b).into()),
+            Self::SamlClockSkew(s) => ("saml_clock_skew", (*s).into()),
         }
     }
 }
@@ -241,6 +258,8 @@ impl Directory {
                 OrgChange::Jit(b) => settings.jit = *b,
                 OrgChange::GroupsFromLogin(b) => settings.groups_from_login = *b,
                 OrgChange::Enabled(b) => settings.enabled = *b,
+                OrgChange::IdpInitiated(b) => settings.idp_initiated = *b,
+                OrgChange::SamlClockSkew(s) => settings.saml_clock_skew = *s,
                 OrgChange::Domains(domains) => {
                     sqlx::query("delete from org_domains where org_id = $1")
                         .bind(org.to_string())

@@ -3,6 +3,7 @@
 //! records what happened.
 
 pub mod return_to;
+pub mod saml;
 
 use crate::state::AppState;
 
@@ -33,11 +34,20 @@ pub struct Assertion {
     pub groups: Option<Vec<String>>,
 }
 
-/// Where the browser goes to sign in to an organisation: its SAML or OIDC login route.
-/// None while the organisation has no identity provider connected; connections arrive with
-/// the SAML and OIDC doors.
-pub fn sign_in_url(_state: &AppState, _org: &Org, _return_to: &str) -> Option<String> {
-    None
+/// Where the browser goes to sign in to an organisation: its SAML login route, or None
+/// while it has no identity provider connected.
+pub async fn sign_in_url(
+    state: &AppState,
+    org: &Org,
+    return_to: &str,
+) -> Result<Option<String>, directory::Error> {
+    if state.directory.saml_connection(org.id).await?.is_some() {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", return_to)
+            .finish();
+        return Ok(Some(format!("/saml/{}/login?{query}", org.slug)));
+    }
+    Ok(None)
 }
 
 /// Why a login was refused. `reason` is for the event log; `message` is for the person.

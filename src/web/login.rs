@@ -48,7 +48,7 @@ pub async fn show(
                 format!("No organisation is called {slug:?}."),
             )
         })?;
-        return Ok(to_idp(&state, &org, &return_to));
+        return to_idp(&state, &org, &return_to).await;
     }
     let form = LoginPage {
         email: String::new(),
@@ -83,7 +83,7 @@ pub async fn submit(
         return again("That email address has no domain we can look up.".into());
     };
     match state.directory.org_by_domain(&domain).await? {
-        Some(org) => Ok(to_idp(&state, &org, &return_to)),
+        Some(org) => to_idp(&state, &org, &return_to).await,
         None => again(format!(
             "No organisation signs in with {domain} addresses here. Check the address, or ask your administrator for your sign-in link."
         )),
@@ -91,15 +91,15 @@ pub async fn submit(
 }
 
 /// The redirect to the organisation's identity provider, or a page that says why not.
-fn to_idp(state: &AppState, org: &Org, return_to: &str) -> Response {
+async fn to_idp(state: &AppState, org: &Org, return_to: &str) -> Result<Response, PageError> {
     if !org.settings.enabled {
         let m = Message::new(
             "Sign-in is turned off",
             "Sign-in is turned off for your organisation. Contact your administrator.",
         );
-        return page(StatusCode::FORBIDDEN, &m);
+        return Ok(page(StatusCode::FORBIDDEN, &m));
     }
-    match sign_in_url(state, org, return_to) {
+    Ok(match sign_in_url(state, org, return_to).await? {
         Some(url) => Redirect::to(&url).into_response(),
         None => {
             let m = Message::new(
@@ -108,5 +108,5 @@ fn to_idp(state: &AppState, org: &Org, return_to: &str) -> Response {
             );
             page(StatusCode::CONFLICT, &m)
         }
-    }
+    })
 }

@@ -9,6 +9,8 @@ mod forward_auth_nginx;
 mod helpers;
 mod http_basics;
 mod migrations;
+mod saml;
+mod saml_idp;
 mod scim_auth;
 mod scim_discovery;
 mod scim_errors;

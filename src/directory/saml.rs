@@ -1,0 +1,201 @@
+//! SAML connection storage, outstanding AuthnRequests (single use) and the assertion replay
+//! cache. The protocol itself lives in `sso::saml`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::model::OrgId;
+use super::{Actor, Directory, Error, Result};
+use crate::clock::Millis;
+
+/// An organisation's SAML identity provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SamlConnection {
+    pub org_id: OrgId,
+    pub idp_entity_id: String,
+    pub sso_url: String,
+    /// Base64 DER signing certificates; a signature by any of them is accepted, so a new
+    /// certificate can be added before the old one is retired.
+    pub certificates: Vec<String>,
+    pub metadata_url: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A request waiting for its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRequest {
+    pub id: String,
+    pub relay_state: String,
+    pub return_to: String,
+}
+
+fn random(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+impl Directory {
+    /// Sets (or replaces) an organisation's SAML connection.
+    pub async fn set_saml_connection(
+        &self,
+        org: OrgId,
+        c: &SamlConnection,
+        actor: &Actor,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        sqlx::query(
+            "insert into saml_connections (org_id, idp_entity_id, sso_url, certificates, metadata_url, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $6) \
+             on conflict (org_id) do update set idp_entity_id = excluded.idp_entity_id, \
+               sso_url = excluded.sso_url, certificates = excluded.certificates, \
+               metadata_url = excluded.metadata_url, updated_at = excluded.updated_at",
+        )
+        .bind(org.to_string())
+        .bind(&c.idp_entity_id)
+        .bind(&c.sso_url)
+        .bind(serde_json::to_string(&c.certificates).expect("strings serialise"))
+        .bind(&c.metadata_url)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        let detail = serde_json::json!({
+            "idpEntityId": c.idp_entity_id,
+            "ssoUrl": c.sso_url,
+            "certificates": c.certificates.len(),
+            "metadataUrl": c.metadata_url,
+        });
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "saml.connection.set",
+            None,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn saml_connection(&self, org: OrgId) -> Result<Option<SamlConnection>> {
+        let row = sqlx::query(
+            "select idp_entity_id, sso_url, certificates, metadata_url, created_at, updated_at \
+             from saml_connections where org_id = $1",
+        )
+        .bind(org.to_string())
+        .fetch_optional(self.db().pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let certs: String = row.try_get("certificates")?;
+        Ok(Some(SamlConnection {
+            org_id: org,
+            idp_entity_id: row.try_get("idp_entity_id")?,
+            sso_url: row.try_get("sso_url")?,
+            certificates: serde_json::from_str(&certs)
+                .map_err(|e| Error::Corrupt(e.to_string()))?,
+            metadata_url: row.try_get("metadata_url")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        }))
+    }
+
+    /// Records a new AuthnRequest: an ID of 128 random bits (an NCName, as SAML IDs must be)
+    /// and an opaque RelayState that stands for `return_to`.
+    pub async fn create_saml_request(
+        &self,
+        org: OrgId,
+        return_to: &str,
+        ttl_ms: Millis,
+    ) -> Result<PendingRequest> {
+        let pending = PendingRequest {
+            id: format!("_{}", random(16)),
+            relay_state: random(24),
+            return_to: return_to.to_string(),
+        };
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        // Old requests go on the way; they can never be answered.
+        sqlx::query("delete from saml_requests where expires_at <= $1")
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        sqlx::query(
+            "insert into saml_requests (id, relay_state, org_id, return_to, expires_at) values ($1, $2, $3, $4, $5)",
+        )
+        .bind(&pending.id)
+        .bind(&pending.relay_state)
+        .bind(org.to_string())
+        .bind(return_to)
+        .bind(now + ttl_ms)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(pending)
+    }
+
+    /// Takes the outstanding request a RelayState names: it is gone afterwards, whatever
+    /// happens next. None when there is none, it expired, or it belongs to another
+    /// organisation.
+    pub async fn take_saml_request(
+        &self,
+        org: OrgId,
+        relay_state: &str,
+    ) -> Result<Option<PendingRequest>> {
+        let mut tx = self.db().begin().await?;
+        let row = sqlx::query(
+            "select id, org_id, return_to, expires_at from saml_requests where relay_state = $1",
+        )
+        .bind(relay_state)
+        .fetch_optional(tx.conn())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get("id")?;
+        let deleted = sqlx::query("delete from saml_requests where id = $1")
+            .bind(&id)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        let same_org = row.try_get::<String, _>("org_id")? == org.to_string();
+        let alive = row.try_get::<i64, _>("expires_at")? > self.now();
+        // rows_affected guards against two posts of the same answer racing each other.
+        Ok(
+            (deleted.rows_affected() == 1 && same_org && alive).then(|| PendingRequest {
+                id,
+                relay_state: relay_state.to_string(),
+                return_to: row.try_get("return_to").unwrap_or_default(),
+            }),
+        )
+    }
+
+    /// Remembers an assertion ID until `expires_at`. False when it was already seen: a
+    /// replay.
+    pub async fn remember_assertion(
+        &self,
+        org: OrgId,
+        assertion_id: &str,
+        expires_at: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.db().begin().await?;
+        sqlx::query("delete from saml_assertions_seen where expires_at <= $1")
+            .bind(self.now())
+            .execute(tx.conn())
+            .await?;
+        let inserted = sqlx::query(
+            "insert into saml_assertions_seen (org_id, assertion_id, expires_at) values ($1, $2, $3) \
+             on conflict (org_id, assertion_id) do nothing",
+        )
+        .bind(org.to_string())
+        .bind(assertion_id)
+        .bind(expires_at)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+}

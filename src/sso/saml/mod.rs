@@ -1,0 +1,322 @@
+//! SAML 2.0 single sign-on, Gatehouse as service provider: SP metadata, SP-initiated login
+//! (HTTP-Redirect binding) and the assertion consumer service (HTTP-POST binding, SP- and
+//! IdP-initiated). Verified assertions go through [`crate::sso::resolve_login`].
+
+pub mod metadata;
+pub mod verify;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use samael::schema::Assertion as SamlAssertion;
+use samael::service_provider::ServiceProvider;
+use serde::Deserialize;
+
+use crate::directory::orgs::Org;
+use crate::directory::saml::SamlConnection;
+use crate::directory::Actor;
+use crate::session::{lifetimes, set_cookie};
+use crate::sso::return_to::safe_return_to;
+use crate::sso::{resolve_login, Assertion, LoginError};
+use crate::state::AppState;
+use crate::web::pages::{page, Message, PageError};
+
+/// How long an AuthnRequest may wait for its answer.
+const REQUEST_TTL_MS: i64 = 10 * 60_000;
+
+/// The attributes Okta's default SAML app sends.
+const FIRST_NAME: &str = "firstName";
+const LAST_NAME: &str = "lastName";
+const EMAIL: &str = "email";
+const GROUPS: &str = "groups";
+
+pub fn acs_url(state: &AppState, slug: &str) -> String {
+    format!("{}/saml/{slug}/acs", state.config.server.base_url())
+}
+
+/// The SP entity ID: the metadata URL, as most IdPs expect.
+pub fn sp_entity_id(state: &AppState, slug: &str) -> String {
+    format!("{}/saml/{slug}/metadata", state.config.server.base_url())
+}
+
+/// The identity links of this connection: one SAML connection per organisation.
+pub fn connection_id(org: &Org) -> String {
+    format!("saml:{}", org.id)
+}
+
+async fn org_and_connection(
+    state: &AppState,
+    slug: &str,
+) -> Result<(Org, SamlConnection), PageError> {
+    let org = state.directory.org_by_slug(slug).await?.ok_or_else(|| {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "Unknown organisation",
+            format!("No organisation is called {slug:?}."),
+        )
+    })?;
+    let connection = state
+        .directory
+        .saml_connection(org.id)
+        .await?
+        .ok_or_else(|| {
+            PageError::new(
+                StatusCode::NOT_FOUND,
+                "SAML is not set up",
+                format!("{} has no SAML identity provider connected yet.", org.name),
+            )
+        })?;
+    Ok((org, connection))
+}
+
+/// `GET /saml/{org}/metadata`.
+pub async fn sp_metadata(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    state.directory.org_by_slug(&slug).await?.ok_or_else(|| {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "Unknown organisation",
+            format!("No organisation is called {slug:?}."),
+        )
+    })?;
+    let xml = metadata::sp_metadata(&sp_entity_id(&state, &slug), &acs_url(&state, &slug));
+    Ok((
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        xml,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+}
+
+/// `GET /saml/{org}/login`: an AuthnRequest by HTTP-Redirect (SAML Bindings §3.4), its ID
+/// kept server-side for one use, and a RelayState that only refers to `return_to`.
+pub async fn login(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, PageError> {
+    let (org, connection) = org_and_connection(&state, &slug).await?;
+    let return_to = safe_return_to(q.return_to.as_deref(), &state.config);
+    let pending = state
+        .directory
+        .create_saml_request(org.id, &return_to, REQUEST_TTL_MS)
+        .await?;
+    let idp = metadata::idp_metadata_xml(
+        &connection.idp_entity_id,
+        &connection.sso_url,
+        &connection.certificates,
+    )
+    .parse()
+    .map_err(|_| internal("the stored SAML connection could not be read"))?;
+    let sp = ServiceProvider {
+        entity_id: Some(sp_entity_id(&state, &slug)),
+        acs_url: Some(acs_url(&state, &slug)),
+        idp_metadata: idp,
+        ..ServiceProvider::default()
+    };
+    let mut request = sp
+        .make_authentication_request(&connection.sso_url)
+        .map_err(|_| internal("the sign-in request could not be made"))?;
+    request.id = pending.id.clone();
+    let url = request
+        .redirect(&pending.relay_state)
+        .ok()
+        .flatten()
+        .ok_or_else(|| internal("the sign-in request could not be encoded"))?;
+    Ok(Redirect::to(url.as_str()).into_response())
+}
+
+fn internal(message: &str) -> PageError {
+    tracing::error!(message, "SAML login failed");
+    PageError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        message,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// `POST /saml/{org}/acs`: checks the response, then signs the person in.
+pub async fn acs(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Form(form): Form<AcsForm>,
+) -> Result<Response, PageError> {
+    let (org, connection) = org_and_connection(&state, &slug).await?;
+    let actor = Actor::Idp(connection_id(&org));
+    let relay = form.relay_state.as_deref().unwrap_or_default();
+    // A RelayState we issued names the request this answers, which is used up here.
+    let pending = match relay {
+        "" => None,
+        r => state.directory.take_saml_request(org.id, r).await?,
+    };
+    let refuse = |reason: String, expired: bool| {
+        let state = state.clone();
+        let actor = actor.clone();
+        async move {
+            state
+                .directory
+                .record_failure(
+                    Some(org.id),
+                    &actor,
+                    "login",
+                    None,
+                    &format!("saml: {reason}"),
+                )
+                .await?;
+            Ok::<Response, PageError>(failure_page(expired))
+        }
+    };
+    if pending.is_none() && !org.settings.idp_initiated {
+        return refuse(
+            "an unsolicited response (IdP-initiated), which this organisation does not accept"
+                .into(),
+            false,
+        )
+        .await;
+    }
+    let return_to = match &pending {
+        Some(p) => p.return_to.clone(),
+        // Okta's "Default RelayState" may name a page: only our own pages or app origins.
+        None => safe_return_to(Some(relay), &state.config),
+    };
+    let (sp_id, acs) = (sp_entity_id(&state, &slug), acs_url(&state, &slug));
+    let request_id = pending.as_ref().map(|p| p.id.clone());
+    let skew = org.settings.saml_clock_skew;
+    let encoded = form.saml_response;
+    // xmlsec is C and CPU-bound: off the async workers.
+    let checked = tokio::task::spawn_blocking(move || {
+        let expected = verify::Expected {
+            connection: &connection,
+            sp_entity_id: &sp_id,
+            acs_url: &acs,
+            request_id: request_id.as_deref(),
+            clock_skew_s: skew,
+        };
+        verify::verify(&encoded, &expected)
+    })
+    .await
+    .map_err(|_| internal("the response check stopped unexpectedly"))?;
+    let assertion = match checked {
+        Ok(a) => a,
+        Err(f) => return refuse(f.reason, f.expired).await,
+    };
+    let skew_ms = i64::from(skew) * 1000;
+    let keep_until =
+        verify::expires_at_ms(&assertion).unwrap_or(state.directory.now() + 3_600_000) + skew_ms;
+    if !state
+        .directory
+        .remember_assertion(org.id, &assertion.id, keep_until)
+        .await?
+    {
+        return refuse(
+            format!("assertion {} was already used (a replay)", assertion.id),
+            false,
+        )
+        .await;
+    }
+    sign_in(&state, &org, &assertion, &return_to).await
+}
+
+async fn sign_in(
+    state: &AppState,
+    org: &Org,
+    saml: &SamlAssertion,
+    return_to: &str,
+) -> Result<Response, PageError> {
+    let asserted = to_assertion(org, saml);
+    match resolve_login(&state.directory, org, &asserted).await {
+        Ok(user) => {
+            let session = state
+                .directory
+                .create_session(org.id, &user, lifetimes(&state.config))
+                .await?;
+            let cookie = set_cookie(&state.config, &session.cookie);
+            Ok(([cookie], Redirect::to(return_to)).into_response())
+        }
+        Err(LoginError::Refused(r)) => Ok(page(
+            StatusCode::FORBIDDEN,
+            &Message::new("You cannot sign in", r.message()),
+        )),
+        Err(LoginError::Failed(e)) => Err(e.into()),
+    }
+}
+
+/// What the gate needs from a verified assertion: NameID as user name and subject, and
+/// Okta's default attributes.
+fn to_assertion(org: &Org, a: &SamlAssertion) -> Assertion {
+    let name_id = a
+        .subject
+        .as_ref()
+        .and_then(|s| s.name_id.as_ref())
+        .map(|n| n.value.trim().to_string())
+        .unwrap_or_default();
+    let values = |name: &str| -> Vec<String> {
+        a.attribute_statements
+            .iter()
+            .flatten()
+            .flat_map(|s| s.attributes.iter())
+            .filter(|attr| {
+                attr.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    || attr
+                        .friendly_name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
+            .flat_map(|attr| attr.values.iter().filter_map(|v| v.value.clone()))
+            .collect()
+    };
+    let first = |name: &str| values(name).into_iter().next();
+    let has_groups = a
+        .attribute_statements
+        .iter()
+        .flatten()
+        .flat_map(|s| s.attributes.iter())
+        .any(|attr| {
+            attr.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(GROUPS))
+        });
+    Assertion {
+        connection: connection_id(org),
+        subject: name_id.clone(),
+        user_name: Some(name_id.clone()),
+        email: first(EMAIL).or_else(|| name_id.contains('@').then(|| name_id.clone())),
+        // The organisation's own IdP signed it: what it says about its people stands.
+        email_verified: true,
+        trusted_user_name: true,
+        given_name: first(FIRST_NAME),
+        family_name: first(LAST_NAME),
+        display_name: None,
+        groups: has_groups.then(|| values(GROUPS)),
+    }
+}
+
+fn failure_page(expired: bool) -> Response {
+    let message = if expired {
+        "This sign-in link has expired. Start again from your Okta dashboard or from the sign-in page."
+    } else {
+        "This sign-in could not be completed. Start again from your Okta dashboard or from the sign-in page; \
+         if it keeps happening, your administrator can see why in Gatehouse's event log."
+    };
+    page(
+        StatusCode::FORBIDDEN,
+        &Message::new("Sign-in failed", message).link("/login", "Go to the sign-in page"),
+    )
+}

@@ -1,0 +1,541 @@
+//! SAML SSO end to end: a test IdP signs real responses; every ACS check has a negative test.
+
+use gatehouse::directory::orgs::{Org, OrgChange};
+use gatehouse::directory::saml::SamlConnection;
+use gatehouse::directory::Actor;
+use gatehouse::sso::saml::metadata::parse_idp_metadata;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{gatehouse, stderr, stdout, TestApp, TestDb};
+use crate::saml_idp::{
+    assertion, encode, new_id, request_id_from_redirect, response, response_around, Signed, Spec,
+    TestIdp, SHA1,
+};
+use crate::scim_helpers::{events, Scim};
+
+struct Saml<'a> {
+    app: &'a TestApp,
+    org: Org,
+    idp: TestIdp,
+}
+
+impl<'a> Saml<'a> {
+    async fn new(app: &'a TestApp, org: Org) -> Saml<'a> {
+        let idp = TestIdp::new("http://www.okta.com/exk1testidp");
+        let s = Saml { app, org, idp };
+        s.trust(&[&s.idp.cert_b64]).await;
+        s
+    }
+
+    async fn trust(&self, certs: &[&str]) {
+        let md = parse_idp_metadata(&self.idp.metadata(certs), self.app.directory.now()).unwrap();
+        let c = SamlConnection {
+            org_id: self.org.id,
+            idp_entity_id: md.entity_id,
+            sso_url: md.sso_url,
+            certificates: md.certificates,
+            metadata_url: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        self.app
+            .directory
+            .set_saml_connection(self.org.id, &c, &Actor::Cli)
+            .await
+            .unwrap();
+    }
+
+    fn acs(&self) -> String {
+        self.app.url(&format!("/saml/{}/acs", self.org.slug))
+    }
+
+    fn sp_entity(&self) -> String {
+        self.app.url(&format!("/saml/{}/metadata", self.org.slug))
+    }
+
+    fn spec(&self, name_id: &str) -> Spec {
+        Spec::new(&self.idp, &self.sp_entity(), &self.acs(), name_id)
+    }
+
+    async fn post(&self, xml: &str, relay: Option<&str>) -> reqwest::Response {
+        let mut form = vec![("SAMLResponse", encode(xml))];
+        if let Some(r) = relay {
+            form.push(("RelayState", r.to_string()));
+        }
+        self.app
+            .client
+            .post(self.acs())
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Starts an SP-initiated login; the request ID and the RelayState.
+    async fn start(&self, return_to: &str) -> (String, String) {
+        let r = self
+            .app
+            .client
+            .get(self.app.url(&format!("/saml/{}/login", self.org.slug)))
+            .query(&[("return_to", return_to)])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_redirection(), "{}", r.status());
+        let location = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with(&self.idp.sso_url), "{location}");
+        request_id_from_redirect(&location)
+    }
+
+    /// Posts a response and expects a refusal whose logged reason contains `why`.
+    async fn refused(&self, xml: &str, relay: Option<&str>, why: &str) {
+        let r = self.post(xml, relay).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "expected a refusal for: {why}"
+        );
+        assert!(
+            r.headers().get("set-cookie").is_none(),
+            "no session for: {why}"
+        );
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("Sign-in failed") || page.contains("cannot sign in"),
+            "{page}"
+        );
+        let log = events(self.app, &self.org).await;
+        let last = log
+            .iter()
+            .rev()
+            .find(|e| e.0 == "login")
+            .expect("a login event");
+        assert_eq!(last.1, "failure");
+        let reason = last.2["reason"].as_str().unwrap().to_lowercase();
+        assert!(
+            reason.contains(&why.to_lowercase()),
+            "reason {reason:?} should mention {why:?}"
+        );
+    }
+}
+
+fn cookie_of(r: &reqwest::Response) -> String {
+    let set = r.headers()["set-cookie"].to_str().unwrap();
+    set.split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("gatehouse_session=")
+        .to_string()
+}
+
+async fn me(app: &TestApp, cookie: &str) -> (StatusCode, serde_json::Value) {
+    let r = app
+        .client
+        .get(app.url("/me"))
+        .header("cookie", format!("gatehouse_session={cookie}"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn sp_initiated_login_creates_a_session_and_goes_back() {
+    let app = TestApp::spawn().await;
+    let saml = Saml::new(&app, app.org("acme", &["acme.test"]).await).await;
+    // /login finds the organisation by domain and sends the browser to its SAML login.
+    let r = app
+        .client
+        .post(app.url("/login"))
+        .form(&[("email", "ada@acme.test")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/saml/acme/login"));
+
+    let (id, relay) = saml.start("/me?tab=groups").await;
+    assert!(
+        !relay.contains("/me"),
+        "RelayState is a reference, never the URL"
+    );
+    let mut spec = saml.spec("ada@acme.test");
+    spec.in_response_to = Some(id);
+    spec.attributes.push((
+        "groups".into(),
+        vec!["Engineering".into(), "Everyone".into()],
+    ));
+    let r = saml.post(&response(&saml.idp, &spec), Some(&relay)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(r.headers()["location"], "/me?tab=groups");
+    let cookie = cookie_of(&r);
+    let (status, body) = me(&app, &cookie).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["userName"], "ada@acme.test");
+    assert_eq!(body["groups"], json!(["Engineering", "Everyone"]));
+    let user = app
+        .directory
+        .user_by_user_name(saml.org.id, "ada@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        user.profile.name.unwrap().given_name.as_deref(),
+        Some("Ada"),
+        "JIT from the attributes"
+    );
+
+    // The request was used: the same answer again is refused.
+    saml.refused(&response(&saml.idp, &spec), Some(&relay), "answers request")
+        .await;
+}
+
+#[tokio::test]
+async fn idp_initiated_login_from_the_dashboard_tile() {
+    let app = TestApp::spawn().await;
+    let saml = Saml::new(&app, app.org("acme", &[]).await).await;
+    let r = saml
+        .post(&response(&saml.idp, &saml.spec("bob@acme.test")), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/me");
+    assert_eq!(me(&app, &cookie_of(&r)).await.0, 200);
+
+    // An unknown RelayState is a default landing page, checked like return_to.
+    let r = saml
+        .post(
+            &response(&saml.idp, &saml.spec("bob@acme.test")),
+            Some("https://evil.example/"),
+        )
+        .await;
+    assert_eq!(r.headers()["location"], "/me");
+
+    app.directory
+        .update_org(
+            saml.org.id,
+            &[OrgChange::parse("idp_initiated=false").unwrap()],
+            &Actor::Cli,
+        )
+        .await
+        .unwrap();
+    saml.refused(
+        &response(&saml.idp, &saml.spec("bob@acme.test")),
+        None,
+        "unsolicited",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_scim_user_is_linked_and_a_deactivated_one_refused_with_its_session_already_dead() {
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "acme").await;
+    let saml = Saml::new(&app, scim.org.clone()).await;
+    let id = scim.user("Ada@Acme.test").await;
+    let r = saml
+        .post(&response(&saml.idp, &saml.spec("ada@acme.test")), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = cookie_of(&r);
+    assert_eq!(
+        me(&app, &cookie).await.1["id"],
+        json!(id),
+        "linked, not duplicated"
+    );
+    assert_eq!(app.directory.count_users(scim.org.id).await.unwrap(), 1);
+
+    scim.patch(
+        &format!("/Users/{id}"),
+        json!([{"op": "replace", "value": {"active": false}}]),
+    )
+    .await;
+    assert_eq!(me(&app, &cookie).await.0, 401, "the open session is dead");
+    let r = saml
+        .post(&response(&saml.idp, &saml.spec("ada@acme.test")), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("deactivated"));
+}
+
+#[tokio::test]
+async fn certificate_rotation_accepts_both_then_only_the_new() {
+    let app = TestApp::spawn().await;
+    let saml = Saml::new(&app, app.org("acme", &[]).await).await;
+    let next = saml.idp.rotated();
+    saml.trust(&[&saml.idp.cert_b64, &next.cert_b64]).await;
+    let ok = |idp: &TestIdp| {
+        response(
+            idp,
+            &Spec::new(idp, &saml.sp_entity(), &saml.acs(), "r@acme.test"),
+        )
+    };
+    assert_eq!(
+        saml.post(&ok(&saml.idp), None).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        saml.post(&ok(&next), None).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    saml.trust(&[&next.cert_b64]).await;
+    assert_eq!(
+        saml.post(&ok(&next), None).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    saml.refused(&ok(&saml.idp), None, "signed").await;
+}
+
+#[tokio::test]
+async fn okta_metadata_imports_through_the_command_line_and_bad_metadata_is_refused() {
+    let db = TestDb::new().await;
+    let cwd = db.dir.path();
+    assert!(gatehouse(cwd, &db.url, &["org", "create", "acme"], None)
+        .status
+        .success());
+    let idp = TestIdp::new("http://www.okta.com/exk1okta");
+    let file = cwd.join("okta.xml");
+    std::fs::write(&file, idp.metadata(&[&idp.cert_b64])).unwrap();
+    let out = gatehouse(
+        cwd,
+        &db.url,
+        &["saml", "import-metadata", "acme", file.to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(
+        printed.contains("http://www.okta.com/exk1okta") && printed.contains("/saml/acme/acs"),
+        "{printed}"
+    );
+
+    let expired = TestIdp::with_validity("http://www.okta.com/old", -400, -35);
+    std::fs::write(&file, expired.metadata(&[&expired.cert_b64])).unwrap();
+    let out = gatehouse(
+        cwd,
+        &db.url,
+        &["saml", "import-metadata", "acme", file.to_str().unwrap()],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
+
+    std::fs::write(&file, idp.metadata(&[])).unwrap();
+    let out = gatehouse(
+        cwd,
+        &db.url,
+        &["saml", "import-metadata", "acme", file.to_str().unwrap()],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no signing certificate"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = gatehouse(
+        cwd,
+        &db.url,
+        &[
+            "saml",
+            "import-metadata",
+            "acme",
+            "http://idp.example.com/metadata",
+        ],
+        None,
+    );
+    assert!(!out.status.success(), "plain http only on loopback");
+}
+
+#[tokio::test]
+async fn sp_metadata_describes_the_acs_and_wants_signed_assertions() {
+    let app = TestApp::spawn().await;
+    app.org("acme", &[]).await;
+    let r = app
+        .client
+        .get(app.url("/saml/acme/metadata"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let xml = r.text().await.unwrap();
+    assert!(
+        xml.contains(&format!(r#"entityID="{}""#, app.url("/saml/acme/metadata"))),
+        "{xml}"
+    );
+    assert!(xml.contains(&format!(r#"Location="{}""#, app.url("/saml/acme/acs"))));
+    assert!(xml.contains(r#"WantAssertionsSigned="true""#));
+    assert!(xml.contains("nameid-format:emailAddress"));
+}
+
+#[tokio::test]
+async fn every_acs_check_refuses_what_it_should() {
+    let app = TestApp::spawn().await;
+    let saml = Saml::new(&app, app.org("acme", &[]).await).await;
+    let idp = &saml.idp;
+    let base = || saml.spec("eve@acme.test");
+
+    // Size, DTD, status, assertion count.
+    let big = format!("{}{}", response(idp, &base()), " ".repeat(300 * 1024));
+    saml.refused(&big, None, "larger than").await;
+    let dtd = format!("<!DOCTYPE r [<!ENTITY x \"y\">]>{}", response(idp, &base()));
+    saml.refused(&dtd, None, "dtd").await;
+    let mut s = base();
+    s.status = "urn:oasis:names:tc:SAML:2.0:status:Requester".into();
+    saml.refused(&response(idp, &s), None, "status").await;
+    let none = response_around(idp, &base(), "");
+    saml.refused(&none, None, "0 assertions").await;
+
+    // Signatures: none, a stranger's key, a change after signing, SHA-1.
+    let mut s = base();
+    s.signed = Signed::Neither;
+    saml.refused(&response(idp, &s), None, "sign").await;
+    let rogue = TestIdp::new(&idp.entity_id);
+    saml.refused(&response(&rogue, &base()), None, "sign").await;
+    let tampered = response(idp, &base()).replace(
+        "eve@acme.test</saml2:NameID>",
+        "admin@acme.test</saml2:NameID>",
+    );
+    saml.refused(&tampered, None, "sign").await;
+    let mut s = base();
+    s.algorithm = SHA1;
+    saml.refused(&response(idp, &s), None, "sign").await;
+
+    // Who it is from and for.
+    let mut s = base();
+    s.issuer = "http://www.okta.com/someone-else".into();
+    saml.refused(&response(idp, &s), None, "issuer").await;
+    let mut s = base();
+    s.audience = Some("https://another-sp.example/metadata".into());
+    saml.refused(&response(idp, &s), None, "audience").await;
+    let mut s = base();
+    s.audience = None;
+    saml.refused(&response(idp, &s), None, "audience").await;
+    let mut s = base();
+    s.recipient = "https://another-sp.example/acs".into();
+    saml.refused(&response(idp, &s), None, "recipient").await;
+    for signed in [Signed::Both, Signed::Assertion] {
+        let mut s = base();
+        s.destination = "https://another-sp.example/acs".into();
+        s.signed = signed;
+        saml.refused(&response(idp, &s), None, "destination").await;
+    }
+    let mut s = base();
+    s.status = "urn:oasis:names:tc:SAML:2.0:status:Responder".into();
+    s.signed = Signed::Both;
+    saml.refused(&response(idp, &s), None, "status").await;
+
+    // Time windows, with the organisation's skew (120 s by default).
+    let mut s = base();
+    s.confirmation_not_on_or_after = -600;
+    saml.refused(&response(idp, &s), None, "subjectconfirmation")
+        .await;
+    let mut s = base();
+    s.not_before = 600;
+    saml.refused(&response(idp, &s), None, "not valid until")
+        .await;
+    let mut s = base();
+    s.not_on_or_after = -600;
+    saml.refused(&response(idp, &s), None, "expired").await;
+    let mut s = base();
+    s.not_before = 60;
+    assert_eq!(
+        saml.post(&response(idp, &s), None).await.status(),
+        StatusCode::SEE_OTHER,
+        "within the skew"
+    );
+
+    // Requests: an answer to a request this browser did not start.
+    let (_, relay) = saml.start("/me").await;
+    let mut s = base();
+    s.in_response_to = Some(new_id());
+    saml.refused(&response(idp, &s), Some(&relay), "inresponseto")
+        .await;
+    let mut s = base();
+    s.in_response_to = Some(new_id());
+    saml.refused(&response(idp, &s), None, "answers request")
+        .await;
+
+    // Replay.
+    let once = response(idp, &base());
+    assert_eq!(saml.post(&once, None).await.status(), StatusCode::SEE_OTHER);
+    saml.refused(&once, None, "replay").await;
+
+    // A comment that splits the NameID: its signature still holds, its text does not.
+    let split = response(idp, &saml.spec("admin@acme.test.evil.example")).replace(
+        "admin@acme.test.evil.example</saml2:NameID>",
+        "admin@acme.test<!---->.evil.example</saml2:NameID>",
+    );
+    saml.refused(&split, None, "comment").await;
+    assert!(app
+        .directory
+        .user_by_user_name(saml.org.id, "admin@acme.test")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn signature_wrapping_variants_are_refused() {
+    let app = TestApp::spawn().await;
+    let saml = Saml::new(&app, app.org("acme", &[]).await).await;
+    let idp = &saml.idp;
+    let signed = assertion(idp, &saml.spec("eve@acme.test"));
+    let mut evil_spec = saml.spec("admin@acme.test");
+    evil_spec.signed = Signed::Neither;
+    let evil = assertion(idp, &evil_spec);
+    let mut outer = saml.spec("eve@acme.test");
+    outer.signed = Signed::Neither;
+    let variants = [
+        (
+            "evil before the signed assertion",
+            format!("{evil}{signed}"),
+        ),
+        ("evil after the signed assertion", format!("{signed}{evil}")),
+        (
+            "signed assertion hidden in Extensions, evil in its place",
+            format!("<saml2p:Extensions>{signed}</saml2p:Extensions>{evil}"),
+        ),
+        (
+            "signed assertion nested inside the evil one",
+            evil.replace("</saml2:Subject>", &format!("</saml2:Subject>{signed}")),
+        ),
+    ];
+    for (name, body) in variants {
+        let xml = response_around(idp, &outer, &body);
+        let r = saml.post(&xml, None).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
+        assert!(r.headers().get("set-cookie").is_none(), "{name}");
+    }
+    // A signed response whose signed assertion was swapped for an evil one.
+    let mut both = saml.spec("eve@acme.test");
+    both.signed = Signed::Response;
+    let good = response(idp, &both);
+    let start = good.find("<saml2:Assertion").unwrap();
+    let end = good.find("</saml2:Assertion>").unwrap() + "</saml2:Assertion>".len();
+    let swapped = format!("{}{}{}", &good[..start], evil, &good[end..]);
+    let r = saml.post(&swapped, None).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "swapped assertion under a response signature"
+    );
+    assert!(
+        app.directory
+            .user_by_user_name(saml.org.id, "admin@acme.test")
+            .await
+            .unwrap()
+            .is_none(),
+        "never signed in as admin"
+    );
+}
