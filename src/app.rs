@@ -71,6 +71,13 @@ impl Application {
     /// `server.shutdown_grace_seconds`.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config.server.shutdown_grace_seconds);
+        let refresh = self.state.config.saml.metadata_refresh_minutes;
+        if refresh > 0 {
+            sso::saml::refresh::spawn(
+                self.state.directory.clone(),
+                Duration::from_secs(refresh * 60),
+            );
+        }
         let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
         let serve = axum::serve(
             self.listener,

@@ -21,6 +21,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub scim: ScimConfig,
     pub session: SessionConfig,
+    pub saml: SamlConfig,
     pub log: LogConfig,
 }
 
@@ -159,6 +160,21 @@ impl Default for SessionConfig {
         Self {
             idle_timeout_minutes: 480,
             absolute_timeout_hours: 24,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamlConfig {
+    /// How often IdP metadata imported from a URL is fetched again; 0 never.
+    pub metadata_refresh_minutes: u64,
+}
+
+impl Default for SamlConfig {
+    fn default() -> Self {
+        Self {
+            metadata_refresh_minutes: 720,
         }
     }
 }

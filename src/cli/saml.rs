@@ -1,25 +1,79 @@
 //! `gatehouse saml import-metadata SLUG FILE_OR_URL`.
 
-use std::time::Duration;
-
 use clap::Subcommand;
 
 use super::find_org;
+use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::directory::saml::SamlConnection;
 use crate::directory::{Actor, Directory};
-use crate::sso::saml::metadata::{certificate_info, parse_idp_metadata};
+use crate::sso::saml::metadata::{certificate_info, fetch, parse_idp_metadata};
+use crate::sso::saml::sp_key::generate;
 
 #[derive(Debug, Subcommand)]
 pub enum SamlCommand {
     /// Set the organisation's identity provider from its SAML metadata (a file, or an
     /// https:// URL; http:// only on loopback addresses).
     ImportMetadata { slug: String, file_or_url: String },
+    /// List the SP's key pairs in service (the oldest signs AuthnRequests).
+    SpKeys { slug: String },
+    /// Add an SP key pair: published in the SP metadata at once, signing once the older
+    /// keys are retired.
+    AddSpKey { slug: String },
+    /// Retire an SP key pair.
+    RetireSpKey { slug: String, key_id: String },
 }
 
 pub async fn run(directory: &Directory, config: &Config, cmd: SamlCommand) -> anyhow::Result<()> {
-    let SamlCommand::ImportMetadata { slug, file_or_url } = cmd;
-    let org = find_org(directory, &slug).await?;
+    match cmd {
+        SamlCommand::ImportMetadata { slug, file_or_url } => {
+            import(directory, config, &slug, file_or_url).await
+        }
+        SamlCommand::SpKeys { slug } => {
+            let org = find_org(directory, &slug).await?;
+            println!("ID\tCREATED\tCERTIFICATE");
+            for (i, k) in directory.saml_sp_keys(org.id).await?.iter().enumerate() {
+                let info = certificate_info(&k.certificate, directory.now())
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                let role = if i == 0 { " (signs)" } else { "" };
+                println!(
+                    "{}\t{}\t{} until {}{role}",
+                    k.id,
+                    rfc3339(k.created_at),
+                    info.subject,
+                    info.not_after
+                );
+            }
+            Ok(())
+        }
+        SamlCommand::AddSpKey { slug } => {
+            let org = find_org(directory, &slug).await?;
+            let entity = format!("{}/saml/{}/metadata", config.server.base_url(), org.slug);
+            let (pem, cert) = generate(&entity)?;
+            let key = directory
+                .add_saml_sp_key(org.id, &pem, &cert, &Actor::Cli)
+                .await?;
+            println!("SP key {} added; it is in the SP metadata now.", key.id);
+            Ok(())
+        }
+        SamlCommand::RetireSpKey { slug, key_id } => {
+            let org = find_org(directory, &slug).await?;
+            directory
+                .retire_saml_sp_key(org.id, &key_id, &Actor::Cli)
+                .await?;
+            println!("SP key {key_id} retired.");
+            Ok(())
+        }
+    }
+}
+
+async fn import(
+    directory: &Directory,
+    config: &Config,
+    slug: &str,
+    file_or_url: String,
+) -> anyhow::Result<()> {
+    let org = find_org(directory, slug).await?;
     let (xml, url) = if file_or_url.starts_with("http://") || file_or_url.starts_with("https://") {
         (fetch(&file_or_url).await?, Some(file_or_url))
     } else {
@@ -62,30 +116,4 @@ pub async fn run(directory: &Directory, config: &Config, cmd: SamlCommand) -> an
     );
     println!("  Name ID format:             EmailAddress");
     Ok(())
-}
-
-/// Fetches metadata over https, or over http from a loopback address only.
-pub async fn fetch(url: &str) -> anyhow::Result<String> {
-    let parsed = url::Url::parse(url)?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    anyhow::ensure!(
-        parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback),
-        "metadata URLs must be https:// (http:// only on loopback addresses): {url}"
-    );
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let response = client.get(url).send().await?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "{url} answered {}",
-        response.status()
-    );
-    Ok(response.text().await?)
 }

@@ -13,6 +13,7 @@ pub mod login_groups;
 pub mod model;
 pub mod orgs;
 pub mod saml;
+pub mod saml_keys;
 pub mod sessions;
 pub mod tokens;
 pub mod user_import;

@@ -37,6 +37,8 @@ pub struct OrgSettings {
     pub idp_initiated: bool,
     /// Seconds by which SAML time conditions may be off (the IdP's clock against ours).
     pub saml_clock_skew: u32,
+    /// Sign SAML AuthnRequests (for IdPs that require it).
+    pub saml_sign_requests: bool,
 }
 
 impl Default for OrgSettings {
@@ -47,6 +49,7 @@ impl Default for OrgSettings {
             enabled: true,
             idp_initiated: true,
             saml_clock_skew: 120,
+            saml_sign_requests: false,
         }
     }
 }
@@ -70,6 +73,7 @@ pub enum OrgChange {
     Enabled(bool),
     IdpInitiated(bool),
     SamlClockSkew(u32),
+    SamlSignRequests(bool),
 }
 
 /// The keys `OrgChange::parse` understands, with what each takes; the README lists them too.
@@ -114,6 +118,7 @@ impl OrgChange {
             "groups_from_login" => parse_bool(key, value).map(Self::GroupsFromLogin),
             "enabled" => parse_bool(key, value).map(Self::Enabled),
             "idp_initiated" => parse_bool(key, value).map(Self::IdpInitiated),
+            "saml_sign_requests" => parse_bool(key, value).map(Self::SamlSignRequests),
             "saml_clock_skew" => match value.trim().parse::<u32>() {
                 Ok(s) if s <= 600 => Ok(Self::SamlClockSkew(s)),
                 _ => Err(ParseError(format!(
@@ -139,6 +144,7 @@ impl OrgChange {
             Self::Enabled(b) => ("enabled", (*b).into()),
             Self::IdpInitiated(b) => ("idp_initiated", (*b).into()),
             Self::SamlClockSkew(s) => ("saml_clock_skew", (*s).into()),
+            Self::SamlSignRequests(b) => ("saml_sign_requests", (*b).into()),
         }
     }
 }
@@ -260,6 +266,7 @@ impl Directory {
                 OrgChange::Enabled(b) => settings.enabled = *b,
                 OrgChange::IdpInitiated(b) => settings.idp_initiated = *b,
                 OrgChange::SamlClockSkew(s) => settings.saml_clock_skew = *s,
+                OrgChange::SamlSignRequests(b) => settings.saml_sign_requests = *b,
                 OrgChange::Domains(domains) => {
                     sqlx::query("delete from org_domains where org_id = $1")
                         .bind(org.to_string())

@@ -105,6 +105,21 @@ impl Directory {
         }))
     }
 
+    /// Every connection set from a metadata URL, for the scheduled refresh.
+    pub async fn saml_connections_with_url(&self) -> Result<Vec<SamlConnection>> {
+        let orgs: Vec<String> = sqlx::query_scalar(
+            "select org_id from saml_connections where metadata_url is not null order by org_id",
+        )
+        .fetch_all(self.db().pool())
+        .await?;
+        let mut out = Vec::with_capacity(orgs.len());
+        for org in orgs {
+            let id = super::parse_id(&org, OrgId::parse)?;
+            out.extend(self.saml_connection(id).await?);
+        }
+        Ok(out)
+    }
+
     /// Records a new AuthnRequest: an ID of 128 random bits (an NCName, as SAML IDs must be)
     /// and an opaque RelayState that stands for `return_to`.
     pub async fn create_saml_request(

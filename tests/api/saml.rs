@@ -539,3 +539,217 @@ async fn signature_wrapping_variants_are_refused() {
         "never signed in as admin"
     );
 }
+
+#[tokio::test]
+async fn metadata_from_a_url_is_fetched_again_and_changes_are_applied_and_logged() {
+    use gatehouse::sso::saml::refresh::{refresh_all, Refreshed};
+    use std::sync::{Arc, Mutex};
+
+    let app = TestApp::spawn().await;
+    let org = app.org("acme", &[]).await;
+    let idp = TestIdp::new("http://www.okta.com/exk1rotating");
+    let next = idp.rotated();
+    let served = Arc::new(Mutex::new(idp.metadata(&[&idp.cert_b64])));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metadata", listener.local_addr().unwrap());
+    let doc = served.clone();
+    let server = axum::Router::new().route(
+        "/metadata",
+        axum::routing::get(move || {
+            let doc = doc.clone();
+            async move { doc.lock().unwrap().clone() }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, server).await.unwrap() });
+
+    let md = parse_idp_metadata(&served.lock().unwrap().clone(), app.directory.now()).unwrap();
+    let c = SamlConnection {
+        org_id: org.id,
+        idp_entity_id: md.entity_id,
+        sso_url: md.sso_url,
+        certificates: md.certificates,
+        metadata_url: Some(url),
+        created_at: 0,
+        updated_at: 0,
+    };
+    app.directory
+        .set_saml_connection(org.id, &c, &Actor::Cli)
+        .await
+        .unwrap();
+    assert_eq!(
+        refresh_all(&app.directory).await.unwrap(),
+        [Refreshed::Unchanged]
+    );
+
+    *served.lock().unwrap() = idp.metadata(&[&idp.cert_b64, &next.cert_b64]);
+    assert_eq!(
+        refresh_all(&app.directory).await.unwrap(),
+        [Refreshed::Changed]
+    );
+    let stored = app
+        .directory
+        .saml_connection(org.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.certificates,
+        [idp.cert_b64.clone(), next.cert_b64.clone()]
+    );
+    let log = events(&app, &org).await;
+    let last = log
+        .iter()
+        .rev()
+        .find(|e| e.0 == "saml.connection.set")
+        .unwrap();
+    assert_eq!(last.2["certificates"], 2);
+
+    // A broken document changes nothing, and says so in the log.
+    *served.lock().unwrap() = "<not-metadata/>".into();
+    let results = refresh_all(&app.directory).await.unwrap();
+    assert!(matches!(&results[0], Refreshed::Failed(_)), "{results:?}");
+    assert_eq!(
+        app.directory
+            .saml_connection(org.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .certificates
+            .len(),
+        2
+    );
+    let failed = events(&app, &org)
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| e.0 == "saml.metadata.refresh")
+        .unwrap();
+    assert_eq!(failed.1, "failure");
+}
+
+/// Verifies an HTTP-Redirect signature (SAML Bindings §3.4.4.1) against a base64 DER
+/// certificate: the signed octets are the query's SAMLRequest, RelayState and SigAlg as sent.
+fn redirect_signed_by(location: &str, cert_b64: &str) -> bool {
+    use base64::Engine;
+    let query = location.split_once('?').unwrap().1;
+    let parts: Vec<&str> = query.split('&').collect();
+    let get = |k: &str| {
+        parts
+            .iter()
+            .find(|p| p.starts_with(&format!("{k}=")))
+            .copied()
+    };
+    let (Some(req), Some(relay), Some(alg), Some(sig)) = (
+        get("SAMLRequest"),
+        get("RelayState"),
+        get("SigAlg"),
+        get("Signature"),
+    ) else {
+        return false;
+    };
+    assert!(alg.contains("rsa-sha256"), "{alg}");
+    let signed = format!("{req}&{relay}&{alg}");
+    let sig = url::form_urlencoded::parse(sig.as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned();
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(sig)
+        .unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(cert_b64)
+        .unwrap();
+    let key = openssl::x509::X509::from_der(&der)
+        .unwrap()
+        .public_key()
+        .unwrap();
+    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+    v.update(signed.as_bytes()).unwrap();
+    v.verify(&sig).unwrap_or(false)
+}
+
+fn metadata_certificates(xml: &str) -> Vec<String> {
+    xml.split("<ds:X509Certificate>")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn authn_requests_are_signed_when_asked_and_sp_keys_roll_over() {
+    let app = TestApp::spawn().await;
+    let saml = Saml::new(&app, app.org("acme", &[]).await).await;
+    let login = || async {
+        let r = app
+            .client
+            .get(app.url("/saml/acme/login"))
+            .send()
+            .await
+            .unwrap();
+        r.headers()["location"].to_str().unwrap().to_string()
+    };
+    let metadata = || async {
+        app.client
+            .get(app.url("/saml/acme/metadata"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(!login().await.contains("Signature="), "unsigned by default");
+    assert!(metadata().await.contains(r#"AuthnRequestsSigned="false""#));
+
+    app.directory
+        .update_org(
+            saml.org.id,
+            &[OrgChange::parse("saml_sign_requests=true").unwrap()],
+            &Actor::Cli,
+        )
+        .await
+        .unwrap();
+    let md = metadata().await;
+    assert!(md.contains(r#"AuthnRequestsSigned="true""#), "{md}");
+    let first = metadata_certificates(&md);
+    assert_eq!(first.len(), 1, "a key is made on first need");
+    let location = login().await;
+    assert!(redirect_signed_by(&location, &first[0]), "{location}");
+    let (id, relay) = request_id_from_redirect(&location);
+    assert!(
+        id.starts_with('_') && id.len() >= 23,
+        "128 random bits: {id}"
+    );
+    assert!(!relay.is_empty());
+
+    // Rollover: a second key is published first, signs only once the first is retired.
+    let (pem, cert) = gatehouse::sso::saml::sp_key::generate("next").unwrap();
+    app.directory
+        .add_saml_sp_key(saml.org.id, &pem, &cert, &Actor::Cli)
+        .await
+        .unwrap();
+    let both = metadata_certificates(&metadata().await);
+    assert_eq!(both, [first[0].clone(), cert.clone()]);
+    assert!(
+        redirect_signed_by(&login().await, &first[0]),
+        "the older key still signs"
+    );
+    let old = app.directory.saml_sp_keys(saml.org.id).await.unwrap()[0]
+        .id
+        .clone();
+    app.directory
+        .retire_saml_sp_key(saml.org.id, &old, &Actor::Cli)
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata_certificates(&metadata().await),
+        std::slice::from_ref(&cert)
+    );
+    let location = login().await;
+    assert!(redirect_signed_by(&location, &cert));
+    assert!(
+        !redirect_signed_by(&location, &first[0]),
+        "a wrong certificate does not verify"
+    );
+}

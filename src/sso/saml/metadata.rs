@@ -6,6 +6,8 @@ use openssl::asn1::Asn1Time;
 use openssl::x509::X509;
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 
+use std::time::Duration;
+
 use crate::clock::Millis;
 
 /// What an IdP's metadata says, checked.
@@ -113,17 +115,28 @@ pub fn has_dtd(xml: &str) -> bool {
     upper.contains("<!DOCTYPE") || upper.contains("<!ENTITY")
 }
 
-/// Our SP metadata for one organisation (SAML 2.0 Metadata §2.4.4).
-pub fn sp_metadata(entity_id: &str, acs_url: &str) -> String {
+/// Our SP metadata for one organisation (SAML 2.0 Metadata §2.4.4). `certificates` are the
+/// SP's signing certificates (base64 DER), published when it signs its AuthnRequests.
+pub fn sp_metadata(entity_id: &str, acs_url: &str, certificates: &[String]) -> String {
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('"', "&quot;")
     };
+    let keys: String = certificates
+        .iter()
+        .map(|c| {
+            format!(
+                r#"
+    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{c}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
+            )
+        })
+        .collect();
+    let signed = !certificates.is_empty();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+  <md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0" isDefault="true"/>
@@ -155,4 +168,30 @@ pub fn idp_metadata_xml(entity_id: &str, sso_url: &str, certificates: &[String])
         esc(entity_id),
         esc(sso_url)
     )
+}
+
+/// Fetches metadata over https, or over http from a loopback address only.
+pub async fn fetch(url: &str) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(url)?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    anyhow::ensure!(
+        parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback),
+        "metadata URLs must be https:// (http:// only on loopback addresses): {url}"
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let response = client.get(url).send().await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "{url} answered {}",
+        response.status()
+    );
+    Ok(response.text().await?)
 }

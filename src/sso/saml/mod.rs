@@ -3,6 +3,8 @@
 //! IdP-initiated). Verified assertions go through [`crate::sso::resolve_login`].
 
 pub mod metadata;
+pub mod refresh;
+pub mod sp_key;
 pub mod verify;
 
 use axum::extract::{Path, Query, State};
@@ -75,14 +77,25 @@ pub async fn sp_metadata(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    state.directory.org_by_slug(&slug).await?.ok_or_else(|| {
+    let org = state.directory.org_by_slug(&slug).await?.ok_or_else(|| {
         PageError::new(
             StatusCode::NOT_FOUND,
             "Unknown organisation",
             format!("No organisation is called {slug:?}."),
         )
     })?;
-    let xml = metadata::sp_metadata(&sp_entity_id(&state, &slug), &acs_url(&state, &slug));
+    let entity = sp_entity_id(&state, &slug);
+    // The SP's certificates are published when it signs its requests.
+    let certificates: Vec<String> = if org.settings.saml_sign_requests {
+        sp_key::keys_in_service(&state.directory, org.id, &entity)
+            .await?
+            .into_iter()
+            .map(|k| k.certificate)
+            .collect()
+    } else {
+        vec![]
+    };
+    let xml = metadata::sp_metadata(&entity, &acs_url(&state, &slug), &certificates);
     Ok((
         [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
         xml,
@@ -125,8 +138,17 @@ pub async fn login(
         .make_authentication_request(&connection.sso_url)
         .map_err(|_| internal("the sign-in request could not be made"))?;
     request.id = pending.id.clone();
-    let url = request
-        .redirect(&pending.relay_state)
+    let url = if org.settings.saml_sign_requests {
+        // The oldest key in service signs: a newer one may not be known to the IdP yet.
+        let keys =
+            sp_key::keys_in_service(&state.directory, org.id, &sp_entity_id(&state, &slug)).await?;
+        let key =
+            sp_key::private_key(&keys[0]).map_err(|_| internal("the SP key could not be read"))?;
+        request.signed_redirect(&pending.relay_state, &key)
+    } else {
+        request.redirect(&pending.relay_state)
+    };
+    let url = url
         .ok()
         .flatten()
         .ok_or_else(|| internal("the sign-in request could not be encoded"))?;
