@@ -71,6 +71,11 @@ impl Application {
     /// `server.shutdown_grace_seconds`.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config.server.shutdown_grace_seconds);
+        crate::session::spawn_sweeper(
+            self.state.directory.clone(),
+            crate::session::lifetimes(&self.state.config),
+            Duration::from_secs(600),
+        );
         let refresh = self.state.config.saml.metadata_refresh_minutes;
         if refresh > 0 {
             sso::saml::refresh::spawn(

@@ -29,6 +29,26 @@ fn secure(config: &Config) -> &'static str {
     }
 }
 
+/// Sweeps expired sessions every `every` until the process ends: a session that is never
+/// presented again would otherwise stay in the table.
+pub fn spawn_sweeper(
+    directory: crate::directory::Directory,
+    lifetimes: Lifetimes,
+    every: std::time::Duration,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match directory.sweep_sessions(lifetimes).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
+                Err(e) => tracing::error!(error = %e, "sweeping expired sessions failed"),
+            }
+        }
+    });
+}
+
 /// The `Set-Cookie` that starts a session.
 pub fn set_cookie(config: &Config, value: &str) -> (axum::http::HeaderName, HeaderValue) {
     let max_age = config.session.absolute_timeout_hours * 3600;

@@ -166,6 +166,19 @@ impl Directory {
         Ok(())
     }
 
+    /// Deletes every session past its idle or absolute timeout; returns how many.
+    pub async fn sweep_sessions(&self, lifetimes: Lifetimes) -> Result<u64> {
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        let done = sqlx::query("delete from sessions where expires_at <= $1 or last_seen_at <= $2")
+            .bind(now)
+            .bind(now - lifetimes.idle_ms)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     /// How many sessions a user holds (for the console, and tests).
     pub async fn session_count(&self, org: OrgId, user: UserId) -> Result<i64> {
         Ok(

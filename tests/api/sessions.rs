@@ -529,3 +529,43 @@ async fn the_login_page_finds_the_organisation_and_refuses_foreign_return_to() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn expired_sessions_are_swept_from_the_table() {
+    let app = TestApp::spawn().await;
+    let org = app.org("acme", &[]).await;
+    login(&app, &org, &okta("00u1", "ada@acme.test"))
+        .await
+        .unwrap();
+    let user = app
+        .directory
+        .user_by_user_name(org.id, "ada@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let config = gatehouse::Config::default();
+    assert_eq!(
+        app.directory
+            .sweep_sessions(lifetimes(&config))
+            .await
+            .unwrap(),
+        0,
+        "a live session stays"
+    );
+    assert_eq!(
+        app.directory.session_count(org.id, user.id).await.unwrap(),
+        1
+    );
+    app.clock.advance_ms(8 * 3_600_000);
+    assert_eq!(
+        app.directory
+            .sweep_sessions(lifetimes(&config))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        app.directory.session_count(org.id, user.id).await.unwrap(),
+        0
+    );
+}
