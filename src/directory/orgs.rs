@@ -39,6 +39,8 @@ pub struct OrgSettings {
     pub saml_clock_skew: u32,
     /// Sign SAML AuthnRequests (for IdPs that require it).
     pub saml_sign_requests: bool,
+    /// Publish the SP's key for encrypted assertions.
+    pub saml_encrypted_assertions: bool,
 }
 
 impl Default for OrgSettings {
@@ -50,6 +52,7 @@ impl Default for OrgSettings {
             idp_initiated: true,
             saml_clock_skew: 120,
             saml_sign_requests: false,
+            saml_encrypted_assertions: false,
         }
     }
 }
@@ -74,6 +77,7 @@ pub enum OrgChange {
     IdpInitiated(bool),
     SamlClockSkew(u32),
     SamlSignRequests(bool),
+    SamlEncryptedAssertions(bool),
 }
 
 /// The keys `OrgChange::parse` understands, with what each takes; the README lists them too.
@@ -119,6 +123,9 @@ impl OrgChange {
             "enabled" => parse_bool(key, value).map(Self::Enabled),
             "idp_initiated" => parse_bool(key, value).map(Self::IdpInitiated),
             "saml_sign_requests" => parse_bool(key, value).map(Self::SamlSignRequests),
+            "saml_encrypted_assertions" => {
+                parse_bool(key, value).map(Self::SamlEncryptedAssertions)
+            }
             "saml_clock_skew" => match value.trim().parse::<u32>() {
                 Ok(s) if s <= 600 => Ok(Self::SamlClockSkew(s)),
                 _ => Err(ParseError(format!(
@@ -145,6 +152,7 @@ impl OrgChange {
             Self::IdpInitiated(b) => ("idp_initiated", (*b).into()),
             Self::SamlClockSkew(s) => ("saml_clock_skew", (*s).into()),
             Self::SamlSignRequests(b) => ("saml_sign_requests", (*b).into()),
+            Self::SamlEncryptedAssertions(b) => ("saml_encrypted_assertions", (*b).into()),
         }
     }
 }
@@ -267,6 +275,7 @@ impl Directory {
                 OrgChange::IdpInitiated(b) => settings.idp_initiated = *b,
                 OrgChange::SamlClockSkew(s) => settings.saml_clock_skew = *s,
                 OrgChange::SamlSignRequests(b) => settings.saml_sign_requests = *b,
+                OrgChange::SamlEncryptedAssertions(b) => settings.saml_encrypted_assertions = *b,
                 OrgChange::Domains(domains) => {
                     sqlx::query("delete from org_domains where org_id = $1")
                         .bind(org.to_string())

@@ -753,3 +753,95 @@ async fn authn_requests_are_signed_when_asked_and_sp_keys_roll_over() {
         "a wrong certificate does not verify"
     );
 }
+
+#[tokio::test]
+async fn encrypted_assertions_are_decrypted_inside_a_signed_response_only() {
+    use crate::saml_idp::{encrypt, RSA_1_5, RSA_OAEP};
+    let app = TestApp::spawn().await;
+    let saml = Saml::new(&app, app.org("acme", &[]).await).await;
+    let idp = &saml.idp;
+    // Without an SP key there is nothing to decrypt with.
+    let sealed_for = |cert: &str, transport: &str, name: &str| {
+        let inner = assertion(idp, &saml.spec(name));
+        encrypt(&inner, cert, transport)
+    };
+    let stranger = gatehouse::sso::saml::sp_key::generate("stranger")
+        .unwrap()
+        .1;
+    let mut signed_response = saml.spec("enc@acme.test");
+    signed_response.signed = Signed::Response;
+    saml.refused(
+        &response_around(
+            idp,
+            &signed_response,
+            &sealed_for(&stranger, RSA_OAEP, "enc@acme.test"),
+        ),
+        None,
+        "no sp key",
+    )
+    .await;
+
+    app.directory
+        .update_org(
+            saml.org.id,
+            &[OrgChange::parse("saml_encrypted_assertions=true").unwrap()],
+            &Actor::Cli,
+        )
+        .await
+        .unwrap();
+    let md = app
+        .client
+        .get(app.url("/saml/acme/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        md.contains("<md:KeyDescriptor><ds:KeyInfo"),
+        "published for both uses: {md}"
+    );
+    let sp_cert = metadata_certificates(&md).remove(0);
+
+    let ok = response_around(
+        idp,
+        &signed_response,
+        &sealed_for(&sp_cert, RSA_OAEP, "enc@acme.test"),
+    );
+    let r = saml.post(&ok, None).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(
+        me(&app, &cookie_of(&r)).await.1["userName"],
+        "enc@acme.test"
+    );
+
+    // Not under a Response signature: refused, even though the assertion inside is signed.
+    let mut unsigned_response = saml.spec("enc@acme.test");
+    unsigned_response.signed = Signed::Neither;
+    let bare = response_around(
+        idp,
+        &unsigned_response,
+        &sealed_for(&sp_cert, RSA_OAEP, "enc@acme.test"),
+    );
+    saml.refused(&bare, None, "signed response").await;
+    // PKCS#1 v1.5 key transport, and a key that is not ours.
+    let weak = response_around(
+        idp,
+        &signed_response,
+        &sealed_for(&sp_cert, RSA_1_5, "enc@acme.test"),
+    );
+    saml.refused(&weak, None, "pkcs#1 v1.5").await;
+    let other = response_around(
+        idp,
+        &signed_response,
+        &sealed_for(&stranger, RSA_OAEP, "enc@acme.test"),
+    );
+    let r = saml.post(&other, None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}

@@ -291,3 +291,44 @@ pub fn request_id_from_redirect(location: &str) -> (String, String) {
     let id = xml[start..start + xml[start..].find('"').unwrap()].to_string();
     (id, get("RelayState"))
 }
+
+/// Key transport algorithms for [`encrypt`].
+pub const RSA_OAEP: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
+pub const RSA_1_5: &str = "http://www.w3.org/2001/04/xmlenc#rsa-1_5";
+
+/// Encrypts an assertion to the SP's certificate as IdPs do (XML Encryption 1.0):
+/// AES-128-CBC with the IV before the ciphertext, the AES key wrapped with RSA.
+pub fn encrypt(assertion_xml: &str, sp_cert_b64: &str, key_transport: &str) -> String {
+    use openssl::rsa::Padding;
+    use openssl::symm::{encrypt as aes, Cipher};
+    let mut key = [0u8; 16];
+    let mut iv = [0u8; 16];
+    openssl::rand::rand_bytes(&mut key).unwrap();
+    openssl::rand::rand_bytes(&mut iv).unwrap();
+    let mut data = iv.to_vec();
+    data.extend(
+        aes(
+            Cipher::aes_128_cbc(),
+            &key,
+            Some(&iv),
+            assertion_xml.as_bytes(),
+        )
+        .unwrap(),
+    );
+    let cert = openssl::x509::X509::from_der(&STANDARD.decode(sp_cert_b64).unwrap()).unwrap();
+    let rsa = cert.public_key().unwrap().rsa().unwrap();
+    let padding = if key_transport == RSA_OAEP {
+        Padding::PKCS1_OAEP
+    } else {
+        Padding::PKCS1
+    };
+    let mut wrapped = vec![0u8; rsa.size() as usize];
+    let n = rsa.public_encrypt(&key, &mut wrapped, padding).unwrap();
+    wrapped.truncate(n);
+    format!(
+        r#"<saml2:EncryptedAssertion {NS}><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Id="_ed{id}" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey Id="_ek{id}"><xenc:EncryptionMethod Algorithm="{key_transport}"/><xenc:CipherData><xenc:CipherValue>{wrapped}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>{data}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml2:EncryptedAssertion>"#,
+        id = new_id(),
+        wrapped = STANDARD.encode(wrapped),
+        data = STANDARD.encode(data),
+    )
+}

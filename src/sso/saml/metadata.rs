@@ -116,23 +116,33 @@ pub fn has_dtd(xml: &str) -> bool {
 }
 
 /// Our SP metadata for one organisation (SAML 2.0 Metadata §2.4.4). `certificates` are the
-/// SP's signing certificates (base64 DER), published when it signs its AuthnRequests.
-pub fn sp_metadata(entity_id: &str, acs_url: &str, certificates: &[String]) -> String {
+/// SP's certificates (base64 DER), published when it signs its AuthnRequests or takes
+/// encrypted assertions; `key_use` is "signing", or None for both uses (Metadata §2.4.1.1).
+pub fn sp_metadata(
+    entity_id: &str,
+    acs_url: &str,
+    certificates: &[String],
+    key_use: Option<&str>,
+    requests_signed: bool,
+) -> String {
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('"', "&quot;")
     };
+    let use_attr = key_use
+        .map(|u| format!(r#" use="{u}""#))
+        .unwrap_or_default();
     let keys: String = certificates
         .iter()
         .map(|c| {
             format!(
                 r#"
-    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{c}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
+    <md:KeyDescriptor{use_attr}><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{c}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
             )
         })
         .collect();
-    let signed = !certificates.is_empty();
+    let signed = requests_signed && !certificates.is_empty();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">

@@ -86,7 +86,8 @@ pub async fn sp_metadata(
     })?;
     let entity = sp_entity_id(&state, &slug);
     // The SP's certificates are published when it signs its requests.
-    let certificates: Vec<String> = if org.settings.saml_sign_requests {
+    let published = org.settings.saml_sign_requests || org.settings.saml_encrypted_assertions;
+    let certificates: Vec<String> = if published {
         sp_key::keys_in_service(&state.directory, org.id, &entity)
             .await?
             .into_iter()
@@ -95,7 +96,19 @@ pub async fn sp_metadata(
     } else {
         vec![]
     };
-    let xml = metadata::sp_metadata(&entity, &acs_url(&state, &slug), &certificates);
+    let key_use = if org.settings.saml_encrypted_assertions {
+        None
+    } else {
+        Some("signing")
+    };
+    let signs = org.settings.saml_sign_requests;
+    let xml = metadata::sp_metadata(
+        &entity,
+        &acs_url(&state, &slug),
+        &certificates,
+        key_use,
+        signs,
+    );
     Ok((
         [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
         xml,
@@ -220,14 +233,26 @@ pub async fn acs(
     let request_id = pending.as_ref().map(|p| p.id.clone());
     let skew = org.settings.saml_clock_skew;
     let encoded = form.saml_response;
+    let key_pems: Vec<String> = state
+        .directory
+        .saml_sp_keys(org.id)
+        .await?
+        .into_iter()
+        .map(|k| k.private_key_pem)
+        .collect();
     // xmlsec is C and CPU-bound: off the async workers.
     let checked = tokio::task::spawn_blocking(move || {
+        let keys: Vec<_> = key_pems
+            .iter()
+            .filter_map(|pem| openssl::pkey::PKey::private_key_from_pem(pem.as_bytes()).ok())
+            .collect();
         let expected = verify::Expected {
             connection: &connection,
             sp_entity_id: &sp_id,
             acs_url: &acs,
             request_id: request_id.as_deref(),
             clock_skew_s: skew,
+            decryption_keys: &keys,
         };
         verify::verify(&encoded, &expected)
     })

@@ -6,6 +6,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::Duration;
+use openssl::pkey::{PKey, Private};
 use samael::crypto::AllowedSignatureAlgorithm;
 use samael::metadata::EntityDescriptor;
 use samael::schema::Assertion;
@@ -39,6 +40,8 @@ pub struct Expected<'a> {
     /// The outstanding request this answers (SP-initiated); None for IdP-initiated.
     pub request_id: Option<&'a str>,
     pub clock_skew_s: u32,
+    /// The SP's private keys in service, for encrypted assertions.
+    pub decryption_keys: &'a [PKey<Private>],
 }
 
 /// Why a response was refused: `reason` names the failed check for the event log.
@@ -70,16 +73,70 @@ pub fn verify(encoded: &str, expected: &Expected<'_>) -> Result<Assertion, Failu
     let xml = String::from_utf8(bytes).map_err(|_| fail("the SAMLResponse is not UTF-8 XML"))?;
     precheck(&xml)?;
     check_response_shell(&xml, expected.acs_url)?;
-    let sp = service_provider(expected)?;
+    let encrypted = count_elements(&xml, "EncryptedAssertion") > 0;
+    if encrypted {
+        check_encryption(&xml, expected)?;
+    }
+    let mut sp = service_provider(expected)?;
     let ids: Vec<&str> = expected.request_id.into_iter().collect();
-    let assertion = sp
-        .parse_xml_response(&xml, Some(&ids))
-        .map_err(|e| Failure {
-            expired: is_time_error(&e),
-            reason: e.to_string(),
-        })?;
-    postcheck(&assertion, expected)?;
-    Ok(assertion)
+    // Each key in service may be the one the IdP encrypted to (rollover); without
+    // encryption, one pass with no key.
+    let keys: Vec<Option<&PKey<Private>>> = if encrypted {
+        expected.decryption_keys.iter().map(Some).collect()
+    } else {
+        vec![None]
+    };
+    let mut last = None;
+    for key in keys {
+        sp.key = key.cloned();
+        match sp.parse_xml_response(&xml, Some(&ids)) {
+            Ok(assertion) => {
+                postcheck(&assertion, expected)?;
+                return Ok(assertion);
+            }
+            Err(e) => {
+                last = Some(Failure {
+                    expired: is_time_error(&e),
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| fail("no key to decrypt the assertion with")))
+}
+
+/// An encrypted assertion's own signature is hidden from the check, so it is accepted only
+/// inside a signed Response (the design's rule), with OAEP key transport: RSA PKCS#1 v1.5
+/// is open to padding-oracle attacks (Bleichenbacher).
+fn check_encryption(xml: &str, expected: &Expected<'_>) -> Result<(), Failure> {
+    if expected.decryption_keys.is_empty() {
+        return Err(fail(
+            "the assertion is encrypted, but this organisation has no SP key to decrypt it",
+        ));
+    }
+    if xml.contains("xmlenc#rsa-1_5") {
+        return Err(fail("the assertion's key is encrypted with RSA PKCS#1 v1.5, which is refused (use RSA-OAEP)"));
+    }
+    let response_id = start_tag(xml, "Response")
+        .and_then(|t| attribute(t, "ID"))
+        .unwrap_or_default();
+    let target = format!("#{response_id}");
+    let signed = !response_id.is_empty()
+        && xml.match_indices('<').any(|(i, _)| {
+            let rest = &xml[i + 1..];
+            let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
+            let is_reference = tag
+                .split_whitespace()
+                .next()
+                .is_some_and(|n| n.rsplit(':').next() == Some("Reference"));
+            is_reference && attribute(tag, "URI").as_deref() == Some(target.as_str())
+        });
+    if !signed {
+        return Err(fail(
+            "an encrypted assertion is accepted only inside a signed Response",
+        ));
+    }
+    Ok(())
 }
 
 /// Refusals that need no parsing: DTDs and entities (XXE, entity expansion), comments
