@@ -15,6 +15,19 @@ pub enum SamlCommand {
     /// Set the organisation's identity provider from its SAML metadata (a file, or an
     /// https:// URL; http:// only on loopback addresses).
     ImportMetadata { slug: String, file_or_url: String },
+    /// Set the organisation's identity provider field by field, without metadata.
+    Configure {
+        slug: String,
+        /// The IdP's entity ID (its Issuer).
+        #[arg(long)]
+        entity_id: String,
+        /// The IdP's HTTP-Redirect single sign-on URL.
+        #[arg(long)]
+        sso_url: String,
+        /// A signing certificate file (PEM, or base64 DER); repeat for several.
+        #[arg(long = "certificate", required = true, value_name = "FILE")]
+        certificates: Vec<String>,
+    },
     /// List the SP's key pairs in service (the oldest signs AuthnRequests).
     SpKeys { slug: String },
     /// Add an SP key pair: published in the SP metadata at once, signing once the older
@@ -28,6 +41,45 @@ pub async fn run(directory: &Directory, config: &Config, cmd: SamlCommand) -> an
     match cmd {
         SamlCommand::ImportMetadata { slug, file_or_url } => {
             import(directory, config, &slug, file_or_url).await
+        }
+        SamlCommand::Configure {
+            slug,
+            entity_id,
+            sso_url,
+            certificates,
+        } => {
+            let mut certs = Vec::new();
+            for file in &certificates {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {file}: {e}"))?;
+                let b64: String = text
+                    .lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .collect::<String>()
+                    .split_whitespace()
+                    .collect();
+                certs.push(b64);
+            }
+            // The same checks as imported metadata: a document made of these fields.
+            let xml = crate::sso::saml::metadata::idp_metadata_xml(&entity_id, &sso_url, &certs);
+            let md =
+                parse_idp_metadata(&xml, directory.now()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let org = find_org(directory, &slug).await?;
+            let now = directory.now();
+            let connection = SamlConnection {
+                org_id: org.id,
+                idp_entity_id: md.entity_id,
+                sso_url: md.sso_url,
+                certificates: md.certificates,
+                metadata_url: None,
+                created_at: now,
+                updated_at: now,
+            };
+            directory
+                .set_saml_connection(org.id, &connection, &Actor::Cli)
+                .await?;
+            println!("SAML identity provider set for {}.", org.slug);
+            Ok(())
         }
         SamlCommand::SpKeys { slug } => {
             let org = find_org(directory, &slug).await?;

@@ -41,6 +41,13 @@ pub struct OrgSettings {
     pub saml_sign_requests: bool,
     /// Publish the SP's key for encrypted assertions.
     pub saml_encrypted_assertions: bool,
+    /// The SP entity ID (the Audience IdPs address); None: the SP metadata URL.
+    pub saml_sp_entity_id: Option<String>,
+    /// The SAML attributes that carry the user's names, email and groups.
+    pub saml_attribute_first_name: String,
+    pub saml_attribute_last_name: String,
+    pub saml_attribute_email: String,
+    pub saml_attribute_groups: String,
 }
 
 impl Default for OrgSettings {
@@ -53,6 +60,11 @@ impl Default for OrgSettings {
             saml_clock_skew: 120,
             saml_sign_requests: false,
             saml_encrypted_assertions: false,
+            saml_sp_entity_id: None,
+            saml_attribute_first_name: "firstName".into(),
+            saml_attribute_last_name: "lastName".into(),
+            saml_attribute_email: "email".into(),
+            saml_attribute_groups: "groups".into(),
         }
     }
 }
@@ -78,6 +90,9 @@ pub enum OrgChange {
     SamlClockSkew(u32),
     SamlSignRequests(bool),
     SamlEncryptedAssertions(bool),
+    SamlSpEntityId(Option<String>),
+    /// Which attribute feeds which user field: (setting key, attribute name).
+    SamlAttribute(&'static str, String),
 }
 
 /// The keys `OrgChange::parse` understands, with what each takes; the README lists them too.
@@ -94,6 +109,46 @@ pub const ORG_KEYS: &[(&str, &str)] = &[
     (
         "groups_from_login",
         "true|false: groups asserted at login set memberships (default true)",
+    ),
+    (
+        "enabled",
+        "true|false: false refuses every login and ends every session (default true)",
+    ),
+    (
+        "idp_initiated",
+        "true|false: accept SAML logins started at the IdP, e.g. Okta's tile (default true)",
+    ),
+    (
+        "saml_clock_skew",
+        "seconds SAML time conditions may be off, 0 to 600 (default 120)",
+    ),
+    (
+        "saml_sign_requests",
+        "true|false: sign SAML AuthnRequests with the SP's key (default false)",
+    ),
+    (
+        "saml_encrypted_assertions",
+        "true|false: publish the SP's key for encrypted assertions (default false)",
+    ),
+    (
+        "saml_sp_entity_id",
+        "the SP entity ID IdPs address (default: the SP metadata URL; empty restores it)",
+    ),
+    (
+        "saml_attribute_first_name",
+        "SAML attribute with the given name (default firstName)",
+    ),
+    (
+        "saml_attribute_last_name",
+        "SAML attribute with the family name (default lastName)",
+    ),
+    (
+        "saml_attribute_email",
+        "SAML attribute with the email (default email)",
+    ),
+    (
+        "saml_attribute_groups",
+        "SAML attribute with the group names (default groups)",
     ),
 ];
 
@@ -126,6 +181,25 @@ impl OrgChange {
             "saml_encrypted_assertions" => {
                 parse_bool(key, value).map(Self::SamlEncryptedAssertions)
             }
+            "saml_sp_entity_id" => match value.trim() {
+                "" => Ok(Self::SamlSpEntityId(None)),
+                v => Ok(Self::SamlSpEntityId(Some(v.to_string()))),
+            },
+            k @ ("saml_attribute_first_name"
+            | "saml_attribute_last_name"
+            | "saml_attribute_email"
+            | "saml_attribute_groups") => {
+                let name = value.trim();
+                if name.is_empty() {
+                    return Err(ParseError(format!("{k} needs an attribute name")));
+                }
+                let key = ORG_KEYS
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .find(|known| *known == k)
+                    .expect("listed in ORG_KEYS");
+                Ok(Self::SamlAttribute(key, name.to_string()))
+            }
             "saml_clock_skew" => match value.trim().parse::<u32>() {
                 Ok(s) if s <= 600 => Ok(Self::SamlClockSkew(s)),
                 _ => Err(ParseError(format!(
@@ -153,6 +227,8 @@ impl OrgChange {
             Self::SamlClockSkew(s) => ("saml_clock_skew", (*s).into()),
             Self::SamlSignRequests(b) => ("saml_sign_requests", (*b).into()),
             Self::SamlEncryptedAssertions(b) => ("saml_encrypted_assertions", (*b).into()),
+            Self::SamlSpEntityId(v) => ("saml_sp_entity_id", serde_json::json!(v)),
+            Self::SamlAttribute(k, v) => (k, v.as_str().into()),
         }
     }
 }
@@ -276,6 +352,16 @@ impl Directory {
                 OrgChange::SamlClockSkew(s) => settings.saml_clock_skew = *s,
                 OrgChange::SamlSignRequests(b) => settings.saml_sign_requests = *b,
                 OrgChange::SamlEncryptedAssertions(b) => settings.saml_encrypted_assertions = *b,
+                OrgChange::SamlSpEntityId(v) => settings.saml_sp_entity_id = v.clone(),
+                OrgChange::SamlAttribute(k, v) => {
+                    let field = match *k {
+                        "saml_attribute_first_name" => &mut settings.saml_attribute_first_name,
+                        "saml_attribute_last_name" => &mut settings.saml_attribute_last_name,
+                        "saml_attribute_email" => &mut settings.saml_attribute_email,
+                        _ => &mut settings.saml_attribute_groups,
+                    };
+                    *field = v.clone();
+                }
                 OrgChange::Domains(domains) => {
                     sqlx::query("delete from org_domains where org_id = $1")
                         .bind(org.to_string())
@@ -382,6 +468,21 @@ fn sorted(mut domains: Vec<Domain>) -> Vec<Domain> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_key_parses_and_every_parsed_key_is_listed() {
+        let samples = ["x", "a.test", "true", "120"];
+        for (key, _) in ORG_KEYS {
+            let ok = samples
+                .iter()
+                .any(|v| OrgChange::parse(&format!("{key}={v}")).is_ok());
+            assert!(ok, "{key} is listed but does not parse");
+        }
+        let err = OrgChange::parse("nope=1").unwrap_err().0;
+        for (key, _) in ORG_KEYS {
+            assert!(err.contains(key), "{key} missing from the error's list");
+        }
+    }
 
     #[test]
     fn parses_settings() {

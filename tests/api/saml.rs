@@ -845,3 +845,112 @@ async fn encrypted_assertions_are_decrypted_inside_a_signed_response_only() {
     let r = saml.post(&other, None).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn attribute_names_and_the_sp_entity_id_are_per_organisation_settings() {
+    let app = TestApp::spawn().await;
+    let saml = Saml::new(&app, app.org("acme", &[]).await).await;
+    let changes: Vec<OrgChange> = [
+        "saml_sp_entity_id=urn:acme:gatehouse",
+        "saml_attribute_first_name=given",
+        "saml_attribute_last_name=sn",
+        "saml_attribute_email=mail",
+        "saml_attribute_groups=memberOf",
+    ]
+    .iter()
+    .map(|c| OrgChange::parse(c).unwrap())
+    .collect();
+    app.directory
+        .update_org(saml.org.id, &changes, &Actor::Cli)
+        .await
+        .unwrap();
+    let md = app
+        .client
+        .get(app.url("/saml/acme/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(md.contains(r#"entityID="urn:acme:gatehouse""#), "{md}");
+
+    let mut s = Spec::new(
+        &saml.idp,
+        "urn:acme:gatehouse",
+        &saml.acs(),
+        "00u-opaque-id",
+    );
+    s.attributes = vec![
+        ("given".into(), vec!["Grace".into()]),
+        ("sn".into(), vec!["Hopper".into()]),
+        ("mail".into(), vec!["grace@acme.test".into()]),
+        ("memberOf".into(), vec!["Navy".into()]),
+    ];
+    let r = saml.post(&response(&saml.idp, &s), None).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let user = app
+        .directory
+        .user_by_user_name(saml.org.id, "00u-opaque-id")
+        .await
+        .unwrap()
+        .unwrap();
+    let name = user.profile.name.clone().unwrap();
+    assert_eq!(
+        (name.given_name.as_deref(), name.family_name.as_deref()),
+        (Some("Grace"), Some("Hopper"))
+    );
+    assert_eq!(user.profile.primary_email(), Some("grace@acme.test"));
+    assert_eq!(
+        app.directory
+            .user_groups(saml.org.id, user.id)
+            .await
+            .unwrap()[0]
+            .display_name,
+        "Navy"
+    );
+
+    // The default audience no longer fits.
+    saml.refused(
+        &response(&saml.idp, &saml.spec("x@acme.test")),
+        None,
+        "audience",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_connection_can_be_entered_field_by_field() {
+    let db = TestDb::new().await;
+    let cwd = db.dir.path();
+    assert!(gatehouse(cwd, &db.url, &["org", "create", "acme"], None)
+        .status
+        .success());
+    let idp = TestIdp::new("http://idp.example/entity");
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        idp.cert_b64
+    );
+    std::fs::write(cwd.join("idp.pem"), pem).unwrap();
+    let args = [
+        "saml",
+        "configure",
+        "acme",
+        "--entity-id",
+        "http://idp.example/entity",
+        "--sso-url",
+        "https://idp.example/sso",
+        "--certificate",
+        "idp.pem",
+    ];
+    let out = gatehouse(cwd, &db.url, &args, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(cwd.join("idp.pem"), "not a certificate").unwrap();
+    let out = gatehouse(cwd, &db.url, &args, None);
+    assert!(!out.status.success(), "a broken certificate is refused");
+}

@@ -27,19 +27,19 @@ use crate::web::pages::{page, Message, PageError};
 /// How long an AuthnRequest may wait for its answer.
 const REQUEST_TTL_MS: i64 = 10 * 60_000;
 
-/// The attributes Okta's default SAML app sends.
-const FIRST_NAME: &str = "firstName";
-const LAST_NAME: &str = "lastName";
-const EMAIL: &str = "email";
-const GROUPS: &str = "groups";
-
 pub fn acs_url(state: &AppState, slug: &str) -> String {
     format!("{}/saml/{slug}/acs", state.config.server.base_url())
 }
 
-/// The SP entity ID: the metadata URL, as most IdPs expect.
-pub fn sp_entity_id(state: &AppState, slug: &str) -> String {
-    format!("{}/saml/{slug}/metadata", state.config.server.base_url())
+/// The SP entity ID: the organisation's setting, else the metadata URL, as most IdPs expect.
+pub fn sp_entity_id(state: &AppState, org: &Org) -> String {
+    org.settings.saml_sp_entity_id.clone().unwrap_or_else(|| {
+        format!(
+            "{}/saml/{}/metadata",
+            state.config.server.base_url(),
+            org.slug
+        )
+    })
 }
 
 /// The identity links of this connection: one SAML connection per organisation.
@@ -84,7 +84,7 @@ pub async fn sp_metadata(
             format!("No organisation is called {slug:?}."),
         )
     })?;
-    let entity = sp_entity_id(&state, &slug);
+    let entity = sp_entity_id(&state, &org);
     // The SP's certificates are published when it signs its requests.
     let published = org.settings.saml_sign_requests || org.settings.saml_encrypted_assertions;
     let certificates: Vec<String> = if published {
@@ -142,7 +142,7 @@ pub async fn login(
     .parse()
     .map_err(|_| internal("the stored SAML connection could not be read"))?;
     let sp = ServiceProvider {
-        entity_id: Some(sp_entity_id(&state, &slug)),
+        entity_id: Some(sp_entity_id(&state, &org)),
         acs_url: Some(acs_url(&state, &slug)),
         idp_metadata: idp,
         ..ServiceProvider::default()
@@ -154,7 +154,7 @@ pub async fn login(
     let url = if org.settings.saml_sign_requests {
         // The oldest key in service signs: a newer one may not be known to the IdP yet.
         let keys =
-            sp_key::keys_in_service(&state.directory, org.id, &sp_entity_id(&state, &slug)).await?;
+            sp_key::keys_in_service(&state.directory, org.id, &sp_entity_id(&state, &org)).await?;
         let key =
             sp_key::private_key(&keys[0]).map_err(|_| internal("the SP key could not be read"))?;
         request.signed_redirect(&pending.relay_state, &key)
@@ -229,7 +229,7 @@ pub async fn acs(
         // Okta's "Default RelayState" may name a page: only our own pages or app origins.
         None => safe_return_to(Some(relay), &state.config),
     };
-    let (sp_id, acs) = (sp_entity_id(&state, &slug), acs_url(&state, &slug));
+    let (sp_id, acs) = (sp_entity_id(&state, &org), acs_url(&state, &slug));
     let request_id = pending.as_ref().map(|p| p.id.clone());
     let skew = org.settings.saml_clock_skew;
     let encoded = form.saml_response;
@@ -306,6 +306,7 @@ async fn sign_in(
 /// What the gate needs from a verified assertion: NameID as user name and subject, and
 /// Okta's default attributes.
 fn to_assertion(org: &Org, a: &SamlAssertion) -> Assertion {
+    let names = &org.settings;
     let name_id = a
         .subject
         .as_ref()
@@ -338,20 +339,21 @@ fn to_assertion(org: &Org, a: &SamlAssertion) -> Assertion {
         .any(|attr| {
             attr.name
                 .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(GROUPS))
+                .is_some_and(|n| n.eq_ignore_ascii_case(&names.saml_attribute_groups))
         });
     Assertion {
         connection: connection_id(org),
         subject: name_id.clone(),
         user_name: Some(name_id.clone()),
-        email: first(EMAIL).or_else(|| name_id.contains('@').then(|| name_id.clone())),
+        email: first(&names.saml_attribute_email)
+            .or_else(|| name_id.contains('@').then(|| name_id.clone())),
         // The organisation's own IdP signed it: what it says about its people stands.
         email_verified: true,
         trusted_user_name: true,
-        given_name: first(FIRST_NAME),
-        family_name: first(LAST_NAME),
+        given_name: first(&names.saml_attribute_first_name),
+        family_name: first(&names.saml_attribute_last_name),
         display_name: None,
-        groups: has_groups.then(|| values(GROUPS)),
+        groups: has_groups.then(|| values(&names.saml_attribute_groups)),
     }
 }
 
