@@ -22,6 +22,7 @@ pub struct Config {
     pub scim: ScimConfig,
     pub session: SessionConfig,
     pub saml: SamlConfig,
+    pub secrets: SecretsConfig,
     pub log: LogConfig,
 }
 
@@ -176,6 +177,45 @@ impl Default for SamlConfig {
         Self {
             metadata_refresh_minutes: 720,
         }
+    }
+}
+
+/// Where the key that encrypts stored secrets comes from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// Base64 of 32 random bytes; empty: use (or make) `key_file`.
+    pub key: Secret,
+    pub key_file: String,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            key: Secret::default(),
+            key_file: "data/secret.key".into(),
+        }
+    }
+}
+
+/// A configured secret: `Debug` and `Display` never show it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
     }
 }
 
@@ -334,6 +374,15 @@ mod tests {
                 "the rest stays readable: {shown}"
             );
             assert!(c.database.url.expose().contains("s3cr3t-pw"));
+            jail.set_env(
+                "GATEHOUSE_SECRETS__KEY",
+                "c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcy1sb25n",
+            );
+            let c = Config::load(None).unwrap();
+            assert!(
+                !format!("{c:?}").contains("c2VjcmV0"),
+                "the secrets key is redacted"
+            );
             Ok(())
         });
     }

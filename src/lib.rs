@@ -13,6 +13,7 @@ pub mod events;
 pub mod metrics;
 pub mod password;
 pub mod scim;
+pub mod secrets;
 pub mod session;
 pub mod sso;
 pub mod state;
