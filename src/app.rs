@@ -49,7 +49,8 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database).await?;
         db.migrate().await?;
-        let state = AppState::new(Directory::new(db, clock), Arc::new(config));
+        let secrets = crate::secrets::SecretBox::load(&config.secrets)?;
+        let state = AppState::new(Directory::new(db, clock), Arc::new(config), secrets);
         Ok(Self {
             listener,
             router: router(state.clone()),
@@ -122,6 +123,8 @@ pub fn router(state: AppState) -> Router {
         .route("/saml/{org}/metadata", get(sso::saml::sp_metadata))
         .route("/saml/{org}/login", get(sso::saml::login))
         .route("/saml/{org}/acs", post(sso::saml::acs))
+        .route("/oidc/{org}/login", get(sso::oidc::login))
+        .route("/oidc/{org}/callback", get(sso::oidc::callback))
         .merge(scim::routes::router())
         .fallback(web::pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

@@ -7,6 +7,8 @@ use crate::config::Config;
 use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::scim::rate_limit::RateLimiter;
+use crate::secrets::SecretBox;
+use crate::sso::oidc::Providers;
 
 #[derive(Clone)]
 pub struct AppState(Arc<App>);
@@ -16,16 +18,20 @@ pub struct App {
     pub config: Arc<Config>,
     pub metrics: Metrics,
     pub scim_limiter: RateLimiter,
+    pub secrets: SecretBox,
+    pub oidc: Providers,
 }
 
 impl AppState {
-    pub fn new(directory: Directory, config: Arc<Config>) -> Self {
+    pub fn new(directory: Directory, config: Arc<Config>, secrets: SecretBox) -> Self {
         let scim_limiter = RateLimiter::new(config.scim.requests_per_second, config.scim.burst);
         Self(Arc::new(App {
             directory,
             config,
             metrics: Metrics::default(),
             scim_limiter,
+            secrets,
+            oidc: Providers::default(),
         }))
     }
 }

@@ -2,6 +2,7 @@
 //! and works on the same directory; changes are logged with the actor `cli`.
 
 mod admin;
+mod oidc;
 mod org;
 mod saml;
 mod token;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Connect an organisation's SAML identity provider.
     #[command(subcommand)]
     Saml(saml::SamlCommand),
+    /// Connect an organisation's OpenID provider.
+    #[command(subcommand)]
+    Oidc(oidc::OidcCommand),
     /// Manage platform admins.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -61,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Org(cmd) => org::run(&directory(&config).await?, cmd).await,
         Command::Token(cmd) => token::run(&directory(&config).await?, cmd).await,
         Command::Saml(cmd) => saml::run(&directory(&config).await?, &config, cmd).await,
+        Command::Oidc(cmd) => oidc::run(&directory(&config).await?, &config, cmd).await,
         Command::Admin(cmd) => admin::run(&directory(&config).await?, cmd).await,
     }
 }

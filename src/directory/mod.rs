@@ -11,6 +11,7 @@ pub mod groups;
 pub mod identities;
 pub mod login_groups;
 pub mod model;
+pub mod oidc;
 pub mod orgs;
 pub mod saml;
 pub mod saml_keys;

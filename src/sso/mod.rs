@@ -2,6 +2,7 @@
 //! into an [`Assertion`]; [`resolve_login`] decides which user that is, or refuses, and
 //! records what happened.
 
+pub mod oidc;
 pub mod return_to;
 pub mod saml;
 
@@ -34,18 +35,21 @@ pub struct Assertion {
     pub groups: Option<Vec<String>>,
 }
 
-/// Where the browser goes to sign in to an organisation: its SAML login route, or None
-/// while it has no identity provider connected.
+/// Where the browser goes to sign in to an organisation: its SAML login route, else its
+/// OIDC one, or None while it has no identity provider connected.
 pub async fn sign_in_url(
     state: &AppState,
     org: &Org,
     return_to: &str,
 ) -> Result<Option<String>, directory::Error> {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
     if state.directory.saml_connection(org.id).await?.is_some() {
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("return_to", return_to)
-            .finish();
         return Ok(Some(format!("/saml/{}/login?{query}", org.slug)));
+    }
+    if state.directory.oidc_connection(org.id).await?.is_some() {
+        return Ok(Some(format!("/oidc/{}/login?{query}", org.slug)));
     }
     Ok(None)
 }

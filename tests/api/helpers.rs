@@ -74,6 +74,7 @@ impl TestApp {
         config.database.url = DatabaseUrl::new(db.url.clone());
         config.database.max_connections = 4;
         config.server.public_url = base_url.clone();
+        config.secrets.key_file = db.dir.path().join("secret.key").display().to_string();
         adjust(&mut config);
         let clock = ManualClock::starting_at(T0);
         let app = Application::with_listener(config, listener, Arc::new(clock.clone()))
@@ -92,6 +93,11 @@ impl TestApp {
             clock,
             _db: db,
         }
+    }
+
+    /// The file the app's secrets key lives in.
+    pub fn secrets_file(&self) -> String {
+        self._db.dir.path().join("secret.key").display().to_string()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -9,6 +9,8 @@ mod forward_auth_nginx;
 mod helpers;
 mod http_basics;
 mod migrations;
+mod oidc;
+mod oidc_op;
 mod saml;
 mod saml_idp;
 mod scim_auth;

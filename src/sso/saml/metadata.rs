@@ -182,15 +182,8 @@ pub fn idp_metadata_xml(entity_id: &str, sso_url: &str, certificates: &[String])
 
 /// Fetches metadata over https, or over http from a loopback address only.
 pub async fn fetch(url: &str) -> anyhow::Result<String> {
-    let parsed = url::Url::parse(url)?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
     anyhow::ensure!(
-        parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback),
+        idp_url_allowed(url),
         "metadata URLs must be https:// (http:// only on loopback addresses): {url}"
     );
     let client = reqwest::Client::builder()
@@ -204,4 +197,19 @@ pub async fn fetch(url: &str) -> anyhow::Result<String> {
         response.status()
     );
     Ok(response.text().await?)
+}
+
+/// An IdP URL (SAML metadata, OIDC issuer) must be https://, except on loopback addresses
+/// (127.0.0.0/8, ::1, localhost), where http:// is accepted for local IdPs in tests.
+pub fn idp_url_allowed(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback)
 }

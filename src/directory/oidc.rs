@@ -1,0 +1,147 @@
+//! OIDC connection storage and pending login flows. The protocol lives in `sso::oidc`.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::model::OrgId;
+use super::tokens::hash;
+use super::{Actor, Directory, Result};
+use crate::clock::Millis;
+
+/// An organisation's OpenID provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OidcConnection {
+    pub org_id: OrgId,
+    pub issuer: String,
+    pub client_id: String,
+    /// Sealed with the secrets key; never serialised.
+    #[serde(skip)]
+    pub sealed_secret: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+/// A flow waiting for its callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingFlow {
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub return_to: String,
+}
+
+impl Directory {
+    pub async fn set_oidc_connection(&self, c: &OidcConnection, actor: &Actor) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        sqlx::query(
+            "insert into oidc_connections (org_id, issuer, client_id, client_secret, scopes, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $6) on conflict (org_id) do update set issuer = excluded.issuer, \
+             client_id = excluded.client_id, client_secret = excluded.client_secret, scopes = excluded.scopes, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(c.org_id.to_string())
+        .bind(&c.issuer)
+        .bind(&c.client_id)
+        .bind(&c.sealed_secret)
+        .bind(c.scopes.join(" "))
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        let detail = serde_json::json!({
+            "issuer": c.issuer, "clientId": c.client_id,
+            "confidential": c.sealed_secret.is_some(), "scopes": c.scopes,
+        });
+        self.record(
+            &mut tx,
+            Some(c.org_id),
+            actor,
+            "oidc.connection.set",
+            None,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn oidc_connection(&self, org: OrgId) -> Result<Option<OidcConnection>> {
+        let row = sqlx::query("select issuer, client_id, client_secret, scopes from oidc_connections where org_id = $1")
+            .bind(org.to_string())
+            .fetch_optional(self.db().pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let scopes: String = row.try_get("scopes")?;
+        Ok(Some(OidcConnection {
+            org_id: org,
+            issuer: row.try_get("issuer")?,
+            client_id: row.try_get("client_id")?,
+            sealed_secret: row.try_get("client_secret")?,
+            scopes: scopes.split_whitespace().map(str::to_string).collect(),
+        }))
+    }
+
+    /// Records a flow under the hashes of its state and of the browser cookie.
+    pub async fn create_oidc_flow(
+        &self,
+        org: OrgId,
+        state: &str,
+        browser: &str,
+        flow: &PendingFlow,
+        ttl_ms: Millis,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        sqlx::query("delete from oidc_flows where expires_at <= $1")
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        sqlx::query(
+            "insert into oidc_flows (state_hash, org_id, browser_hash, nonce, pkce_verifier, return_to, expires_at) \
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(hash(state))
+        .bind(org.to_string())
+        .bind(hash(browser))
+        .bind(&flow.nonce)
+        .bind(&flow.pkce_verifier)
+        .bind(&flow.return_to)
+        .bind(now + ttl_ms)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes the flow a state names: gone afterwards, whatever happens next. None when
+    /// unknown, expired, of another organisation, or started by another browser.
+    pub async fn take_oidc_flow(
+        &self,
+        org: OrgId,
+        state: &str,
+        browser: Option<&str>,
+    ) -> Result<Option<PendingFlow>> {
+        let mut tx = self.db().begin().await?;
+        let row = sqlx::query(
+            "select org_id, browser_hash, nonce, pkce_verifier, return_to, expires_at from oidc_flows where state_hash = $1",
+        )
+        .bind(hash(state))
+        .fetch_optional(tx.conn())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let deleted = sqlx::query("delete from oidc_flows where state_hash = $1")
+            .bind(hash(state))
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        let ours = row.try_get::<String, _>("org_id")? == org.to_string()
+            && browser.is_some_and(|b| {
+                hash(b) == row.try_get::<String, _>("browser_hash").unwrap_or_default()
+            })
+            && row.try_get::<i64, _>("expires_at")? > self.now()
+            && deleted.rows_affected() == 1;
+        Ok(ours.then(|| PendingFlow {
+            nonce: row.try_get("nonce").unwrap_or_default(),
+            pkce_verifier: row.try_get("pkce_verifier").unwrap_or_default(),
+            return_to: row.try_get("return_to").unwrap_or_default(),
+        }))
+    }
+}

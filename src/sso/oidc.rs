@@ -1,0 +1,495 @@
+//! OpenID Connect single sign-on, Gatehouse as relying party: the authorization code flow
+//! with PKCE (S256), `state` and `nonce` kept server-side for one use and bound to the
+//! browser, ID tokens verified by openidconnect plus the checks it leaves to callers
+//! (`azp`, `iat`, refetching keys for an unknown `kid`), then the gate.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata,
+};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, JsonWebKeySet, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use serde::Deserialize;
+
+use crate::directory::oidc::{OidcConnection, PendingFlow};
+use crate::directory::orgs::Org;
+use crate::directory::Actor;
+use crate::session::{lifetimes, set_cookie};
+use crate::sso::return_to::safe_return_to;
+use crate::sso::{resolve_login, Assertion, LoginError};
+use crate::state::AppState;
+use crate::web::pages::{page, Message, PageError};
+
+const FLOW_TTL_MS: i64 = 10 * 60_000;
+const FLOW_COOKIE: &str = "gatehouse_oidc";
+/// Discovery documents are fetched again after this long.
+const METADATA_TTL: Duration = Duration::from_secs(3600);
+/// Keys are fetched again for an unknown `kid` at most this often.
+const KEY_REFETCH_EVERY: Duration = Duration::from_secs(60);
+/// How far in the future an `iat` may be (the provider's clock against ours).
+const IAT_SKEW_S: i64 = 120;
+
+/// Signature algorithms accepted: public-key ones only (no `none`, no HMAC, whose key a
+/// public-key verifier could be tricked into using).
+const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 8] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+];
+
+struct Cached {
+    metadata: CoreProviderMetadata,
+    fetched: Instant,
+    /// The last refetch for an unknown `kid`; discovery itself does not count.
+    refetched: Option<Instant>,
+}
+
+/// Discovery and keys per issuer, shared by every request of this process.
+pub struct Providers {
+    http: openidconnect::reqwest::Client,
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+impl Default for Providers {
+    fn default() -> Self {
+        let http = openidconnect::reqwest::ClientBuilder::new()
+            // Following redirects would let a provider point us anywhere (SSRF).
+            .redirect(openidconnect::reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client");
+        Self {
+            http,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Providers {
+    /// The provider's discovery document (with its keys), fetched when missing or stale.
+    /// openidconnect refuses a document whose `issuer` is not the one asked for.
+    pub async fn metadata(&self, issuer: &str) -> Result<CoreProviderMetadata, String> {
+        if let Some(c) = self.cache.lock().expect("cache").get(issuer) {
+            if c.fetched.elapsed() < METADATA_TTL {
+                return Ok(c.metadata.clone());
+            }
+        }
+        let url = IssuerUrl::new(issuer.to_string())
+            .map_err(|e| format!("the issuer is not a URL: {e}"))?;
+        let metadata = CoreProviderMetadata::discover_async(url, &self.http)
+            .await
+            .map_err(|e| format!("discovery at {issuer} failed: {e}"))?;
+        let now = Instant::now();
+        let cached = Cached {
+            metadata: metadata.clone(),
+            fetched: now,
+            refetched: None,
+        };
+        self.cache
+            .lock()
+            .expect("cache")
+            .insert(issuer.to_string(), cached);
+        Ok(metadata)
+    }
+
+    /// Fetches the keys again, unless that was done less than a minute ago; the refreshed
+    /// metadata, or None when it is too soon.
+    async fn refetch_keys(&self, issuer: &str) -> Result<Option<CoreProviderMetadata>, String> {
+        let metadata = {
+            let cache = self.cache.lock().expect("cache");
+            match cache.get(issuer) {
+                Some(c) if c.refetched.is_some_and(|t| t.elapsed() < KEY_REFETCH_EVERY) => {
+                    return Ok(None)
+                }
+                Some(c) => c.metadata.clone(),
+                None => return Ok(None),
+            }
+        };
+        let keys = JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| format!("fetching the provider's keys failed: {e}"))?;
+        let metadata = metadata.set_jwks(keys);
+        if let Some(c) = self.cache.lock().expect("cache").get_mut(issuer) {
+            c.metadata = metadata.clone();
+            c.refetched = Some(Instant::now());
+        }
+        Ok(Some(metadata))
+    }
+}
+
+pub fn redirect_uri(state: &AppState, slug: &str) -> String {
+    format!("{}/oidc/{slug}/callback", state.config.server.base_url())
+}
+
+pub fn connection_id(org: &Org) -> String {
+    format!("oidc:{}", org.id)
+}
+
+async fn org_and_connection(
+    state: &AppState,
+    slug: &str,
+) -> Result<(Org, OidcConnection), PageError> {
+    let org = state.directory.org_by_slug(slug).await?.ok_or_else(|| {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "Unknown organisation",
+            format!("No organisation is called {slug:?}."),
+        )
+    })?;
+    let connection = state
+        .directory
+        .oidc_connection(org.id)
+        .await?
+        .ok_or_else(|| {
+            PageError::new(
+                StatusCode::NOT_FOUND,
+                "OpenID Connect is not set up",
+                format!("{} has no OpenID provider connected yet.", org.name),
+            )
+        })?;
+    Ok((org, connection))
+}
+
+type Client = openidconnect::Client<
+    openidconnect::EmptyAdditionalClaims,
+    openidconnect::core::CoreAuthDisplay,
+    openidconnect::core::CoreGenderClaim,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJsonWebKey,
+    openidconnect::core::CoreAuthPrompt,
+    openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    openidconnect::core::CoreTokenResponse,
+    openidconnect::core::CoreTokenIntrospectionResponse,
+    openidconnect::core::CoreRevocableToken,
+    openidconnect::core::CoreRevocationErrorResponse,
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+fn client(
+    state: &AppState,
+    slug: &str,
+    c: &OidcConnection,
+    metadata: CoreProviderMetadata,
+) -> Result<Client, String> {
+    let secret = match &c.sealed_secret {
+        Some(sealed) => Some(ClientSecret::new(
+            state.secrets.open(sealed).map_err(|e| e.to_string())?,
+        )),
+        None => None,
+    };
+    let redirect = RedirectUrl::new(redirect_uri(state, slug)).map_err(|e| e.to_string())?;
+    Ok(
+        CoreClient::from_provider_metadata(metadata, ClientId::new(c.client_id.clone()), secret)
+            .set_redirect_uri(redirect),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+}
+
+/// `GET /oidc/{org}/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, PageError> {
+    let (org, connection) = org_and_connection(&state, &slug).await?;
+    let metadata = state
+        .oidc
+        .metadata(&connection.issuer)
+        .await
+        .map_err(unavailable)?;
+    let client = client(&state, &slug, &connection, metadata).map_err(unavailable)?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client.authorize_url(
+        CoreAuthenticationFlow::AuthorizationCode,
+        CsrfToken::new_random,
+        Nonce::new_random,
+    );
+    for scope in connection.scopes.iter().filter(|s| *s != "openid") {
+        request = request.add_scope(Scope::new(scope.clone()));
+    }
+    let (url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
+    let mut browser = [0u8; 32];
+    openssl::rand::rand_bytes(&mut browser).expect("randomness");
+    let browser = URL_SAFE_NO_PAD.encode(browser);
+    let flow = PendingFlow {
+        nonce: nonce.secret().clone(),
+        pkce_verifier: verifier.secret().clone(),
+        return_to: safe_return_to(q.return_to.as_deref(), &state.config),
+    };
+    state
+        .directory
+        .create_oidc_flow(org.id, csrf.secret(), &browser, &flow, FLOW_TTL_MS)
+        .await?;
+    let secure = if state.config.server.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{FLOW_COOKIE}={browser}; Path=/oidc/{slug}/; HttpOnly; SameSite=Lax; Max-Age=600{secure}"
+    );
+    let cookie = HeaderValue::from_str(&cookie).map_err(|_| unavailable("bad cookie".into()))?;
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response())
+}
+
+fn unavailable(reason: String) -> PageError {
+    tracing::warn!(reason, "OpenID provider unavailable");
+    PageError::new(
+        StatusCode::BAD_GATEWAY,
+        "Your identity provider did not answer",
+        "Gatehouse could not reach your organisation's identity provider. Try again in a moment.",
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /oidc/{org}/callback`.
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<CallbackQuery>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let (org, connection) = org_and_connection(&state, &slug).await?;
+    match finish(&state, &org, &connection, &slug, q, &headers).await {
+        Ok(response) => Ok(response),
+        Err(Refused { reason, message }) => {
+            let actor = Actor::Idp(connection_id(&org));
+            state
+                .directory
+                .record_failure(
+                    Some(org.id),
+                    &actor,
+                    "login",
+                    None,
+                    &format!("oidc: {reason}"),
+                )
+                .await?;
+            let m =
+                Message::new("Sign-in failed", &message).link("/login", "Go to the sign-in page");
+            Ok(page(StatusCode::FORBIDDEN, &m))
+        }
+    }
+}
+
+struct Refused {
+    reason: String,
+    message: String,
+}
+
+fn refused(reason: impl Into<String>) -> Refused {
+    Refused {
+        reason: reason.into(),
+        message: "This sign-in could not be completed. Start again from the sign-in page; if it keeps happening, \
+                  your administrator can see why in Gatehouse's event log."
+            .into(),
+    }
+}
+
+async fn finish(
+    state: &AppState,
+    org: &Org,
+    connection: &OidcConnection,
+    slug: &str,
+    q: CallbackQuery,
+    headers: &HeaderMap,
+) -> Result<Response, Refused> {
+    let browser = read_cookie(headers);
+    let flow_state = q
+        .state
+        .ok_or_else(|| refused("the callback carries no state"))?;
+    let flow = state
+        .directory
+        .take_oidc_flow(org.id, &flow_state, browser.as_deref())
+        .await
+        .map_err(|e| refused(e.to_string()))?
+        .ok_or_else(|| {
+            refused("the state is unknown, used already, expired, or from another browser")
+        })?;
+    if let Some(error) = q.error {
+        let description = q.error_description.unwrap_or_default();
+        return Err(Refused {
+            reason: format!("the provider answered error={error} {description}"),
+            message: format!(
+                "Your identity provider did not complete the sign-in ({error}). {description}"
+            ),
+        });
+    }
+    let code = q
+        .code
+        .ok_or_else(|| refused("the callback carries no code"))?;
+    let metadata = state
+        .oidc
+        .metadata(&connection.issuer)
+        .await
+        .map_err(refused)?;
+    let client = client(state, slug, connection, metadata).map_err(refused)?;
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|e| refused(e.to_string()))?
+        .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier.clone()))
+        .request_async(&state.oidc.http)
+        .await
+        .map_err(|e| refused(format!("the token endpoint refused the code: {e}")))?;
+    let id_token = token
+        .id_token()
+        .ok_or_else(|| refused("the token response has no ID token"))?;
+    let nonce = Nonce::new(flow.nonce.clone());
+    let claims = match verify(&client, id_token, &nonce, &connection.client_id) {
+        Err(e) if e.contains("no matching key") || e.contains("NoMatchingKey") => {
+            // The provider may have rotated its keys: fetch them again (at most once a
+            // minute) and try once more.
+            match state
+                .oidc
+                .refetch_keys(&connection.issuer)
+                .await
+                .map_err(refused)?
+            {
+                Some(metadata) => {
+                    let client =
+                        self::client(state, slug, connection, metadata).map_err(refused)?;
+                    verify(&client, id_token, &nonce, &connection.client_id)
+                }
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
+    .map_err(|e| refused(format!("the ID token was refused: {e}")))?;
+    let groups = groups_claim(id_token);
+    let asserted = Assertion {
+        connection: connection_id(org),
+        subject: claims.subject().to_string(),
+        user_name: claims
+            .preferred_username()
+            .map(|u| u.to_string())
+            .or_else(|| {
+                claims
+                    .email()
+                    .filter(|_| claims.email_verified() == Some(true))
+                    .map(|e| e.to_string())
+            }),
+        email: claims.email().map(|e| e.to_string()),
+        email_verified: claims.email_verified() == Some(true),
+        // A provider's `preferred_username` may be chosen by its user: it never matches an
+        // existing account; only a verified email does.
+        trusted_user_name: false,
+        given_name: claims
+            .given_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.to_string()),
+        family_name: claims
+            .family_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.to_string()),
+        display_name: claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.to_string()),
+        groups,
+    };
+    match resolve_login(&state.directory, org, &asserted).await {
+        Ok(user) => {
+            let session = state
+                .directory
+                .create_session(org.id, &user, lifetimes(&state.config))
+                .await
+                .map_err(|e| refused(e.to_string()))?;
+            let cookie = set_cookie(&state.config, &session.cookie);
+            Ok(([cookie], Redirect::to(&flow.return_to)).into_response())
+        }
+        Err(LoginError::Refused(r)) => Err(Refused {
+            reason: r.reason().into(),
+            message: r.message().into(),
+        }),
+        Err(LoginError::Failed(e)) => Err(refused(e.to_string())),
+    }
+}
+
+/// openidconnect checks the signature against the provider's keys with the allowed
+/// algorithms, `iss`, `aud`, `exp` and `nonce`; `iat` and `azp` are checked here.
+fn verify(
+    client: &Client,
+    token: &CoreIdToken,
+    nonce: &Nonce,
+    client_id: &str,
+) -> Result<CoreIdTokenClaims, String> {
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs(ALLOWED_ALGS)
+        .set_issue_time_verifier_fn(|iat| {
+            let ahead = iat.timestamp() - chrono::Utc::now().timestamp();
+            if ahead > IAT_SKEW_S {
+                Err(format!("iat is {ahead} s in the future"))
+            } else {
+                Ok(())
+            }
+        });
+    let claims = token
+        .claims(&verifier, nonce)
+        .map_err(|e| format!("{e} ({e:?})"))?;
+    // OpenID Connect Core §3.1.3.7, 4-5: with several audiences, azp must be there and be us.
+    let azp = claims.authorized_party().map(|a| a.as_str());
+    if claims.audiences().len() > 1 && azp != Some(client_id) || azp.is_some_and(|a| a != client_id)
+    {
+        return Err(format!("azp {azp:?} is not this client ({client_id})"));
+    }
+    Ok(claims.clone())
+}
+
+/// The `groups` claim of a verified token (not a standard claim, so read from its payload).
+fn groups_claim(token: &CoreIdToken) -> Option<Vec<String>> {
+    let text = token.to_string();
+    let payload = text.split('.').nth(1)?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let groups = json.get("groups")?.as_array()?;
+    Some(
+        groups
+            .iter()
+            .filter_map(|g| g.as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
+fn read_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(n, _)| *n == FLOW_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
