@@ -48,6 +48,12 @@ pub struct OrgSettings {
     pub saml_attribute_last_name: String,
     pub saml_attribute_email: String,
     pub saml_attribute_groups: String,
+    /// The OIDC claims that carry the user name, email, names and groups.
+    pub oidc_claim_username: String,
+    pub oidc_claim_email: String,
+    pub oidc_claim_given_name: String,
+    pub oidc_claim_family_name: String,
+    pub oidc_claim_groups: String,
 }
 
 impl Default for OrgSettings {
@@ -65,6 +71,11 @@ impl Default for OrgSettings {
             saml_attribute_last_name: "lastName".into(),
             saml_attribute_email: "email".into(),
             saml_attribute_groups: "groups".into(),
+            oidc_claim_username: "preferred_username".into(),
+            oidc_claim_email: "email".into(),
+            oidc_claim_given_name: "given_name".into(),
+            oidc_claim_family_name: "family_name".into(),
+            oidc_claim_groups: "groups".into(),
         }
     }
 }
@@ -150,6 +161,26 @@ pub const ORG_KEYS: &[(&str, &str)] = &[
         "saml_attribute_groups",
         "SAML attribute with the group names (default groups)",
     ),
+    (
+        "oidc_claim_username",
+        "OIDC claim with the user name (default preferred_username)",
+    ),
+    (
+        "oidc_claim_email",
+        "OIDC claim with the email (default email)",
+    ),
+    (
+        "oidc_claim_given_name",
+        "OIDC claim with the given name (default given_name)",
+    ),
+    (
+        "oidc_claim_family_name",
+        "OIDC claim with the family name (default family_name)",
+    ),
+    (
+        "oidc_claim_groups",
+        "OIDC claim with the group names (default groups)",
+    ),
 ];
 
 impl OrgChange {
@@ -188,7 +219,12 @@ impl OrgChange {
             k @ ("saml_attribute_first_name"
             | "saml_attribute_last_name"
             | "saml_attribute_email"
-            | "saml_attribute_groups") => {
+            | "saml_attribute_groups"
+            | "oidc_claim_username"
+            | "oidc_claim_email"
+            | "oidc_claim_given_name"
+            | "oidc_claim_family_name"
+            | "oidc_claim_groups") => {
                 let name = value.trim();
                 if name.is_empty() {
                     return Err(ParseError(format!("{k} needs an attribute name")));
@@ -358,7 +394,12 @@ impl Directory {
                         "saml_attribute_first_name" => &mut settings.saml_attribute_first_name,
                         "saml_attribute_last_name" => &mut settings.saml_attribute_last_name,
                         "saml_attribute_email" => &mut settings.saml_attribute_email,
-                        _ => &mut settings.saml_attribute_groups,
+                        "saml_attribute_groups" => &mut settings.saml_attribute_groups,
+                        "oidc_claim_username" => &mut settings.oidc_claim_username,
+                        "oidc_claim_email" => &mut settings.oidc_claim_email,
+                        "oidc_claim_given_name" => &mut settings.oidc_claim_given_name,
+                        "oidc_claim_family_name" => &mut settings.oidc_claim_family_name,
+                        _ => &mut settings.oidc_claim_groups,
                     };
                     *field = v.clone();
                 }

@@ -387,36 +387,38 @@ async fn finish(
         other => other,
     }
     .map_err(|e| refused(format!("the ID token was refused: {e}")))?;
-    let groups = groups_claim(id_token);
+    // Names are read from the verified payload, so an organisation can map its own claims.
+    let payload = payload(id_token);
+    let names = &org.settings;
+    let text = |claim: &str| {
+        payload
+            .get(claim)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let email_verified = claims.email_verified() == Some(true);
+    let email = text(&names.oidc_claim_email);
+    let groups = payload
+        .get(&names.oidc_claim_groups)
+        .and_then(|g| g.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|g| g.as_str().map(str::to_string))
+                .collect()
+        });
     let asserted = Assertion {
         connection: connection_id(org),
         subject: claims.subject().to_string(),
-        user_name: claims
-            .preferred_username()
-            .map(|u| u.to_string())
-            .or_else(|| {
-                claims
-                    .email()
-                    .filter(|_| claims.email_verified() == Some(true))
-                    .map(|e| e.to_string())
-            }),
-        email: claims.email().map(|e| e.to_string()),
-        email_verified: claims.email_verified() == Some(true),
-        // A provider's `preferred_username` may be chosen by its user: it never matches an
-        // existing account; only a verified email does.
+        user_name: text(&names.oidc_claim_username)
+            .or_else(|| email.clone().filter(|_| email_verified)),
+        email,
+        email_verified,
+        // A provider's user name may be chosen by its user: it never matches an existing
+        // account; only a verified email does.
         trusted_user_name: false,
-        given_name: claims
-            .given_name()
-            .and_then(|n| n.get(None))
-            .map(|n| n.to_string()),
-        family_name: claims
-            .family_name()
-            .and_then(|n| n.get(None))
-            .map(|n| n.to_string()),
-        display_name: claims
-            .name()
-            .and_then(|n| n.get(None))
-            .map(|n| n.to_string()),
+        given_name: text(&names.oidc_claim_given_name),
+        family_name: text(&names.oidc_claim_family_name),
+        display_name: text("name"),
         groups,
     };
     match resolve_login(&state.directory, org, &asserted).await {
@@ -468,19 +470,14 @@ fn verify(
     Ok(claims.clone())
 }
 
-/// The `groups` claim of a verified token (not a standard claim, so read from its payload).
-fn groups_claim(token: &CoreIdToken) -> Option<Vec<String>> {
+/// The claims of a verified token as JSON, for the ones the organisation maps by name.
+fn payload(token: &CoreIdToken) -> serde_json::Map<String, serde_json::Value> {
     let text = token.to_string();
-    let payload = text.split('.').nth(1)?;
-    let json: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    let groups = json.get("groups")?.as_array()?;
-    Some(
-        groups
-            .iter()
-            .filter_map(|g| g.as_str().map(str::to_string))
-            .collect(),
-    )
+    text.split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 fn read_cookie(headers: &HeaderMap) -> Option<String> {

@@ -534,3 +534,42 @@ async fn oidc_configure_checks_discovery_and_prints_the_redirect_uri() {
     );
     assert!(!out.status.success(), "plain http only on loopback");
 }
+
+#[tokio::test]
+async fn claim_names_are_per_organisation_settings() {
+    use gatehouse::directory::orgs::OrgChange;
+    let app = TestApp::spawn().await;
+    let oidc = Oidc::new(&app, app.org("acme", &[]).await, None).await;
+    let changes: Vec<OrgChange> = [
+        "oidc_claim_username=login",
+        "oidc_claim_groups=roles_and_groups",
+        "oidc_claim_given_name=first",
+    ]
+    .iter()
+    .map(|c| OrgChange::parse(c).unwrap())
+    .collect();
+    app.directory
+        .update_org(oidc.org.id, &changes, &Actor::Cli)
+        .await
+        .unwrap();
+    let s = oidc.start("/me").await;
+    let mut claims = oidc.claims(&s, "00u7", "grace@acme.test");
+    claims["login"] = json!("ghopper");
+    claims["first"] = json!("Grace");
+    claims["roles_and_groups"] = json!(["Navy"]);
+    let r = oidc.login_with(&s, &claims, Signing::Good).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let body = me(&app, &r).await;
+    assert_eq!(body["userName"], "ghopper");
+    assert_eq!(body["groups"], json!(["Navy"]));
+    let user = app
+        .directory
+        .user_by_user_name(oidc.org.id, "ghopper")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        user.profile.name.unwrap().given_name.as_deref(),
+        Some("Grace")
+    );
+}
