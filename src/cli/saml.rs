@@ -102,6 +102,7 @@ pub async fn run(directory: &Directory, config: &Config, cmd: SamlCommand) -> an
             let org = find_org(directory, &slug).await?;
             let entity = format!("{}/saml/{}/metadata", config.server.base_url(), org.slug);
             let (pem, cert) = generate(&entity)?;
+            let pem = crate::secrets::SecretBox::load(&config.secrets)?.seal(&pem);
             let key = directory
                 .add_saml_sp_key(org.id, &pem, &cert, &Actor::Cli)
                 .await?;

@@ -12,6 +12,7 @@ use crate::clock::Millis;
 #[derive(Clone, Serialize)]
 pub struct SpKey {
     pub id: String,
+    /// As stored: sealed by the secret box (see `sso::saml::sp_key::private_key`).
     #[serde(skip)]
     pub private_key_pem: String,
     /// Base64 DER.

@@ -714,6 +714,14 @@ async fn authn_requests_are_signed_when_asked_and_sp_keys_roll_over() {
     assert!(md.contains(r#"AuthnRequestsSigned="true""#), "{md}");
     let first = metadata_certificates(&md);
     assert_eq!(first.len(), 1, "a key is made on first need");
+    let stored: Vec<String> = sqlx::query_scalar("select private_key from saml_sp_keys")
+        .fetch_all(app.directory.db().pool())
+        .await
+        .unwrap();
+    assert!(
+        stored[0].starts_with("v1:") && !stored[0].contains("PRIVATE KEY"),
+        "sealed at rest"
+    );
     let location = login().await;
     assert!(redirect_signed_by(&location, &first[0]), "{location}");
     let (id, relay) = request_id_from_redirect(&location);

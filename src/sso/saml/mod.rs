@@ -88,7 +88,7 @@ pub async fn sp_metadata(
     // The SP's certificates are published when it signs its requests.
     let published = org.settings.saml_sign_requests || org.settings.saml_encrypted_assertions;
     let certificates: Vec<String> = if published {
-        sp_key::keys_in_service(&state.directory, org.id, &entity)
+        sp_key::keys_in_service(&state.directory, &state.secrets, org.id, &entity)
             .await?
             .into_iter()
             .map(|k| k.certificate)
@@ -153,10 +153,15 @@ pub async fn login(
     request.id = pending.id.clone();
     let url = if org.settings.saml_sign_requests {
         // The oldest key in service signs: a newer one may not be known to the IdP yet.
-        let keys =
-            sp_key::keys_in_service(&state.directory, org.id, &sp_entity_id(&state, &org)).await?;
-        let key =
-            sp_key::private_key(&keys[0]).map_err(|_| internal("the SP key could not be read"))?;
+        let keys = sp_key::keys_in_service(
+            &state.directory,
+            &state.secrets,
+            org.id,
+            &sp_entity_id(&state, &org),
+        )
+        .await?;
+        let key = sp_key::private_key(&state.secrets, &keys[0])
+            .map_err(|_| internal("the SP key could not be read"))?;
         request.signed_redirect(&pending.relay_state, &key)
     } else {
         request.redirect(&pending.relay_state)
@@ -233,19 +238,15 @@ pub async fn acs(
     let request_id = pending.as_ref().map(|p| p.id.clone());
     let skew = org.settings.saml_clock_skew;
     let encoded = form.saml_response;
-    let key_pems: Vec<String> = state
+    let keys: Vec<_> = state
         .directory
         .saml_sp_keys(org.id)
         .await?
-        .into_iter()
-        .map(|k| k.private_key_pem)
+        .iter()
+        .filter_map(|k| sp_key::private_key(&state.secrets, k).ok())
         .collect();
     // xmlsec is C and CPU-bound: off the async workers.
     let checked = tokio::task::spawn_blocking(move || {
-        let keys: Vec<_> = key_pems
-            .iter()
-            .filter_map(|pem| openssl::pkey::PKey::private_key_from_pem(pem.as_bytes()).ok())
-            .collect();
         let expected = verify::Expected {
             connection: &connection,
             sp_entity_id: &sp_id,

@@ -12,6 +12,7 @@ use openssl::x509::{X509Builder, X509NameBuilder};
 
 use crate::directory::saml_keys::SpKey;
 use crate::directory::{self, Actor, Directory, OrgId};
+use crate::secrets::SecretBox;
 
 /// A new key pair: the private key as PKCS#8 PEM, the certificate as base64 DER.
 pub fn generate(common_name: &str) -> Result<(String, String), openssl::error::ErrorStack> {
@@ -36,9 +37,11 @@ pub fn generate(common_name: &str) -> Result<(String, String), openssl::error::E
     Ok((pem, STANDARD.encode(b.build().to_der()?)))
 }
 
-/// The keys in service, making the first one when there is none.
+/// The keys in service, making the first one when there is none (its private key sealed
+/// with the secrets key before it is stored).
 pub async fn keys_in_service(
     directory: &Directory,
+    secrets: &SecretBox,
     org: OrgId,
     common_name: &str,
 ) -> directory::Result<Vec<SpKey>> {
@@ -49,11 +52,20 @@ pub async fn keys_in_service(
     let (pem, cert) =
         generate(common_name).map_err(|e| directory::Error::Corrupt(e.to_string()))?;
     directory
-        .add_saml_sp_key(org, &pem, &cert, &Actor::System)
+        .add_saml_sp_key(org, &secrets.seal(&pem), &cert, &Actor::System)
         .await?;
     directory.saml_sp_keys(org).await
 }
 
-pub fn private_key(key: &SpKey) -> Result<PKey<Private>, openssl::error::ErrorStack> {
-    PKey::private_key_from_pem(key.private_key_pem.as_bytes())
+/// A stored private key: sealed by the secret box, or (stored before keys were sealed) a
+/// plain PEM.
+pub fn private_key(secrets: &SecretBox, key: &SpKey) -> Result<PKey<Private>, String> {
+    let pem = if key.private_key_pem.starts_with("-----BEGIN") {
+        key.private_key_pem.clone()
+    } else {
+        secrets
+            .open(&key.private_key_pem)
+            .map_err(|e| e.to_string())?
+    };
+    PKey::private_key_from_pem(pem.as_bytes()).map_err(|e| e.to_string())
 }
