@@ -35,6 +35,17 @@ pub struct Assertion {
     pub groups: Option<Vec<String>>,
 }
 
+/// The organisation a browser path names, or a page that says there is none.
+pub async fn org_page(state: &AppState, slug: &str) -> Result<Org, crate::web::pages::PageError> {
+    state.directory.org_by_slug(slug).await?.ok_or_else(|| {
+        crate::web::pages::PageError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "Unknown organisation",
+            format!("No organisation is called {slug:?}."),
+        )
+    })
+}
+
 /// Where the browser goes to sign in to an organisation: its SAML login route, else its
 /// OIDC one, or None while it has no identity provider connected.
 pub async fn sign_in_url(

@@ -145,13 +145,7 @@ async fn org_and_connection(
     state: &AppState,
     slug: &str,
 ) -> Result<(Org, OidcConnection), PageError> {
-    let org = state.directory.org_by_slug(slug).await?.ok_or_else(|| {
-        PageError::new(
-            StatusCode::NOT_FOUND,
-            "Unknown organisation",
-            format!("No organisation is called {slug:?}."),
-        )
-    })?;
+    let org = crate::sso::org_page(state, slug).await?;
     let connection = state
         .directory
         .oidc_connection(org.id)

@@ -41,13 +41,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let return_to = safe_return_to(q.return_to.as_deref(), &state.config);
     if let Some(slug) = q.org.as_deref() {
-        let org = state.directory.org_by_slug(slug).await?.ok_or_else(|| {
-            PageError::new(
-                StatusCode::NOT_FOUND,
-                "Unknown organisation",
-                format!("No organisation is called {slug:?}."),
-            )
-        })?;
+        let org = crate::sso::org_page(&state, slug).await?;
         return to_idp(&state, &org, &return_to).await;
     }
     let form = LoginPage {

@@ -51,13 +51,7 @@ async fn org_and_connection(
     state: &AppState,
     slug: &str,
 ) -> Result<(Org, SamlConnection), PageError> {
-    let org = state.directory.org_by_slug(slug).await?.ok_or_else(|| {
-        PageError::new(
-            StatusCode::NOT_FOUND,
-            "Unknown organisation",
-            format!("No organisation is called {slug:?}."),
-        )
-    })?;
+    let org = crate::sso::org_page(state, slug).await?;
     let connection = state
         .directory
         .saml_connection(org.id)
@@ -77,13 +71,7 @@ pub async fn sp_metadata(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    let org = state.directory.org_by_slug(&slug).await?.ok_or_else(|| {
-        PageError::new(
-            StatusCode::NOT_FOUND,
-            "Unknown organisation",
-            format!("No organisation is called {slug:?}."),
-        )
-    })?;
+    let org = crate::sso::org_page(&state, &slug).await?;
     let entity = sp_entity_id(&state, &org);
     // The SP's certificates are published when it signs its requests.
     let published = org.settings.saml_sign_requests || org.settings.saml_encrypted_assertions;
