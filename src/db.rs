@@ -172,6 +172,15 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
     Ok(format!("sqlite://{path}?{query}"))
 }
 
+/// `$first, $first+1, …` for `n` parameters: the list inside `in (…)` when a statement
+/// binds a batch of values after `first - 1` fixed ones.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Whether an error is the violation of the unique constraint or index named `name`.
 /// Both migration sets spell constraint names out, so one name serves both backends.
 pub fn violates(err: &sqlx::Error, name: &str) -> bool {

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod events;
 pub mod metrics;
 pub mod password;
+pub mod random;
 pub mod scim;
 pub mod secrets;
 pub mod session;

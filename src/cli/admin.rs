@@ -2,10 +2,7 @@
 
 use std::io::Read;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use clap::Subcommand;
-use rand::RngCore;
 
 use crate::directory::{Actor, Directory, Email};
 use crate::password;
@@ -33,9 +30,7 @@ pub async fn run(directory: &Directory, cmd: AdminCommand) -> anyhow::Result<()>
         std::io::stdin().read_to_string(&mut input)?;
         (input.trim_end_matches(['\r', '\n']).to_string(), false)
     } else {
-        let mut bytes = [0u8; 18];
-        rand::rng().fill_bytes(&mut bytes);
-        (URL_SAFE_NO_PAD.encode(bytes), true)
+        (crate::random::token(18), true)
     };
     // argon2 is slow on purpose; keep it off the async workers.
     let hash =

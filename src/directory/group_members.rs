@@ -183,10 +183,8 @@ async fn remove_members(
 
 /// `prefix ($n, $n+1, …)` with the values to bind after the first `fixed` parameters.
 fn in_list<'a>(prefix: &str, fixed: usize, values: &'a [String]) -> (String, &'a [String]) {
-    let params: Vec<String> = (0..values.len())
-        .map(|i| format!("${}", i + fixed + 1))
-        .collect();
-    (format!("{prefix} ({})", params.join(", ")), values)
+    let list = crate::db::placeholders(fixed + 1, values.len());
+    (format!("{prefix} ({list})"), values)
 }
 
 async fn select_in(

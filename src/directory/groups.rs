@@ -322,11 +322,10 @@ impl Directory {
     ) -> Result<HashMap<GroupId, Vec<Member>>> {
         let mut out: HashMap<GroupId, Vec<Member>> = HashMap::new();
         for chunk in groups.chunks(500) {
-            let params: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
                 "select group_id, user_id, display from group_members \
                  where org_id = $1 and group_id in ({}) order by group_id, created_at, user_id",
-                params.join(", ")
+                crate::db::placeholders(2, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(org.to_string());
             for g in chunk {

@@ -1,9 +1,6 @@
 //! SAML connection storage, outstanding AuthnRequests (single use) and the assertion replay
 //! cache. The protocol itself lives in `sso::saml`.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -31,12 +28,6 @@ pub struct PendingRequest {
     pub id: String,
     pub relay_state: String,
     pub return_to: String,
-}
-
-fn random(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut b);
-    URL_SAFE_NO_PAD.encode(b)
 }
 
 impl Directory {
@@ -129,8 +120,8 @@ impl Directory {
         ttl_ms: Millis,
     ) -> Result<PendingRequest> {
         let pending = PendingRequest {
-            id: format!("_{}", random(16)),
-            relay_state: random(24),
+            id: format!("_{}", crate::random::token(16)),
+            relay_state: crate::random::token(24),
             return_to: return_to.to_string(),
         };
         let now = self.now();

@@ -2,9 +2,6 @@
 //! Reading a session re-reads its user and organisation in the same query: that is what
 //! makes a deactivation take effect on the very next request.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use sqlx::Row;
 
 use super::model::{OrgId, OrgSlug, UserId};
@@ -50,12 +47,6 @@ pub enum SessionRefusal {
     OrgDisabled,
 }
 
-fn secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 impl Directory {
     /// Starts a session for a user under its current epoch. Always a new id: a login never
     /// continues a session the browser brought (no fixation).
@@ -66,8 +57,8 @@ impl Directory {
         lifetimes: Lifetimes,
     ) -> Result<NewSession> {
         let new = NewSession {
-            cookie: secret(),
-            csrf_token: secret(),
+            cookie: crate::random::token(32),
+            csrf_token: crate::random::token(32),
         };
         let now = self.now();
         let mut tx = self.db().begin().await?;

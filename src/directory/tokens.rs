@@ -1,9 +1,6 @@
 //! SCIM tokens. The secret (`ghs_` and 256 random bits, base64url) is shown once; only its
 //! SHA-256 is stored, and a presented secret is compared with it in constant time.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
@@ -78,9 +75,7 @@ impl Directory {
         expires_at: Option<Millis>,
         actor: &Actor,
     ) -> Result<(TokenInfo, NewSecret)> {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let secret = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+        let secret = format!("{TOKEN_PREFIX}{}", crate::random::token(32));
         let info = TokenInfo {
             id: TokenId::new(),
             org_id: org,

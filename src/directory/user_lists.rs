@@ -208,12 +208,11 @@ impl Directory {
         let mut out: HashMap<UserId, Vec<(GroupId, String)>> = HashMap::new();
         // Chunks keep the parameter count within both backends' limits.
         for chunk in users.chunks(500) {
-            let params: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
                 "select m.user_id, g.id, g.display_name from group_members m \
                  join groups g on g.org_id = m.org_id and g.id = m.group_id \
                  where m.org_id = $1 and m.user_id in ({}) order by g.display_name_key",
-                params.join(", ")
+                crate::db::placeholders(2, chunk.len())
             );
             let mut query = sqlx::query(&sql).bind(org.to_string());
             for id in chunk {

@@ -90,6 +90,12 @@ pub fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 }
 
 /// Case-insensitive `Map::get_mut`.
+/// Like [`get_ci`], with `null` counted as absent (RFC 7643 §2.5: unassigned attributes
+/// may be sent as null).
+pub fn get_present<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    get_ci(map, key).filter(|v| !v.is_null())
+}
+
 pub fn get_ci_mut<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Value> {
     if map.contains_key(key) {
         return map.get_mut(key);

@@ -2,9 +2,10 @@
 
 use serde_json::{json, Map, Value};
 
+use super::attrs::get_present;
 use super::error::ScimError;
 use super::schema::GROUP_URN;
-use super::user::{etag, get_ci};
+use super::user::etag;
 use crate::clock::rfc3339;
 use crate::directory::group_members::MemberRef;
 use crate::directory::groups::{Group, Member};
@@ -56,7 +57,7 @@ pub fn from_json(body: &Value) -> Result<GroupBody, ScimError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ScimError::bad_request("invalidSyntax", "the body must be a JSON object"))?;
-    let display_name = match get_ci(obj, "displayName") {
+    let display_name = match get_present(obj, "displayName") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         Some(Value::String(_)) | None => {
             return Err(ScimError::bad_request(
@@ -71,7 +72,7 @@ pub fn from_json(body: &Value) -> Result<GroupBody, ScimError> {
             ))
         }
     };
-    let external_id = match get_ci(obj, "externalId") {
+    let external_id = match get_present(obj, "externalId") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
@@ -81,7 +82,7 @@ pub fn from_json(body: &Value) -> Result<GroupBody, ScimError> {
             ))
         }
     };
-    let members = get_ci(obj, "members").map(read_members).transpose()?;
+    let members = get_present(obj, "members").map(read_members).transpose()?;
     Ok(GroupBody {
         display_name,
         external_id,
@@ -108,7 +109,7 @@ pub fn read_members(v: &Value) -> Result<Vec<MemberRef>, ScimError> {
             let obj = item.as_object().ok_or_else(|| {
                 ScimError::bad_request("invalidValue", "each member must be an object")
             })?;
-            let id = match get_ci(obj, "value") {
+            let id = match get_present(obj, "value") {
                 Some(Value::String(s)) => s.clone(),
                 _ => {
                     return Err(ScimError::bad_request(
@@ -117,7 +118,7 @@ pub fn read_members(v: &Value) -> Result<Vec<MemberRef>, ScimError> {
                     ))
                 }
             };
-            let display = get_ci(obj, "display")
+            let display = get_present(obj, "display")
                 .and_then(Value::as_str)
                 .map(str::to_string);
             Ok(MemberRef { id, display })

@@ -50,7 +50,7 @@ impl ListParams {
         let obj = body.as_object().ok_or_else(|| {
             ScimError::bad_request("invalidSyntax", "the SearchRequest must be a JSON object")
         })?;
-        let get = |k: &str| super::user::get_ci(obj, k);
+        let get = |k: &str| super::attrs::get_present(obj, k);
         let string = |k: &str| -> Result<Option<String>, ScimError> {
             match get(k) {
                 None => Ok(None),

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::attrs::get_present;
 use super::error::ScimError;
 use super::schema::{ENTERPRISE_URN, USER_URN};
 use crate::clock::rfc3339;
@@ -112,7 +113,7 @@ pub fn from_json(body: &Value, mode: Mode, current: Option<&User>) -> Result<Use
     let obj = body
         .as_object()
         .ok_or_else(|| ScimError::bad_request("invalidSyntax", "the body must be a JSON object"))?;
-    let get = |name: &str| get_ci(obj, name);
+    let get = |name: &str| get_present(obj, name);
 
     let user_name = match get("userName") {
         None => {
@@ -165,23 +166,12 @@ pub fn from_json(body: &Value, mode: Mode, current: Option<&User>) -> Result<Use
     })
 }
 
-/// A key of a JSON object, case-insensitively, with `null` as absent.
-pub fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name)
-        .or_else(|| {
-            obj.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
-        .filter(|v| !v.is_null())
-}
-
 fn invalid_type(attr: &str, expected: &str) -> ScimError {
     ScimError::bad_request("invalidValue", format!("{attr} must be {expected}"))
 }
 
 fn opt_string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, ScimError> {
-    match get_ci(obj, name) {
+    match get_present(obj, name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(invalid_type(name, "a string")),
@@ -221,7 +211,7 @@ fn read_enterprise(v: &Value) -> Result<Enterprise, ScimError> {
     let sub = |k: &str| {
         opt_string(obj, k).map_err(|_| invalid_type(&format!("{ENTERPRISE_URN}:{k}"), "a string"))
     };
-    let manager = match get_ci(obj, "manager") {
+    let manager = match get_present(obj, "manager") {
         None => None,
         // Entra sends the manager's id as a bare string at times.
         Some(Value::String(s)) => Some(json!({ "value": s })),
@@ -240,7 +230,7 @@ fn read_enterprise(v: &Value) -> Result<Enterprise, ScimError> {
 
 /// A multi-valued attribute: an array of objects, kept exactly as sent.
 fn multi(obj: &Map<String, Value>, name: &str) -> Result<Vec<Value>, ScimError> {
-    match get_ci(obj, name) {
+    match get_present(obj, name) {
         None => Ok(vec![]),
         Some(Value::Array(items)) => {
             if items.iter().any(|i| !i.is_object()) {

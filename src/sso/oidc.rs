@@ -227,9 +227,7 @@ pub async fn login(
         request = request.add_scope(Scope::new(scope.clone()));
     }
     let (url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
-    let mut browser = [0u8; 32];
-    openssl::rand::rand_bytes(&mut browser).expect("randomness");
-    let browser = URL_SAFE_NO_PAD.encode(browser);
+    let browser = crate::random::token(32);
     let flow = PendingFlow {
         nonce: nonce.secret().clone(),
         pkce_verifier: verifier.secret().clone(),
@@ -319,7 +317,7 @@ async fn finish(
     q: CallbackQuery,
     headers: &HeaderMap,
 ) -> Result<Response, Refused> {
-    let browser = read_cookie(headers);
+    let browser = crate::session::cookie(headers, FLOW_COOKIE);
     let flow_state = q
         .state
         .ok_or_else(|| refused("the callback carries no state"))?;
@@ -472,15 +470,4 @@ fn payload(token: &CoreIdToken) -> serde_json::Map<String, serde_json::Value> {
         .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
-}
-
-fn read_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(n, _)| *n == FLOW_COOKIE)
-        .map(|(_, v)| v.to_string())
 }

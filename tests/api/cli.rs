@@ -184,13 +184,15 @@ fn a_missing_config_file_is_an_error() {
 #[tokio::test]
 async fn serve_with_no_configuration_creates_its_sqlite_database_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .arg("serve")
         .current_dir(dir.path())
         .env_remove("GATEHOUSE_DATABASE__URL")
         .env("GATEHOUSE_SERVER__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -209,7 +211,12 @@ async fn serve_with_no_configuration_creates_its_sqlite_database_and_stops_on_si
         .expect(&line)
         .to_string();
 
-    let r = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .header("x-request-id", "trace-me-7")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(dir.path().join("data/gatehouse.db").is_file());
 
@@ -222,4 +229,10 @@ async fn serve_with_no_configuration_creates_its_sqlite_database_and_stops_on_si
         .await
         .unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+
+    // Every line logged while answering a request names that request.
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<&str> = logged.lines().filter(|l| l.contains("/healthz")).collect();
+    assert!(!lines.is_empty(), "the request was logged: {logged}");
+    assert!(lines.iter().all(|l| l.contains("trace-me-7")), "{logged}");
 }

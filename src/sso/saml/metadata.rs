@@ -125,11 +125,6 @@ pub fn sp_metadata(
     key_use: Option<&str>,
     requests_signed: bool,
 ) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('"', "&quot;")
-    };
     let use_attr = key_use
         .map(|u| format!(r#" use="{u}""#))
         .unwrap_or_default();
@@ -160,11 +155,6 @@ pub fn sp_metadata(
 
 /// Minimal IdP metadata for a stored connection: the form samael reads certificates from.
 pub fn idp_metadata_xml(entity_id: &str, sso_url: &str, certificates: &[String]) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('"', "&quot;")
-    };
     let keys: String = certificates
         .iter()
         .map(|c| {
@@ -212,4 +202,11 @@ pub fn idp_url_allowed(url: &str) -> bool {
         None => false,
     };
     parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback)
+}
+
+/// Escapes text for an XML attribute value in double quotes.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
 }
