@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::directory::Directory;
 use crate::state::AppState;
-use crate::{metrics, scim, sso, web};
+use crate::{admin, metrics, scim, sso, web};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -77,6 +77,11 @@ impl Application {
             crate::session::lifetimes(&self.state.config),
             Duration::from_secs(600),
         );
+        crate::admin::console::spawn_sweeper(
+            self.state.directory.clone(),
+            crate::admin::console::lifetimes(&self.state.config),
+            Duration::from_secs(600),
+        );
         let refresh = self.state.config.saml.metadata_refresh_minutes;
         if refresh > 0 {
             sso::saml::refresh::spawn(
@@ -126,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oidc/{org}/login", get(sso::oidc::login))
         .route("/oidc/{org}/callback", get(sso::oidc::callback))
         .merge(scim::routes::router())
+        .merge(admin::router())
         .fallback(web::pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(

@@ -21,6 +21,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub scim: ScimConfig,
     pub session: SessionConfig,
+    pub admin: AdminConfig,
     pub saml: SamlConfig,
     pub secrets: SecretsConfig,
     pub log: LogConfig,
@@ -161,6 +162,34 @@ impl Default for SessionConfig {
         Self {
             idle_timeout_minutes: 480,
             absolute_timeout_hours: 24,
+        }
+    }
+}
+
+/// The admin console: its sessions are apart from end users' and shorter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// A console session unused this long ends.
+    pub idle_timeout_minutes: u64,
+    /// A console session ends this long after sign-in, used or not.
+    pub absolute_timeout_hours: u64,
+    /// Failed password sign-ins to one email within `lockout_minutes` that lock it.
+    pub max_failed_logins: u32,
+    /// How long a locked email stays locked, and the window failures are counted in.
+    pub lockout_minutes: u64,
+    /// How long a setup link stays valid unless its creator says otherwise.
+    pub setup_link_hours: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout_minutes: 30,
+            absolute_timeout_hours: 8,
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+            setup_link_hours: 72,
         }
     }
 }

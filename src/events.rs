@@ -75,6 +75,12 @@ pub async fn record(
 pub struct EventQuery {
     pub failures_only: bool,
     pub action: Option<String>,
+    /// Only events about this target (a user's id), or done by that user.
+    pub subject: Option<String>,
+    /// Only events at or after this time.
+    pub from: Option<Millis>,
+    /// Only events before this time.
+    pub until: Option<Millis>,
     /// Only events older than this id: the cursor for the next page.
     pub before: Option<i64>,
     pub limit: u32,
@@ -90,6 +96,8 @@ pub async fn list(
         "select id, org_id, at, actor, action, target, outcome, detail from events \
          where org_id = $1 and ($2 = 0 or outcome = 'failure') \
            and ($3 = '' or action = $3) and id < $4 \
+           and ($6 = '' or target = $6 or actor = $7 or actor = $8) \
+           and at >= $9 and at < $10 \
          order by id desc limit $5",
     )
     .bind(org.to_string())
@@ -97,6 +105,17 @@ pub async fn list(
     .bind(query.action.clone().unwrap_or_default())
     .bind(query.before.unwrap_or(i64::MAX))
     .bind(i64::from(query.limit.clamp(1, 1000)))
+    .bind(query.subject.clone().unwrap_or_default())
+    .bind(format!(
+        "user:{}",
+        query.subject.as_deref().unwrap_or_default()
+    ))
+    .bind(format!(
+        "org-admin:{}",
+        query.subject.as_deref().unwrap_or_default()
+    ))
+    .bind(query.from.unwrap_or(i64::MIN))
+    .bind(query.until.unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await?;
     rows.into_iter()

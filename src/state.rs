@@ -18,6 +18,8 @@ pub struct App {
     pub config: Arc<Config>,
     pub metrics: Metrics,
     pub scim_limiter: RateLimiter,
+    /// Console password sign-ins, per client address.
+    pub admin_login_limiter: RateLimiter<std::net::IpAddr>,
     pub secrets: SecretBox,
     pub oidc: Providers,
 }
@@ -30,6 +32,9 @@ impl AppState {
             config,
             metrics: Metrics::default(),
             scim_limiter,
+            // Bursts of a few tries, then one every two seconds: far beyond a person,
+            // far below a password sprayer. The per-email lockout is the other half.
+            admin_login_limiter: RateLimiter::new(0.5, 20),
             secrets,
             oidc: Providers::default(),
         }))

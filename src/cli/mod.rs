@@ -76,7 +76,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // On stdout too, plainly, for scripts that start the server on port 0.
     println!("gatehouse listening on http://{}", app.local_addr());
     tracing::info!(address = %app.local_addr(), "listening");
+    first_admin_link(&app).await?;
     app.run_until_stopped().await
+}
+
+/// While no platform admin exists, prints a one-time link (valid for an hour) that lets the
+/// first person create one in the browser: `make run` on a fresh machine leads straight
+/// into the console.
+async fn first_admin_link(app: &Application) -> anyhow::Result<()> {
+    let state = app.state();
+    let expires = state.directory.now() + 3_600_000;
+    if let Some(secret) = state.directory.create_first_admin_link(expires).await? {
+        println!(
+            "No platform admin exists yet. Create the first one within the hour at:\n  {}/admin/first-admin?token={secret}",
+            state.config.server.base_url()
+        );
+    }
+    Ok(())
 }
 
 /// Opens the directory for a one-off command, migrating first so that commands work on a

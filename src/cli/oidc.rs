@@ -3,12 +3,10 @@
 use clap::Subcommand;
 
 use super::find_org;
+use crate::admin::ops::{configure_oidc, OidcSettings};
 use crate::config::Config;
-use crate::directory::oidc::OidcConnection;
 use crate::directory::{Actor, Directory};
 use crate::secrets::SecretBox;
-use crate::sso::oidc::Providers;
-use crate::sso::saml::metadata::idp_url_allowed;
 
 #[derive(Debug, Subcommand)]
 pub enum OidcCommand {
@@ -39,39 +37,17 @@ pub async fn run(directory: &Directory, config: &Config, cmd: OidcCommand) -> an
         scopes,
     } = cmd;
     let org = find_org(directory, &slug).await?;
-    let issuer = issuer.trim_end_matches('/').to_string();
-    anyhow::ensure!(
-        idp_url_allowed(&issuer),
-        "the issuer must be https:// (http:// only on loopback addresses): {issuer}"
-    );
-    let metadata = Providers::default()
-        .metadata(&issuer)
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
-    let sealed = match client_secret {
-        Some(s) => Some(SecretBox::load(&config.secrets)?.seal(&s)),
-        None => None,
-    };
-    let mut all = vec!["openid".to_string()];
-    all.extend(
-        scopes
-            .into_iter()
-            .filter(|s| !s.is_empty() && s != "openid"),
-    );
-    let connection = OidcConnection {
-        org_id: org.id,
+    let secrets = SecretBox::load(&config.secrets)?;
+    let settings = OidcSettings {
         issuer,
         client_id,
-        sealed_secret: sealed,
-        scopes: all,
+        client_secret,
+        scopes,
     };
-    directory
-        .set_oidc_connection(&connection, &Actor::Cli)
-        .await?;
+    let connection = configure_oidc(directory, &secrets, &org, settings, &Actor::Cli).await?;
     println!(
         "OpenID provider set for {}: {}",
-        org.slug,
-        metadata.issuer().as_str()
+        org.slug, connection.issuer
     );
     println!("Enter this sign-in redirect URI at the provider:");
     println!("{}/oidc/{}/callback", config.server.base_url(), org.slug);

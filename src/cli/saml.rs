@@ -7,7 +7,7 @@ use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::directory::saml::SamlConnection;
 use crate::directory::{Actor, Directory};
-use crate::sso::saml::metadata::{certificate_info, fetch, parse_idp_metadata};
+use crate::sso::saml::metadata::{certificate_info, parse_idp_metadata};
 use crate::sso::saml::sp_key::generate;
 
 #[derive(Debug, Subcommand)]
@@ -128,7 +128,10 @@ async fn import(
 ) -> anyhow::Result<()> {
     let org = find_org(directory, slug).await?;
     let (xml, url) = if file_or_url.starts_with("http://") || file_or_url.starts_with("https://") {
-        (fetch(&file_or_url).await?, Some(file_or_url))
+        (
+            crate::admin::ops::fetch_saml_metadata(&file_or_url).await?,
+            Some(file_or_url),
+        )
     } else {
         (
             std::fs::read_to_string(&file_or_url)
@@ -137,19 +140,8 @@ async fn import(
         )
     };
     let now = directory.now();
-    let md = parse_idp_metadata(&xml, now).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let connection = SamlConnection {
-        org_id: org.id,
-        idp_entity_id: md.entity_id.clone(),
-        sso_url: md.sso_url.clone(),
-        certificates: md.certificates.clone(),
-        metadata_url: url,
-        created_at: now,
-        updated_at: now,
-    };
-    directory
-        .set_saml_connection(org.id, &connection, &Actor::Cli)
-        .await?;
+    let md =
+        crate::admin::ops::import_saml_metadata(directory, &org, &xml, url, &Actor::Cli).await?;
     let base = config.server.base_url();
     println!("SAML identity provider set for {}:", org.slug);
     println!("  IdP entity ID:  {}", md.entity_id);

@@ -5,6 +5,9 @@
 //! Every operation on tenant data takes the organisation first, and every query it runs is
 //! scoped by it: no call can reach another organisation's rows.
 
+pub mod admin_links;
+pub mod admin_lockout;
+pub mod admin_sessions;
 pub mod admins;
 pub mod group_members;
 pub mod groups;
@@ -12,11 +15,13 @@ pub mod identities;
 pub mod login_groups;
 pub mod model;
 pub mod oidc;
+pub mod org_admins;
 pub mod orgs;
 pub mod saml;
 pub mod saml_keys;
 pub mod sessions;
 pub mod tokens;
+pub mod user_admin;
 pub mod user_import;
 pub mod user_lists;
 pub mod users;
@@ -62,7 +67,14 @@ pub enum Actor {
     /// The server itself (schedules, first start).
     System,
     ScimToken(TokenId),
+    /// A platform admin, in the console or through an API key of its.
     Admin(AdminId),
+    /// A user administering its own organisation in the console.
+    OrgAdmin(UserId),
+    /// Whoever holds a setup link, by link id.
+    SetupLink(String),
+    /// An admin API key, by key id.
+    ApiKey(String),
     User(UserId),
     /// An identity provider, by connection, asserting a login.
     Idp(String),
@@ -75,6 +87,9 @@ impl fmt::Display for Actor {
             Actor::System => f.write_str("system"),
             Actor::ScimToken(id) => write!(f, "scim-token:{id}"),
             Actor::Admin(id) => write!(f, "admin:{id}"),
+            Actor::OrgAdmin(id) => write!(f, "org-admin:{id}"),
+            Actor::SetupLink(id) => write!(f, "setup-link:{id}"),
+            Actor::ApiKey(id) => write!(f, "api-key:{id}"),
             Actor::User(id) => write!(f, "user:{id}"),
             Actor::Idp(connection) => write!(f, "idp:{connection}"),
         }

@@ -54,6 +54,8 @@ pub struct OrgSettings {
     pub oidc_claim_given_name: String,
     pub oidc_claim_family_name: String,
     pub oidc_claim_groups: String,
+    /// Members of the IdP group of this name are admins of the organisation in the console.
+    pub admin_group: Option<String>,
 }
 
 impl Default for OrgSettings {
@@ -76,6 +78,7 @@ impl Default for OrgSettings {
             oidc_claim_given_name: "given_name".into(),
             oidc_claim_family_name: "family_name".into(),
             oidc_claim_groups: "groups".into(),
+            admin_group: None,
         }
     }
 }
@@ -104,6 +107,7 @@ pub enum OrgChange {
     SamlSpEntityId(Option<String>),
     /// Which attribute feeds which user field: (setting key, attribute name).
     SamlAttribute(&'static str, String),
+    AdminGroup(Option<String>),
 }
 
 /// The keys `OrgChange::parse` understands, with what each takes; the README lists them too.
@@ -181,6 +185,10 @@ pub const ORG_KEYS: &[(&str, &str)] = &[
         "oidc_claim_groups",
         "OIDC claim with the group names (default groups)",
     ),
+    (
+        "admin_group",
+        "IdP group whose members administer the organisation in the console (default none; empty clears it)",
+    ),
 ];
 
 impl OrgChange {
@@ -212,6 +220,10 @@ impl OrgChange {
             "saml_encrypted_assertions" => {
                 parse_bool(key, value).map(Self::SamlEncryptedAssertions)
             }
+            "admin_group" => match value.trim() {
+                "" => Ok(Self::AdminGroup(None)),
+                v => Ok(Self::AdminGroup(Some(v.to_string()))),
+            },
             "saml_sp_entity_id" => match value.trim() {
                 "" => Ok(Self::SamlSpEntityId(None)),
                 v => Ok(Self::SamlSpEntityId(Some(v.to_string()))),
@@ -265,6 +277,7 @@ impl OrgChange {
             Self::SamlEncryptedAssertions(b) => ("saml_encrypted_assertions", (*b).into()),
             Self::SamlSpEntityId(v) => ("saml_sp_entity_id", serde_json::json!(v)),
             Self::SamlAttribute(k, v) => (k, v.as_str().into()),
+            Self::AdminGroup(v) => ("admin_group", serde_json::json!(v)),
         }
     }
 }
@@ -389,6 +402,7 @@ impl Directory {
                 OrgChange::SamlSignRequests(b) => settings.saml_sign_requests = *b,
                 OrgChange::SamlEncryptedAssertions(b) => settings.saml_encrypted_assertions = *b,
                 OrgChange::SamlSpEntityId(v) => settings.saml_sp_entity_id = v.clone(),
+                OrgChange::AdminGroup(v) => settings.admin_group = v.clone(),
                 OrgChange::SamlAttribute(k, v) => {
                     let field = match *k {
                         "saml_attribute_first_name" => &mut settings.saml_attribute_first_name,

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use crate::directory::OrgId;
 
-pub struct RateLimiter {
+pub struct RateLimiter<K = OrgId> {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<OrgId, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 struct Bucket {
@@ -20,7 +20,7 @@ struct Bucket {
     at: Instant,
 }
 
-impl RateLimiter {
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     /// `per_second` of zero turns the limit off.
     pub fn new(per_second: f64, burst: u32) -> Self {
         Self {
@@ -31,11 +31,11 @@ impl RateLimiter {
     }
 
     /// Takes one request's token, or says in how many whole seconds one will be there.
-    pub fn check(&self, org: OrgId) -> Result<(), u64> {
+    pub fn check(&self, org: K) -> Result<(), u64> {
         self.check_at(org, Instant::now())
     }
 
-    fn check_at(&self, org: OrgId, now: Instant) -> Result<(), u64> {
+    fn check_at(&self, org: K, now: Instant) -> Result<(), u64> {
         if self.per_second <= 0.0 {
             return Ok(());
         }

@@ -13,21 +13,37 @@ const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
+/// The console's pages load their stylesheet and one script from this server, and nothing
+/// else: no inline script or style at all.
+const CONSOLE_CSP: &str =
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /// An HTML response with the headers every page carries.
 pub fn page(status: StatusCode, template: &impl Template) -> Response {
+    render(status, template, CSP)
+}
+
+/// A console page: the same headers, with the console's policy.
+pub fn console_page(status: StatusCode, template: &impl Template) -> Response {
+    render(status, template, CONSOLE_CSP)
+}
+
+fn render(status: StatusCode, template: &impl Template, csp: &'static str) -> Response {
     match template.render() {
-        Ok(html) => with_headers(status, html),
+        Ok(html) => with_headers(status, html, csp),
         Err(e) => {
             tracing::error!(error = %e, "a page failed to render");
             with_headers(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "<h1>Something went wrong</h1>".into(),
+                csp,
             )
         }
     }
 }
 
-fn with_headers(status: StatusCode, html: String) -> Response {
+fn with_headers(status: StatusCode, html: String, csp: &'static str) -> Response {
     let headers: [(HeaderName, HeaderValue); 5] = [
         (
             header::CONTENT_TYPE,
@@ -35,7 +51,7 @@ fn with_headers(status: StatusCode, html: String) -> Response {
         ),
         (
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+            HeaderValue::from_static(csp),
         ),
         (
             header::X_CONTENT_TYPE_OPTIONS,
@@ -82,6 +98,8 @@ pub struct PageError {
     pub status: StatusCode,
     pub title: &'static str,
     pub message: String,
+    /// Where the page's one link leads: (href, text).
+    pub back: (&'static str, &'static str),
 }
 
 impl PageError {
@@ -90,7 +108,14 @@ impl PageError {
             status,
             title,
             message: message.into(),
+            back: ("/login", "Back to sign-in"),
         }
+    }
+
+    /// Points the page's link somewhere other than the sign-in page.
+    pub fn back_to(mut self, href: &'static str, text: &'static str) -> Self {
+        self.back = (href, text);
+        self
     }
 }
 
@@ -102,6 +127,7 @@ impl From<directory::Error> for PageError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             title: "Something went wrong",
             message: format!("The server could not finish this request. Try again in a moment. (Reference {reference}.)"),
+            back: ("/login", "Back to sign-in"),
         }
     }
 }
@@ -110,7 +136,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         page(
             self.status,
-            &Message::new(self.title, &self.message).link("/login", "Back to sign-in"),
+            &Message::new(self.title, &self.message).link(self.back.0, self.back.1),
         )
     }
 }
