@@ -13,12 +13,50 @@ pub mod login;
 pub mod ops;
 pub mod orgs;
 
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::state::AppState;
+use crate::web::pages::PageError;
+
+/// Console paths answer with pages, failures included: a rejection that axum writes as
+/// plain text (a form that is not a form, a missing field) becomes a page that says so.
+async fn pages_only(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_html {
+        return response;
+    }
+    let message = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+        | StatusCode::UNPROCESSABLE_ENTITY
+        | StatusCode::BAD_REQUEST => {
+            "The form could not be read. Go back, reload the page and try again."
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "What you sent is larger than this server accepts.",
+        StatusCode::METHOD_NOT_ALLOWED => "This address does not take that kind of request.",
+        _ => "The server could not finish this request.",
+    };
+    let title = status.canonical_reason().unwrap_or("Request refused");
+    PageError::new(status, title, message)
+        .back_to("/admin", "Back to the console")
+        .into_response()
+}
 
 pub fn router() -> Router<AppState> {
+    routes().layer(axum::middleware::from_fn(pages_only))
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(login::home))
         .route("/admin/", get(login::home))

@@ -196,12 +196,13 @@ async fn serve_with_no_configuration_creates_its_sqlite_database_and_stops_on_si
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
+    let mut stdout = BufReader::new(stdout);
+    let first = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
+        stdout.read_line(&mut line).unwrap();
+        (line, stdout)
     });
-    let line = tokio::time::timeout(Duration::from_secs(30), line)
+    let (line, stdout) = tokio::time::timeout(Duration::from_secs(30), first)
         .await
         .unwrap()
         .unwrap();
@@ -219,6 +220,45 @@ async fn serve_with_no_configuration_creates_its_sqlite_database_and_stops_on_si
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(dir.path().join("data/gatehouse.db").is_file());
+
+    // No admin yet: the server printed a one-time link into the console's first-admin form.
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let notice = lines.next().unwrap().unwrap();
+        let link = lines.next().unwrap().unwrap();
+        (notice, link)
+    });
+    let (notice, link) = tokio::time::timeout(Duration::from_secs(30), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(notice.contains("No platform admin"), "{notice}");
+    let path = &link[link.find("/admin/first-admin?token=").expect(&link)..];
+    let browser = crate::console_helpers::browser();
+    let form = browser.get(format!("{base}{path}")).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    let html = form.text().await.unwrap();
+    let token = crate::console_helpers::field_value(&html, "token").unwrap();
+    let csrf = crate::console_helpers::csrf_of(&html);
+    let created = browser
+        .post(format!("{base}/admin/first-admin"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("token", token.as_str()),
+            ("email", "first@ops.test"),
+            ("password", "a long enough password"),
+            ("confirm", "a long enough password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 303);
+    let orgs = browser
+        .get(format!("{base}/admin/orgs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(orgs.status(), 200, "the new admin is signed in");
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -2,6 +2,7 @@
 //! PostgreSQL database per test when GATEHOUSE_TEST_DATABASE_URL names a server).
 
 mod cli;
+mod console_auth;
 mod console_helpers;
 mod deactivation;
 mod directory;
