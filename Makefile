@@ -1,18 +1,23 @@
 # `make run` and `make test` install what they need first (see scripts/deps.sh).
 CARGO ?= cargo
 
-.PHONY: run test test-sqlite test-pg test-interop lint fmt deps build migrate bench
+.PHONY: run test test-sqlite test-pg test-interop browser-deps lint fmt deps build migrate bench
 
 run: deps
 	$(CARGO) run --release --locked -- serve
 
 test: deps test-sqlite test-pg test-interop
 
-test-sqlite:
+# Playwright's driver for the console's browser test (it drives Debian's Chromium; it never
+# downloads a browser of its own).
+browser-deps:
+	@test -d tests/browser/node_modules/playwright-core || npm ci --prefix tests/browser --no-audit --no-fund
+
+test-sqlite: browser-deps
 	@echo "== tests on SQLite =="
 	$(CARGO) test --locked --lib --bins --tests
 
-test-pg:
+test-pg: browser-deps
 	@echo "== tests on PostgreSQL =="
 	scripts/with-postgres.sh $(CARGO) test --locked --lib --bins --tests
 

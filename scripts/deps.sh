@@ -2,7 +2,8 @@
 # Installs what building and testing Gatehouse needs on Debian 12, skipping what is there:
 # the C libraries samael's XML signatures link against, libclang for its bindings,
 # the PostgreSQL server for the second test leg, Python for the SCIM conformance suite,
-# nginx for the forward-auth test. Rust itself comes from rustup (>= 1.89).
+# nginx for the forward-auth test, Chromium and Node.js for the console's browser test.
+# Rust itself comes from rustup (>= 1.89).
 set -euo pipefail
 
 packages=(
@@ -11,7 +12,12 @@ packages=(
     postgresql
     python3 python3-venv
     nginx
+    chromium
 )
+# Node.js: Debian's, unless a newer one is installed already.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

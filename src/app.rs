@@ -79,7 +79,7 @@ impl Application {
         );
         crate::admin::console::spawn_sweeper(
             self.state.directory.clone(),
-            crate::admin::console::lifetimes(&self.state.config),
+            &self.state.config,
             Duration::from_secs(600),
         );
         let refresh = self.state.config.saml.metadata_refresh_minutes;

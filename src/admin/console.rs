@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
+use crate::directory::admin_lockout::LockoutPolicy;
 use crate::directory::admin_sessions::{AdminSession, Principal};
 use crate::directory::orgs::Org;
 use crate::directory::sessions::Lifetimes;
@@ -29,18 +30,31 @@ pub fn lifetimes(config: &Config) -> Lifetimes {
     }
 }
 
-/// Sweeps expired console sessions every `every` until the process ends.
+/// How console password failures are counted.
+pub fn lockout_policy(config: &Config) -> LockoutPolicy {
+    LockoutPolicy {
+        max_failures: config.admin.max_failed_logins,
+        window_ms: config.admin.lockout_minutes as i64 * 60_000,
+    }
+}
+
+/// Sweeps expired console sessions and old sign-in failures every `every` until the process ends.
 pub fn spawn_sweeper(
     directory: crate::directory::Directory,
-    lifetimes: Lifetimes,
+    config: &Config,
     every: std::time::Duration,
 ) {
+    let lifetimes = lifetimes(config);
+    let lockout = lockout_policy(config);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             if let Err(e) = directory.sweep_admin_sessions(lifetimes).await {
                 tracing::error!(error = %e, "sweeping expired console sessions failed");
+            }
+            if let Err(e) = directory.sweep_login_failures(lockout).await {
+                tracing::error!(error = %e, "sweeping old sign-in failures failed");
             }
         }
     });

@@ -20,7 +20,6 @@ use super::console::{
     self, clear_session_cookie, cookie_header, csrf_matches, csrf_refused, session_cookie, Console,
     PRE_CSRF_COOKIE,
 };
-use crate::directory::admin_lockout::LockoutPolicy;
 use crate::directory::admin_sessions::{NewPrincipal, Principal};
 use crate::directory::{Actor, Domain, Email};
 use crate::password;
@@ -230,10 +229,7 @@ pub async fn submit(
         .await
         .unwrap_or(false);
     let Some(admin) = admin.filter(|_| verified) else {
-        let policy = LockoutPolicy {
-            max_failures: state.config.admin.max_failed_logins,
-            window_ms: state.config.admin.lockout_minutes as i64 * 60_000,
-        };
+        let policy = console::lockout_policy(&state.config);
         let locked = directory.login_failed(&email.key(), policy).await?;
         refuse(if locked.is_some() {
             "wrong email or password; email now locked"

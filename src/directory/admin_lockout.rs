@@ -84,4 +84,20 @@ impl Directory {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Forgets failure counts whose window and lock are both over (an address spraying
+    /// many emails would otherwise leave a row for each).
+    pub async fn sweep_login_failures(&self, policy: LockoutPolicy) -> Result<u64> {
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        let done = sqlx::query(
+            "delete from admin_login_failures where locked_until <= $1 and first_at <= $2",
+        )
+        .bind(now)
+        .bind(now - policy.window_ms)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
 }

@@ -597,3 +597,27 @@ async fn the_first_admin_link_works_once_and_only_while_there_is_no_admin() {
     assert_eq!(r.status(), 403);
     let _ = user_data("unused");
 }
+
+#[tokio::test]
+async fn old_sign_in_failures_are_swept_but_live_locks_are_kept() {
+    use gatehouse::directory::admin_lockout::LockoutPolicy;
+    let app = TestApp::spawn().await;
+    let policy = LockoutPolicy {
+        max_failures: 2,
+        window_ms: 60_000,
+    };
+    let d = &app.directory;
+    d.login_failed("a@x.test", policy).await.unwrap();
+    assert!(d.login_failed("b@x.test", policy).await.unwrap().is_none());
+    let locked = d.login_failed("b@x.test", policy).await.unwrap();
+    assert_eq!(locked, Some(T0 + 60_000), "the second failure locks b");
+    assert_eq!(d.sweep_login_failures(policy).await.unwrap(), 0);
+    app.clock.advance_ms(30_000);
+    assert_eq!(
+        d.login_locked_until("b@x.test").await.unwrap(),
+        Some(T0 + 60_000)
+    );
+    app.clock.advance_ms(31_000);
+    assert_eq!(d.login_locked_until("b@x.test").await.unwrap(), None);
+    assert_eq!(d.sweep_login_failures(policy).await.unwrap(), 2);
+}

@@ -3,6 +3,7 @@
 
 mod cli;
 mod console_auth;
+mod console_browser;
 mod console_helpers;
 mod deactivation;
 mod directory;

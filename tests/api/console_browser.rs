@@ -1,0 +1,159 @@
+//! The admin console in a real browser (Debian's Chromium, driven by Playwright from
+//! tests/browser/console.mjs): a platform admin sets up an organisation and later
+//! deactivates one of its users; this test checks from the outside what the clicks did.
+
+use std::path::Path;
+use std::process::Command;
+
+use gatehouse::sso::saml::metadata::certificate_info;
+use serde_json::json;
+
+use crate::console_helpers::{create_platform_admin, PASSWORD};
+use crate::helpers::TestApp;
+use crate::saml_idp::{encode, response, Spec, TestIdp};
+
+const ROOT: &str = "root@platform.test";
+
+/// Runs one phase of the browser script; returns its standard output.
+async fn browser_phase(phase: &str, envs: Vec<(&'static str, String)>) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/console.mjs");
+    let modules = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/node_modules");
+    assert!(
+        Path::new(modules).join("playwright-core").is_dir(),
+        "Playwright is not installed: run `make browser-deps` (make test does)"
+    );
+    let phase = phase.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .arg(&phase)
+            .envs(envs)
+            .output()
+            .expect("node runs (make deps installs it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "the browser script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+async fn auth_check(app: &TestApp, cookie: &str) -> u16 {
+    app.client
+        .get(app.url("/auth/check"))
+        .header("cookie", format!("gatehouse_session={cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_sets_up_an_organisation_and_offboards_a_user_in_a_real_browser() {
+    let app = TestApp::spawn().await;
+    create_platform_admin(&app, ROOT).await;
+    let dir = tempfile::tempdir().unwrap();
+    let idp = TestIdp::new("http://idp.browser.test/exk1");
+    let metadata = dir.path().join("okta-metadata.xml");
+    std::fs::write(&metadata, idp.metadata(&[&idp.cert_b64])).unwrap();
+    let subject = certificate_info(&idp.cert_b64, app.directory.now())
+        .unwrap()
+        .subject;
+    let state_file = dir.path().join("state.json").display().to_string();
+    let csv_file = dir.path().join("events.csv");
+    let common = vec![
+        ("BASE_URL", app.base_url.clone()),
+        ("ADMIN_EMAIL", ROOT.to_string()),
+        ("ADMIN_PASSWORD", PASSWORD.to_string()),
+        ("STATE_FILE", state_file),
+    ];
+
+    // The admin creates the organisation, uploads the metadata and issues a token.
+    let mut envs = common.clone();
+    envs.push(("METADATA_FILE", metadata.display().to_string()));
+    envs.push(("IDP_ENTITY_ID", idp.entity_id.clone()));
+    envs.push(("CERT_SUBJECT", subject));
+    let out = browser_phase("setup", envs).await;
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("TOKEN="))
+        .expect("the script prints the token it saw")
+        .to_string();
+
+    // The token works for Okta's push; the metadata works for Okta's sign-in.
+    let org = app.directory.org_by_slug("acme").await.unwrap().unwrap();
+    let pushed = app
+        .client
+        .post(app.url("/scim/v2/acme/Users"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "grace@acme.test",
+            "name": {"givenName": "Grace", "familyName": "Hopper"},
+            "emails": [{"value": "grace@acme.test", "primary": true}],
+            "active": true
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 201);
+    let acs = app.url("/saml/acme/acs");
+    let spec = Spec::new(
+        &idp,
+        &app.url("/saml/acme/metadata"),
+        &acs,
+        "grace@acme.test",
+    );
+    let signed_in = app
+        .client
+        .post(&acs)
+        .form(&[("SAMLResponse", encode(&response(&idp, &spec)))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_in.status(),
+        303,
+        "{}",
+        signed_in.text().await.unwrap()
+    );
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("gatehouse_session=");
+    assert_eq!(auth_check(&app, cookie).await, 200);
+
+    // The admin finds the user, deactivates it and downloads the event log.
+    let mut envs = common;
+    envs.push(("USER_NAME", "grace@acme.test".to_string()));
+    envs.push(("CSV_FILE", csv_file.display().to_string()));
+    browser_phase("offboard", envs).await;
+    assert_eq!(
+        auth_check(&app, cookie).await,
+        401,
+        "the user's session stopped working"
+    );
+    let user = app
+        .directory
+        .user_by_user_name(org.id, "grace@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!user.active);
+    let csv = std::fs::read_to_string(&csv_file).unwrap();
+    let line = csv
+        .lines()
+        .find(|l| l.contains("user.deactivate"))
+        .unwrap_or_else(|| panic!("no deactivation in the CSV:\n{csv}"));
+    assert!(
+        line.contains(&user.id.to_string()) && line.contains("admin:"),
+        "{line}"
+    );
+}
