@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::pages::{page, Message, PageError};
+use super::pages::{page, sign_in_page, Message, PageError};
 use crate::directory::orgs::Org;
 use crate::directory::{Domain, Email};
 use crate::sso::return_to::safe_return_to;
@@ -49,7 +49,7 @@ pub async fn show(
         return_to,
         problem: None,
     };
-    Ok(page(StatusCode::OK, &form))
+    Ok(sign_in_page(StatusCode::OK, &form))
 }
 
 pub async fn submit(
@@ -63,7 +63,7 @@ pub async fn submit(
             return_to: return_to.clone(),
             problem: Some(problem),
         };
-        Ok(page(StatusCode::BAD_REQUEST, &p))
+        Ok(sign_in_page(StatusCode::BAD_REQUEST, &p))
     };
     let Ok(email) = Email::parse(&form.email) else {
         return again("That does not look like an email address.".into());

@@ -13,6 +13,12 @@ const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
+/// The sign-in page: the same, without `form-action`. Its form's answer is a redirect to
+/// the organisation's IdP, an origin known only once the email is read, and Chrome applies
+/// `form-action` to every redirect that follows a form's submission.
+const SIGN_IN_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
 /// The console's pages load their stylesheet and one script from this server, and nothing
 /// else: no inline script or style at all.
 const CONSOLE_CSP: &str =
@@ -22,6 +28,11 @@ const CONSOLE_CSP: &str =
 /// An HTML response with the headers every page carries.
 pub fn page(status: StatusCode, template: &impl Template) -> Response {
     render(status, template, CSP)
+}
+
+/// The sign-in page (see [`SIGN_IN_CSP`]).
+pub fn sign_in_page(status: StatusCode, template: &impl Template) -> Response {
+    render(status, template, SIGN_IN_CSP)
 }
 
 /// A console page: the same headers, with the console's policy.

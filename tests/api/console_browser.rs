@@ -157,3 +157,43 @@ async fn an_admin_sets_up_an_organisation_and_offboards_a_user_in_a_real_browser
         "{line}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sign_in_page_leads_a_real_browser_to_the_organisations_idp() {
+    let app = TestApp::spawn().await;
+    let org = app.org("acme", &["acme.test"]).await;
+    // The IdP's sign-in page: a server of its own, on another origin.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sso_url = format!("http://{}/sso", listener.local_addr().unwrap());
+    let idp_page = axum::Router::new().route(
+        "/sso",
+        axum::routing::get(|| async { axum::response::Html("<h1>IdP sign-in page</h1>") }),
+    );
+    tokio::spawn(async move { axum::serve(listener, idp_page).await });
+    let mut idp = TestIdp::new("http://idp.browser.test/exk2");
+    idp.sso_url = sso_url.clone();
+    let xml = idp.metadata(&[&idp.cert_b64]);
+    gatehouse::admin::ops::import_saml_metadata(
+        &app.directory,
+        &org,
+        &xml,
+        None,
+        &gatehouse::directory::Actor::Cli,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    browser_phase(
+        "signin",
+        vec![
+            ("BASE_URL", app.base_url.clone()),
+            (
+                "STATE_FILE",
+                dir.path().join("s.json").display().to_string(),
+            ),
+            ("SIGNIN_EMAIL", "ada@acme.test".into()),
+            ("IDP_SSO_URL", sso_url),
+        ],
+    )
+    .await;
+}

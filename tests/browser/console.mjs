@@ -5,7 +5,8 @@
 //   setup:   sign in as a platform admin, create an organisation, upload the IdP metadata
 //            file and see its certificate, issue a SCIM token and see it once (printed as
 //            TOKEN=... for the test to use);
-//   offboard: find a user, deactivate it, download the event log as CSV.
+//   offboard: find a user, deactivate it, download the event log as CSV;
+//   signin:   (no admin) an end user's email at /login leads the browser to its IdP.
 //
 // Configuration comes from the environment: BASE_URL, ADMIN_EMAIL, ADMIN_PASSWORD,
 // STATE_FILE, and per phase METADATA_FILE, IDP_ENTITY_ID, CERT_SUBJECT / USER_NAME, CSV_FILE.
@@ -80,23 +81,37 @@ async function offboard(page) {
   await download.saveAs(env("CSV_FILE"));
 }
 
+// An end user at the sign-in page is sent on to its organisation's IdP (which answers
+// "IdP sign-in page" here); no CSP directive may stop that redirect.
+async function signin(page) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel("Work email").fill(env("SIGNIN_EMAIL"));
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.waitForURL((url) => url.href.startsWith(env("IDP_SSO_URL")));
+  expect((await page.content()).includes("IdP sign-in page"), "the IdP's page");
+}
+
 const phase = process.argv[2];
 const browser = await launch();
 const stateFile = env("STATE_FILE");
 const context = await browser.newContext(
-  phase === "setup" ? { acceptDownloads: true } : { acceptDownloads: true, storageState: stateFile },
+  phase === "offboard" ? { acceptDownloads: true, storageState: stateFile } : { acceptDownloads: true },
 );
 const page = await context.newPage();
 page.setDefaultTimeout(15000);
 const problems = [];
-page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+// What the console must never cause: a CSP violation, or a script error.
+page.on("console", (m) => {
+  if (m.type() === "error" && /Content Security Policy|Uncaught/.test(m.text())) problems.push(m.text());
+});
+page.on("pageerror", (e) => problems.push(e.message));
 try {
   if (phase === "setup") await setup(page);
   else if (phase === "offboard") await offboard(page);
+  else if (phase === "signin") await signin(page);
   else throw new Error(`unknown phase ${phase}`);
   await context.storageState({ path: stateFile });
-  // A CSP violation or a script error shows up as a console error: the console has none.
-  expect(problems.length === 0, `no console errors, got: ${problems.join("\n")}`);
+  expect(problems.length === 0, `no CSP violation or script error, got: ${problems.join("\n")}`);
 } catch (e) {
   console.error(`browser test failed in phase ${phase} at ${page.url()}: ${e.message}`);
   try { console.error((await page.locator("body").innerText()).slice(0, 3000)); } catch {}
