@@ -3,6 +3,8 @@
 
 mod cli;
 mod console_helpers;
+mod console_settings;
+mod console_setup;
 mod deactivation;
 mod directory;
 mod events;
