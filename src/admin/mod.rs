@@ -12,6 +12,12 @@ pub mod console;
 pub mod login;
 pub mod ops;
 pub mod orgs;
+pub mod settings;
+pub mod setup;
+pub mod setup_links;
+pub mod setup_oidc;
+pub mod setup_saml;
+pub mod setup_tokens;
 
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
@@ -73,4 +79,23 @@ fn routes() -> Router<AppState> {
         .route("/admin/setup", post(login::setup_link_use))
         .route("/admin/setup/{token}", get(login::setup_link_show))
         .route("/admin/orgs", get(orgs::list).post(orgs::create))
+        .route("/admin/orgs/{slug}", get(setup::show))
+        .route("/admin/orgs/{slug}/domains", post(setup::domains))
+        .route("/admin/orgs/{slug}/admins", post(setup::admins))
+        .route("/admin/orgs/{slug}/tokens", post(setup_tokens::create))
+        .route(
+            "/admin/orgs/{slug}/tokens/{id}/revoke",
+            post(setup_tokens::revoke),
+        )
+        .route("/admin/orgs/{slug}/saml", post(setup_saml::save))
+        .route("/admin/orgs/{slug}/oidc", post(setup_oidc::save))
+        .route("/admin/orgs/{slug}/setup-links", post(setup_links::create))
+        .route(
+            "/admin/orgs/{slug}/setup-links/{id}/revoke",
+            post(setup_links::revoke),
+        )
+        .route(
+            "/admin/orgs/{slug}/settings",
+            get(settings::show).post(settings::save),
+        )
 }

@@ -5,6 +5,8 @@ mod cli;
 mod console_auth;
 mod console_browser;
 mod console_helpers;
+mod console_settings;
+mod console_setup;
 mod deactivation;
 mod directory;
 mod events;

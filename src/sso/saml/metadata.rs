@@ -24,6 +24,8 @@ pub struct IdpMetadata {
 pub struct CertificateInfo {
     pub subject: String,
     pub not_after: String,
+    /// The end of validity as stored times are kept, to compare with "now" (whole seconds).
+    pub not_after_ms: Millis,
     pub expired: bool,
 }
 
@@ -101,9 +103,14 @@ pub fn certificate_info(b64: &str, now_ms: Millis) -> Result<CertificateInfo, St
         .map(|e| String::from_utf8_lossy(e.data().as_slice()).into_owned())
         .collect::<Vec<_>>()
         .join(", ");
+    // The distance from now to the end, added to now: Asn1Time has no direct conversion.
+    let left = now.diff(cert.not_after()).map_err(|e| e.to_string())?;
+    let not_after_ms =
+        (now_ms / 1000 + i64::from(left.days) * 86_400 + i64::from(left.secs)) * 1000;
     Ok(CertificateInfo {
         subject,
         not_after: cert.not_after().to_string(),
+        not_after_ms,
         expired: cert.not_after() <= now,
     })
 }
