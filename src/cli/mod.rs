@@ -7,6 +7,7 @@ mod org;
 mod saml;
 mod token;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -87,7 +88,9 @@ async fn first_admin_link(app: &Application) -> anyhow::Result<()> {
     let state = app.state();
     let expires = state.directory.now() + 3_600_000;
     if let Some(secret) = state.directory.create_first_admin_link(expires).await? {
-        println!(
+        // A closed stdout (`gatehouse serve | head -1`) must not stop the server.
+        let _ = writeln!(
+            std::io::stdout(),
             "No platform admin exists yet. Create the first one within the hour at:\n  {}/admin/first-admin?token={secret}",
             state.config.server.base_url()
         );

@@ -155,10 +155,12 @@ async fn import(
     }
     println!("Enter these in the identity provider:");
     println!("  ACS (single sign-on) URL:   {base}/saml/{}/acs", org.slug);
-    println!(
-        "  Audience / SP entity ID:    {base}/saml/{}/metadata",
-        org.slug
-    );
+    let entity = org
+        .settings
+        .saml_sp_entity_id
+        .clone()
+        .unwrap_or_else(|| format!("{base}/saml/{}/metadata", org.slug));
+    println!("  Audience / SP entity ID:    {entity}");
     println!("  Name ID format:             EmailAddress");
     Ok(())
 }

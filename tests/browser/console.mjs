@@ -48,7 +48,7 @@ async function setup(page) {
 
   await page.locator("#saml-metadata-file").setInputFiles(env("METADATA_FILE"));
   await page.getByRole("button", { name: "Save SAML connection" }).click();
-  await page.waitForURL(`${base}/admin/orgs/acme`);
+  await page.waitForURL((url) => url.pathname === "/admin/orgs/acme" && url.hash === "#saml");
   const text = await page.locator("main").innerText();
   expect(text.includes(env("IDP_ENTITY_ID")), `the IdP entity ID on the page:\n${text}`);
   expect(text.includes(env("CERT_SUBJECT")), `the certificate's subject on the page:\n${text}`);
