@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oidc/{org}/callback", get(sso::oidc::callback))
         .merge(scim::routes::router())
         .merge(admin::router())
+        .merge(crate::api::router())
         .fallback(web::pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(

@@ -4,6 +4,7 @@
 //! [`app::Application`] builds the server for `main` and for the integration tests alike.
 
 pub mod admin;
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod clock;

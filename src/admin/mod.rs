@@ -7,6 +7,7 @@
 //!   signed in through its own SSO) sees its own organisation only;
 //! - a setup link opens one organisation's connections and tokens, nothing else.
 
+pub mod api_keys;
 pub mod assets;
 pub mod console;
 pub mod login;
@@ -97,5 +98,14 @@ fn routes() -> Router<AppState> {
         .route(
             "/admin/orgs/{slug}/settings",
             get(settings::show).post(settings::save),
+        )
+        .route(
+            "/admin/api-keys",
+            get(api_keys::platform_page).post(api_keys::platform_create),
+        )
+        .route("/admin/api-keys/{id}/revoke", post(api_keys::revoke))
+        .route(
+            "/admin/orgs/{slug}/api-keys",
+            get(api_keys::org_page).post(api_keys::org_create),
         )
 }

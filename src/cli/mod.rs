@@ -2,6 +2,7 @@
 //! and works on the same directory; changes are logged with the actor `cli`.
 
 mod admin;
+mod api_key;
 mod oidc;
 mod org;
 mod saml;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Manage platform admins.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Issue, list and revoke admin API keys (for /api/v1).
+    #[command(subcommand)]
+    ApiKey(api_key::ApiKeyCommand),
 }
 
 /// Runs a parsed command line.
@@ -68,6 +72,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Saml(cmd) => saml::run(&directory(&config).await?, &config, cmd).await,
         Command::Oidc(cmd) => oidc::run(&directory(&config).await?, &config, cmd).await,
         Command::Admin(cmd) => admin::run(&directory(&config).await?, cmd).await,
+        Command::ApiKey(cmd) => api_key::run(&directory(&config).await?, cmd).await,
     }
 }
 

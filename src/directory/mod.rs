@@ -9,6 +9,7 @@ pub mod admin_links;
 pub mod admin_lockout;
 pub mod admin_sessions;
 pub mod admins;
+pub mod api_keys;
 pub mod group_members;
 pub mod groups;
 pub mod identities;

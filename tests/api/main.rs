@@ -1,7 +1,12 @@
 //! Integration tests: the real server on a real database (a SQLite file per test, or a fresh
 //! PostgreSQL database per test when GATEHOUSE_TEST_DATABASE_URL names a server).
 
+mod admin_api;
+mod admin_api_connections;
+mod admin_api_users;
+mod api_helpers;
 mod cli;
+mod console_api_keys;
 mod console_auth;
 mod console_browser;
 mod console_helpers;
