@@ -9,9 +9,15 @@
 
 pub mod assets;
 pub mod console;
+pub mod event_words;
+pub mod events;
+pub mod events_csv;
+pub mod groups;
 pub mod login;
 pub mod ops;
 pub mod orgs;
+pub mod user_actions;
+pub mod users;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -35,4 +41,26 @@ pub fn router() -> Router<AppState> {
         .route("/admin/setup", post(login::setup_link_use))
         .route("/admin/setup/{token}", get(login::setup_link_show))
         .route("/admin/orgs", get(orgs::list).post(orgs::create))
+        .route("/admin/orgs/{slug}/users", get(users::list))
+        .route("/admin/orgs/{slug}/users/{id}", get(users::show))
+        .route(
+            "/admin/orgs/{slug}/users/{id}/deactivate",
+            post(user_actions::deactivate),
+        )
+        .route(
+            "/admin/orgs/{slug}/users/{id}/reactivate",
+            post(user_actions::reactivate),
+        )
+        .route(
+            "/admin/orgs/{slug}/users/{id}/sign-out",
+            post(user_actions::sign_out),
+        )
+        .route(
+            "/admin/orgs/{slug}/users/{id}/erase",
+            post(user_actions::erase),
+        )
+        .route("/admin/orgs/{slug}/groups", get(groups::list))
+        .route("/admin/orgs/{slug}/groups/{id}", get(groups::show))
+        .route("/admin/orgs/{slug}/events", get(events::list))
+        .route("/admin/orgs/{slug}/events.csv", get(events_csv::download))
 }

@@ -42,10 +42,20 @@ impl ConsoleUser {
     }
 
     /// POSTs a form with this session's CSRF token added.
-    pub async fn post(&self, app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post(
+        &self,
+        app: &TestApp,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut fields: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
         fields.extend_from_slice(form);
-        self.client.post(app.url(path)).form(&fields).send().await.unwrap()
+        self.client
+            .post(app.url(path))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
@@ -74,7 +84,11 @@ pub async fn password_login(
     let csrf = login_page_csrf(app, client).await;
     client
         .post(app.url("/admin/login"))
-        .form(&[("csrf", csrf.as_str()), ("email", email), ("password", password)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap()

@@ -2,7 +2,9 @@
 //! PostgreSQL database per test when GATEHOUSE_TEST_DATABASE_URL names a server).
 
 mod cli;
+mod console_events;
 mod console_helpers;
+mod console_users;
 mod deactivation;
 mod directory;
 mod events;
