@@ -151,10 +151,31 @@ pub fn router(state: AppState) -> Router {
                 // Inside the request id and the log span, outside everything that can fail:
                 // what it rewrites has already been logged with its request id.
                 .layer(axum::middleware::from_fn_with_state(state.clone(), scim::routes::scim_guard))
+                .layer(axum::middleware::from_fn(error_shapes))
                 .layer(CatchPanicLayer::new())
                 .layer(RequestBodyLimitLayer::new(max_body)),
         )
         .with_state(state)
+}
+
+/// What the outer layers answer themselves (a body over the limit, a caught panic) in the
+/// format of the path: a page under /admin, JSON under /api/v1. SCIM has its own guard.
+async fn error_shapes(
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    let api = path == "/api/v1" || path.starts_with("/api/v1/");
+    let console = path == "/admin" || path.starts_with("/admin/");
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    if api {
+        crate::api::error::as_json_error(&method, response)
+    } else if console {
+        admin::as_page(response)
+    } else {
+        response
+    }
 }
 
 async fn shutdown_signal() {

@@ -10,6 +10,10 @@
 pub mod api_keys;
 pub mod assets;
 pub mod console;
+pub mod event_words;
+pub mod events;
+pub mod events_csv;
+pub mod groups;
 pub mod login;
 pub mod ops;
 pub mod orgs;
@@ -19,6 +23,8 @@ pub mod setup_links;
 pub mod setup_oidc;
 pub mod setup_saml;
 pub mod setup_tokens;
+pub mod user_actions;
+pub mod users;
 
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
@@ -33,7 +39,12 @@ use crate::web::pages::PageError;
 /// Console paths answer with pages, failures included: a rejection that axum writes as
 /// plain text (a form that is not a form, a missing field) becomes a page that says so.
 async fn pages_only(req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
+    as_page(next.run(req).await)
+}
+
+/// A console page for an error response that is not a page already; anything else passes
+/// unchanged. The server's outer layers use it too, for what they answer themselves.
+pub fn as_page(response: Response) -> Response {
     let status = response.status();
     let is_html = response
         .headers()
@@ -108,4 +119,26 @@ fn routes() -> Router<AppState> {
             "/admin/orgs/{slug}/api-keys",
             get(api_keys::org_page).post(api_keys::org_create),
         )
+        .route("/admin/orgs/{slug}/users", get(users::list))
+        .route("/admin/orgs/{slug}/users/{id}", get(users::show))
+        .route(
+            "/admin/orgs/{slug}/users/{id}/deactivate",
+            post(user_actions::deactivate),
+        )
+        .route(
+            "/admin/orgs/{slug}/users/{id}/reactivate",
+            post(user_actions::reactivate),
+        )
+        .route(
+            "/admin/orgs/{slug}/users/{id}/sign-out",
+            post(user_actions::sign_out),
+        )
+        .route(
+            "/admin/orgs/{slug}/users/{id}/erase",
+            post(user_actions::erase),
+        )
+        .route("/admin/orgs/{slug}/groups", get(groups::list))
+        .route("/admin/orgs/{slug}/groups/{id}", get(groups::show))
+        .route("/admin/orgs/{slug}/events", get(events::list))
+        .route("/admin/orgs/{slug}/events.csv", get(events_csv::download))
 }

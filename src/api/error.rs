@@ -148,6 +148,13 @@ pub async fn api_guard(request: Request, next: Next) -> Response {
         }
         Err(_) => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };
+    as_json_error(&method, response)
+}
+
+/// The API's JSON error for an error response that is not JSON already; anything else
+/// passes unchanged. The server's outer layers use it too, for what they answer themselves
+/// (a body over the limit, a caught panic).
+pub fn as_json_error(method: &axum::http::Method, response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()

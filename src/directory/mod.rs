@@ -10,6 +10,7 @@ pub mod admin_lockout;
 pub mod admin_sessions;
 pub mod admins;
 pub mod api_keys;
+pub mod console_queries;
 pub mod group_members;
 pub mod groups;
 pub mod identities;
@@ -127,6 +128,21 @@ impl Directory {
         target: Option<String>,
         reason: &str,
     ) -> Result<()> {
+        let detail = serde_json::json!({ "reason": reason });
+        self.record_failure_detail(org, actor, action, target, detail)
+            .await
+    }
+
+    /// Like [`Directory::record_failure`], with a detail beyond the reason (which it should
+    /// still hold, under `reason`).
+    pub async fn record_failure_detail(
+        &self,
+        org: Option<OrgId>,
+        actor: &Actor,
+        action: &str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
         let mut tx = self.db.begin().await?;
         let event = NewEvent {
             org_id: org,
@@ -134,7 +150,7 @@ impl Directory {
             action,
             target,
             outcome: Outcome::Failure,
-            detail: serde_json::json!({ "reason": reason }),
+            detail,
         };
         events::record(tx.conn(), self.now(), event).await?;
         tx.commit().await?;

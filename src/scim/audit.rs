@@ -2,10 +2,12 @@
 
 use super::auth::ScimAuth;
 use super::error::ScimError;
+use super::received;
 use crate::state::AppState;
 
-/// Writes a refused or failed change to the event log with the reason, then passes the
-/// error on: an admin reading the log sees what Okta was told.
+/// Writes a refused or failed change to the event log with the reason and what the request
+/// brought, then passes the error on: an admin reading the log sees what Okta sent and what
+/// it was told.
 pub async fn record_failure<T>(
     state: &AppState,
     auth: &ScimAuth,
@@ -15,9 +17,10 @@ pub async fn record_failure<T>(
 ) -> Result<T, ScimError> {
     if let Err(e) = &result {
         let reason = format!("{} {}", e.status.as_u16(), e.detail);
+        let detail = received::failure_detail(&reason, e.status, e.scim_type);
         if let Err(log_err) = state
             .directory
-            .record_failure(Some(auth.org.id), &auth.actor(), action, target, &reason)
+            .record_failure_detail(Some(auth.org.id), &auth.actor(), action, target, detail)
             .await
         {
             tracing::error!(error = %log_err, "could not record a failed SCIM call");

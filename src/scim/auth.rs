@@ -60,7 +60,10 @@ impl FromRequestParts<AppState> for ScimAuth {
             return Err(ScimError::too_many_requests(seconds));
         }
         match state.directory.verify_token(org.id, &secret).await? {
-            Ok(token) => Ok(ScimAuth { org, token }),
+            Ok(token) => {
+                super::received::authenticated(org.id, Actor::ScimToken(token.id));
+                Ok(ScimAuth { org, token })
+            }
             Err(refusal) => {
                 tracing::warn!(org = %slug, reason = refusal.reason(), "SCIM token refused");
                 Err(ScimError::unauthorized(REFUSED))

@@ -18,6 +18,7 @@ pub mod patch;
 pub mod precondition;
 pub mod projection;
 pub mod rate_limit;
+pub mod received;
 pub mod routes;
 pub mod schema;
 pub mod search;

@@ -1,15 +1,18 @@
 //! The SCIM routes, `/scim/v2/{org}/…`, and the guard that keeps every error under /scim/
 //! in SCIM's JSON format.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
 use super::error::ScimError;
+use super::received::{self, Received};
 use super::{discovery, groups, groups_patch, search, users, users_patch};
 use crate::state::AppState;
 
@@ -57,6 +60,8 @@ pub fn router() -> Router<AppState> {
 /// - reads the body whole first (within the size limit), so that a refusal sent before a
 ///   handler reads it (401, 405) does not close a keep-alive connection that the client is
 ///   about to send its next request on;
+/// - keeps what it read at hand for the event log ([`received`]), and records a refused
+///   change that no handler recorded;
 /// - rewrites any error response that is not already a SCIM error (the router's 404 and
 ///   405, the body limit's 413, a caught panic's 500) into one (RFC 7644 §3.12).
 pub async fn scim_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -68,11 +73,29 @@ pub async fn scim_guard(State(state): State<AppState>, request: Request, next: N
     let limit = state.config.server.max_body_bytes;
     let response = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
+            let received = Arc::new(Received::new(
+                method.clone(),
+                parts.uri.to_string(),
+                parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                bytes.clone(),
+            ));
+            let response = received
+                .keep(next.run(Request::from_parts(parts, Body::from(bytes))))
+                .await;
+            let response = as_scim_error(&method, response);
+            return received::record_unrecorded(&state, &received, response).await;
         }
         Err(_) => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };
+    as_scim_error(&method, response)
+}
+
+/// An error response that is not a SCIM error already, rewritten into one.
+fn as_scim_error(method: &Method, response: Response) -> Response {
     let status = response.status();
     let is_scim = response
         .headers()

@@ -621,3 +621,33 @@ async fn old_sign_in_failures_are_swept_but_live_locks_are_kept() {
     assert_eq!(d.login_locked_until("b@x.test").await.unwrap(), None);
     assert_eq!(d.sweep_login_failures(policy).await.unwrap(), 2);
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_in_the_format_of_its_path() {
+    let app = TestApp::spawn_with(|c| c.server.max_body_bytes = 1024).await;
+    let big = "x".repeat(4096);
+    let page = app
+        .client
+        .post(app.url("/admin/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 413);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let api = app
+        .client
+        .post(app.url("/api/v1/orgs"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 413);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
+}

@@ -54,7 +54,7 @@ async function setup(page) {
   expect(text.includes(env("CERT_SUBJECT")), `the certificate's subject on the page:\n${text}`);
 
   await page.locator("input[name=description]").fill("Okta provisioning");
-  await page.getByRole("button", { name: "Create token" }).click();
+  await page.getByRole("button", { name: "Issue token" }).click();
   const secret = (await page.locator("#new-token-secret").innerText()).trim();
   expect(secret.startsWith("ghs_"), `a token secret, got ${secret}`);
   await page.goto(`${base}/admin/orgs/acme`);
