@@ -77,6 +77,7 @@ fn current(org: &Org) -> HashMap<&'static str, (String, bool)> {
                     Some(Value::Bool(b)) => (b.to_string(), true),
                     Some(Value::String(s)) => (s.clone(), false),
                     Some(Value::Number(n)) => (n.to_string(), false),
+                    Some(Value::Array(items)) => (list_text(items), false),
                     _ => (String::new(), false),
                 },
             };
@@ -85,12 +86,26 @@ fn current(org: &Org) -> HashMap<&'static str, (String, bool)> {
         .collect()
 }
 
+/// A list as its `key=value` form takes it: strings comma-separated, anything else as JSON.
+fn list_text(items: &[Value]) -> String {
+    let strings: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+    match strings {
+        Some(s) => s.join(","),
+        None => Value::Array(items.to_vec()).to_string(),
+    }
+}
+
 /// Which group of the form a key belongs to.
 fn section_of(key: &str) -> &'static str {
     if key.starts_with("saml_") {
         "SAML"
     } else if key.starts_with("oidc_") {
         "OpenID Connect"
+    } else if crate::directory::policy::POLICY_KEYS
+        .iter()
+        .any(|(k, _)| *k == key)
+    {
+        "Provisioning policies"
     } else {
         "Organisation"
     }

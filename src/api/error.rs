@@ -114,6 +114,7 @@ impl From<directory::Error> for ApiError {
                 "the resource changed while this request ran; try again",
             ),
             directory::Error::Invalid(p) => Self::invalid(p.0),
+            directory::Error::Policy(v) => Self::invalid(v.message),
             directory::Error::Db(_) | directory::Error::Corrupt(_) => {
                 tracing::error!(error = %e, "admin API request failed");
                 Self::internal()

@@ -133,6 +133,8 @@ fn setting_text(key: &str, value: &Value) -> Result<String, ApiError> {
         Value::Bool(b) => Ok(b.to_string()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Null => Ok(String::new()),
+        // A list of declarations (extension_attributes) goes as the JSON it is.
+        Value::Array(items) if items.iter().any(Value::is_object) => Ok(value.to_string()),
         Value::Array(items) => items
             .iter()
             .map(|i| {

@@ -19,6 +19,7 @@ pub mod model;
 pub mod oidc;
 pub mod org_admins;
 pub mod orgs;
+pub mod policy;
 pub mod saml;
 pub mod saml_keys;
 pub mod sessions;
@@ -57,6 +58,9 @@ pub enum Error {
     Db(#[from] sqlx::Error),
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
+    /// The organisation's provisioning policy refuses the write.
+    #[error(transparent)]
+    Policy(#[from] policy::Violation),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

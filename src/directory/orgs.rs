@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::model::{Domain, OrgId, OrgSlug, ParseError};
+use super::policy::{PolicyChange, PolicySettings, POLICY_KEYS};
 use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::{violates, WriteTx};
@@ -56,6 +57,9 @@ pub struct OrgSettings {
     pub oidc_claim_groups: String,
     /// Members of the IdP group of this name are admins of the organisation in the console.
     pub admin_group: Option<String>,
+    /// Provisioning policies (flattened: their keys sit beside the others).
+    #[serde(flatten)]
+    pub policy: PolicySettings,
 }
 
 impl Default for OrgSettings {
@@ -79,6 +83,7 @@ impl Default for OrgSettings {
             oidc_claim_family_name: "family_name".into(),
             oidc_claim_groups: "groups".into(),
             admin_group: None,
+            policy: PolicySettings::default(),
         }
     }
 }
@@ -108,6 +113,7 @@ pub enum OrgChange {
     /// Which attribute feeds which user field: (setting key, attribute name).
     SamlAttribute(&'static str, String),
     AdminGroup(Option<String>),
+    Policy(PolicyChange),
 }
 
 /// The keys `OrgChange::parse` understands, with what each takes; the README lists them too.
@@ -189,6 +195,24 @@ pub const ORG_KEYS: &[(&str, &str)] = &[
         "admin_group",
         "IdP group whose members administer the organisation in the console (default none; empty clears it)",
     ),
+    // The provisioning policies (directory::policy::POLICY_KEYS); a unit test keeps the
+    // two lists in step.
+    ("on_deactivate", POLICY_KEYS[0].1),
+    ("on_delete", POLICY_KEYS[1].1),
+    ("immutable_user_name", POLICY_KEYS[2].1),
+    ("immutable_email", POLICY_KEYS[3].1),
+    ("unique_email", POLICY_KEYS[4].1),
+    ("required_attributes", POLICY_KEYS[5].1),
+    ("roles", POLICY_KEYS[6].1),
+    ("default_role", POLICY_KEYS[7].1),
+    ("role_attribute", POLICY_KEYS[8].1),
+    ("saml_attribute_role", POLICY_KEYS[9].1),
+    ("oidc_claim_role", POLICY_KEYS[10].1),
+    ("extension_urn", POLICY_KEYS[11].1),
+    ("extension_attributes", POLICY_KEYS[12].1),
+    ("phone_numbers", POLICY_KEYS[13].1),
+    ("allowed_email_domains", POLICY_KEYS[14].1),
+    ("session_lifetime", POLICY_KEYS[15].1),
 ];
 
 impl OrgChange {
@@ -197,6 +221,9 @@ impl OrgChange {
         let (key, value) = pair
             .split_once('=')
             .ok_or_else(|| ParseError(format!("{pair:?} is not KEY=VALUE")))?;
+        if let Some(change) = PolicyChange::parse(key.trim(), value, parse_bool) {
+            return change.map(Self::Policy);
+        }
         match key.trim() {
             "name" => {
                 let name = value.trim();
@@ -278,6 +305,7 @@ impl OrgChange {
             Self::SamlSpEntityId(v) => ("saml_sp_entity_id", serde_json::json!(v)),
             Self::SamlAttribute(k, v) => (k, v.as_str().into()),
             Self::AdminGroup(v) => ("admin_group", serde_json::json!(v)),
+            Self::Policy(p) => p.describe(),
         }
     }
 }
@@ -403,6 +431,7 @@ impl Directory {
                 OrgChange::SamlEncryptedAssertions(b) => settings.saml_encrypted_assertions = *b,
                 OrgChange::SamlSpEntityId(v) => settings.saml_sp_entity_id = v.clone(),
                 OrgChange::AdminGroup(v) => settings.admin_group = v.clone(),
+                OrgChange::Policy(p) => p.apply(&mut settings.policy),
                 OrgChange::SamlAttribute(k, v) => {
                     let field = match *k {
                         "saml_attribute_first_name" => &mut settings.saml_attribute_first_name,
@@ -525,8 +554,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_policy_keys_are_all_listed_in_order() {
+        let listed: Vec<_> = ORG_KEYS
+            .iter()
+            .skip_while(|(k, _)| *k != "on_deactivate")
+            .copied()
+            .collect();
+        assert_eq!(listed, POLICY_KEYS);
+    }
+
+    #[test]
+    fn policy_settings_parse_and_reject_bad_values() {
+        let p = |s: &str| OrgChange::parse(s);
+        assert!(p("on_deactivate=delete").is_ok());
+        assert!(p("on_deactivate=drop")
+            .unwrap_err()
+            .0
+            .contains("keep or delete"));
+        assert!(p("on_delete=deactivate").is_ok());
+        assert!(p("session_lifetime=0").is_err());
+        assert!(p(
+            "extension_attributes=[{\"name\":\"klueRole\",\"canonicalValues\":[\"admin\"]}]"
+        )
+        .is_ok());
+        assert!(p("extension_attributes=[{\"name\":\"x\",\"type\":\"blob\"}]").is_err());
+        assert!(p("extension_urn=not a urn").is_err());
+        let mut s = OrgSettings::default();
+        if let OrgChange::Policy(c) = p("roles=admin, curator,consumer").unwrap() {
+            c.apply(&mut s.policy);
+        }
+        assert_eq!(s.policy.roles, ["admin", "curator", "consumer"]);
+        // Flattened: stored settings keep reading, and new keys sit beside the old ones.
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["on_delete"], "soft");
+        let back: OrgSettings = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+        let old: OrgSettings = serde_json::from_str("{\"jit\": false}").unwrap();
+        assert_eq!(old.policy, PolicySettings::default());
+    }
+
+    #[test]
     fn every_listed_key_parses_and_every_parsed_key_is_listed() {
-        let samples = ["x", "a.test", "true", "120"];
+        let samples = [
+            "x", "a.test", "true", "120", "keep", "soft", "as_given", "urn:x", "[]",
+        ];
         for (key, _) in ORG_KEYS {
             let ok = samples
                 .iter()

@@ -10,6 +10,7 @@ use sqlx::Row;
 
 use super::model::{fold_case, OrgId, UserId, UserName};
 use super::orgs::conflict;
+use super::policy::check::check_user;
 use super::sessions::end_user_sessions;
 use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
@@ -209,6 +210,8 @@ impl Directory {
         actor: &Actor,
         restore: bool,
     ) -> Result<User> {
+        let mut data = data;
+        check_user(&self.org_for_policy(org).await?, &mut data, None)?;
         let now = self.now();
         let mut tx = self.db().begin().await?;
         let existing = user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?;
@@ -289,6 +292,11 @@ impl Directory {
         Ok(user)
     }
 
+    /// The organisation whose policy a write must pass.
+    async fn org_for_policy(&self, org: OrgId) -> Result<super::orgs::Org> {
+        self.org(org).await?.ok_or(Error::NotFound("organisation"))
+    }
+
     /// A user by id, soft-deleted ones included (check [`User::deleted`]).
     pub async fn user(&self, org: OrgId, id: UserId) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
@@ -326,12 +334,15 @@ impl Directory {
         actor: &Actor,
         action: &str,
     ) -> Result<User> {
+        let policy_org = self.org_for_policy(org).await?;
         for _ in 0..WRITE_ATTEMPTS {
             let mut tx = self.db().begin().await?;
             let current = user_in(&mut tx, org, UserKey::Id(id))
                 .await?
                 .filter(|u| !u.deleted)
                 .ok_or(Error::NotFound("user"))?;
+            let mut data = data.clone();
+            check_user(&policy_org, &mut data, Some(&current))?;
             if let Some(expected) = if_version.filter(|v| *v != current.version) {
                 return Err(Error::PreconditionFailed {
                     expected: expected.to_string(),

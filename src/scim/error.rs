@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::directory;
+use crate::directory::policy::ViolationKind;
 
 pub const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
@@ -123,6 +124,10 @@ impl From<directory::Error> for ScimError {
                 "the resource has changed since the version in If-Match; read it again and retry",
             ),
             directory::Error::Invalid(p) => Self::bad_request("invalidValue", p.0),
+            directory::Error::Policy(v) if v.kind == ViolationKind::Uniqueness => {
+                Self::new(StatusCode::CONFLICT, Some("uniqueness"), v.message)
+            }
+            directory::Error::Policy(v) => Self::bad_request(v.kind.scim_type(), v.message),
             directory::Error::Db(_) | directory::Error::Corrupt(_) => {
                 tracing::error!(error = %e, "SCIM request failed");
                 Self::internal()

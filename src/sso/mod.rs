@@ -109,12 +109,34 @@ impl Refusal {
     }
 }
 
+/// What a person is told when the organisation's policy refuses its sign-in: the rule, in
+/// words that name the attribute, so that its administrator knows what to fix at the IdP.
+pub fn policy_message(v: &directory::policy::Violation) -> String {
+    format!(
+        "Your organisation's settings do not let this account sign in: {}. Contact your administrator.",
+        v.message
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     #[error("refused: {}", .0.reason())]
     Refused(Refusal),
+    /// The organisation's provisioning policy refuses this user (a missing attribute, an
+    /// email outside its domains...).
+    #[error("refused by policy: {0}")]
+    Policy(directory::policy::Violation),
     #[error(transparent)]
-    Failed(#[from] directory::Error),
+    Failed(directory::Error),
+}
+
+impl From<directory::Error> for LoginError {
+    fn from(e: directory::Error) -> Self {
+        match e {
+            directory::Error::Policy(v) => Self::Policy(v),
+            e => Self::Failed(e),
+        }
+    }
 }
 
 /// Attempts at creating a user that lost a race with another creation.
@@ -145,13 +167,12 @@ pub async fn resolve_login(
                 )
                 .await?;
         }
-        Err(LoginError::Refused(r)) => {
-            let reason = format!(
-                "{} (connection {}, subject {})",
-                r.reason(),
-                a.connection,
-                a.subject
-            );
+        Err(e @ (LoginError::Refused(_) | LoginError::Policy(_))) => {
+            let why = match e {
+                LoginError::Refused(r) => r.reason().to_string(),
+                other => other.to_string(),
+            };
+            let reason = format!("{why} (connection {}, subject {})", a.connection, a.subject);
             directory
                 .record_failure(Some(org.id), &actor, "login", None, &reason)
                 .await?;

@@ -427,6 +427,10 @@ async fn finish(
             reason: r.reason().into(),
             message: r.message().into(),
         }),
+        Err(LoginError::Policy(v)) => Err(Refused {
+            reason: format!("refused by policy: {v}"),
+            message: super::policy_message(&v),
+        }),
         Err(LoginError::Failed(e)) => Err(refused(e.to_string())),
     }
 }

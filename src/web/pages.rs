@@ -132,6 +132,14 @@ impl PageError {
 
 impl From<directory::Error> for PageError {
     fn from(e: directory::Error) -> Self {
+        if let directory::Error::Policy(v) = e {
+            return PageError::new(
+                StatusCode::BAD_REQUEST,
+                "Refused by the organisation's policy",
+                v.message,
+            )
+            .back_to("/admin", "Back to the console");
+        }
         let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         tracing::error!(error = %e, reference, "a page request failed");
         PageError {

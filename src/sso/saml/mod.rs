@@ -288,6 +288,10 @@ async fn sign_in(
             StatusCode::FORBIDDEN,
             &Message::new("You cannot sign in", r.message()),
         )),
+        Err(LoginError::Policy(v)) => Ok(page(
+            StatusCode::FORBIDDEN,
+            &Message::new("You cannot sign in", &super::policy_message(&v)),
+        )),
         Err(LoginError::Failed(e)) => Err(e.into()),
     }
 }
