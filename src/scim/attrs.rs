@@ -57,6 +57,11 @@ pub trait AttrLookup {
     /// The schema URNs of this resource type: core first, then extensions (exact canonical
     /// spelling).
     fn schema_urns(&self) -> Vec<String>;
+    /// Whether the top-level attribute `name` is `returned: always` (RFC 7643 §7), which
+    /// `excludedAttributes` cannot remove.
+    fn returned_always(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// The extension URN that `name` spells (case-insensitively), in its canonical spelling.

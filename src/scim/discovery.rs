@@ -1,5 +1,6 @@
 //! Discovery (RFC 7644 §4): ServiceProviderConfig, ResourceTypes and Schemas. Read-only:
-//! the router answers other methods with 405.
+//! the router answers other methods with 405. ResourceTypes and Schemas are the
+//! organisation's own: they include the attributes it declares ([`UserType`]).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,7 +10,8 @@ use super::auth::ScimAuth;
 use super::error::ScimError;
 use super::json::respond;
 use super::list::{list_response, Paging};
-use super::schema::{service_provider_config, RESOURCE_TYPES, SCHEMAS};
+use super::org_schema::UserType;
+use super::schema::service_provider_config;
 use crate::state::AppState;
 
 /// The SCIM base URL of an organisation, for `meta.location` and `$ref`.
@@ -27,8 +29,7 @@ pub async fn service_provider(State(state): State<AppState>, auth: ScimAuth) -> 
 }
 
 pub async fn resource_types(State(state): State<AppState>, auth: ScimAuth) -> Response {
-    let base = base_url(&state, &auth);
-    let all: Vec<_> = RESOURCE_TYPES.iter().map(|rt| rt.to_json(&base)).collect();
+    let all = UserType::of(&auth.org).resource_types(&base_url(&state, &auth));
     respond(
         StatusCode::OK,
         &list_response(all.len() as i64, Paging::Index(1), all),
@@ -41,22 +42,16 @@ pub async fn resource_type(
     auth: ScimAuth,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ScimError> {
-    let rt = RESOURCE_TYPES
-        .iter()
-        .find(|rt| rt.name.eq_ignore_ascii_case(&id))
+    let rt = UserType::of(&auth.org)
+        .resource_type(&id, &base_url(&state, &auth))
         .ok_or_else(|| {
             ScimError::not_found(format!("no resource type {id:?}; there are User and Group"))
         })?;
-    Ok(respond(
-        StatusCode::OK,
-        &rt.to_json(&base_url(&state, &auth)),
-        &[],
-    ))
+    Ok(respond(StatusCode::OK, &rt, &[]))
 }
 
 pub async fn schemas(State(state): State<AppState>, auth: ScimAuth) -> Response {
-    let base = base_url(&state, &auth);
-    let all: Vec<_> = SCHEMAS.iter().map(|s| s.to_json(&base)).collect();
+    let all = UserType::of(&auth.org).schemas(&base_url(&state, &auth));
     respond(
         StatusCode::OK,
         &list_response(all.len() as i64, Paging::Index(1), all),
@@ -69,13 +64,8 @@ pub async fn schema(
     auth: ScimAuth,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ScimError> {
-    let schema = SCHEMAS
-        .iter()
-        .find(|s| s.id.eq_ignore_ascii_case(&id))
+    let schema = UserType::of(&auth.org)
+        .schema(&id, &base_url(&state, &auth))
         .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}")))?;
-    Ok(respond(
-        StatusCode::OK,
-        &schema.to_json(&base_url(&state, &auth)),
-        &[],
-    ))
+    Ok(respond(StatusCode::OK, &schema, &[]))
 }

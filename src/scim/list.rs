@@ -4,9 +4,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::attrs::AttrLookup;
 use super::error::ScimError;
 use super::projection::Projection;
-use super::schema::ResourceType;
 use super::schema::LIST_URN;
 
 /// What a GET on a collection or a POST to `.search` asks for.
@@ -118,7 +118,7 @@ impl ListParams {
     }
 
     /// The projection these parameters ask for.
-    pub fn projection(&self, rt: &'static ResourceType) -> Projection {
+    pub fn projection(&self, rt: &dyn AttrLookup) -> Projection {
         Projection::parse(
             rt,
             self.attributes.as_deref(),

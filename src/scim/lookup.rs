@@ -1,7 +1,7 @@
 //! The schema tables as the filter and PATCH engines read them.
 
 use super::attrs::{AttrInfo, AttrLookup};
-use super::schema::{Attribute, ResourceType};
+use super::schema::{Attribute, ResourceType, Returned};
 
 impl AttrLookup for ResourceType {
     fn attr(&self, urn: Option<&str>, name: &str) -> Option<AttrInfo> {
@@ -20,6 +20,11 @@ impl AttrLookup for ResourceType {
             .chain(self.extensions.iter().map(|s| s.id))
             .map(str::to_string)
             .collect()
+    }
+
+    fn returned_always(&self, name: &str) -> bool {
+        self.resolve(None, name)
+            .is_some_and(|r| r.core && r.attribute.returned == Returned::Always)
     }
 }
 

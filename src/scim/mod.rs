@@ -14,6 +14,7 @@ pub mod groups_patch;
 pub mod json;
 pub mod list;
 pub mod lookup;
+pub mod org_schema;
 pub mod patch;
 pub mod precondition;
 pub mod projection;

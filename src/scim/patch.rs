@@ -258,9 +258,14 @@ fn resolve(
             }
         },
     };
+    // Extension attributes are named with their URN, as clients address them.
+    let name = match attr.core {
+        true => attr.name.clone(),
+        false => format!("{}:{}", attr.schema, attr.name),
+    };
     let label = match &sub {
-        Some(s) => format!("{}.{}", attr.name, s.name),
-        None => attr.name.clone(),
+        Some(s) => format!("{name}.{}", s.name),
+        None => name,
     };
     Ok(Target { attr, sub, label })
 }

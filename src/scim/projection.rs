@@ -4,16 +4,17 @@
 
 use serde_json::{Map, Value};
 
-use super::schema::{ResourceType, Returned};
+use super::attrs::{extension_urn, AttrLookup};
 
-/// One named attribute, resolved against the resource type's schemas.
+/// One named attribute, resolved against the resource type's schemas (in their canonical
+/// spelling, which is how resources are rendered).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Target {
     /// The extension URN the attribute lives under; None for the top level.
-    extension: Option<&'static str>,
+    extension: Option<String>,
     /// None: the whole extension object.
-    name: Option<&'static str>,
-    sub: Option<&'static str>,
+    name: Option<String>,
+    sub: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -25,11 +26,7 @@ pub struct Projection {
 impl Projection {
     /// Parses the two comma-separated lists. Unknown names are ignored: asking for an
     /// attribute this server does not have simply returns nothing for it.
-    pub fn parse(
-        rt: &'static ResourceType,
-        attributes: Option<&str>,
-        excluded: Option<&str>,
-    ) -> Self {
+    pub fn parse(rt: &dyn AttrLookup, attributes: Option<&str>, excluded: Option<&str>) -> Self {
         let list = |s: Option<&str>| -> Vec<Target> {
             s.unwrap_or_default()
                 .split(',')
@@ -45,11 +42,7 @@ impl Projection {
     }
 
     /// From a SearchRequest's arrays (RFC 7644 §3.4.3).
-    pub fn from_lists(
-        rt: &'static ResourceType,
-        attributes: &[String],
-        excluded: &[String],
-    ) -> Self {
+    pub fn from_lists(rt: &dyn AttrLookup, attributes: &[String], excluded: &[String]) -> Self {
         Self::parse(rt, Some(&attributes.join(",")), Some(&excluded.join(",")))
     }
 
@@ -57,7 +50,10 @@ impl Projection {
     /// handler skip loading what nobody asked for (a group's members, a user's groups).
     pub fn returns(&self, name: &str) -> bool {
         let hit = |t: &Target| {
-            t.extension.is_none() && t.name.is_some_and(|n| n.eq_ignore_ascii_case(name))
+            t.extension.is_none()
+                && t.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
         };
         if !self.include.is_empty() {
             return self.include.iter().any(hit);
@@ -65,7 +61,7 @@ impl Projection {
         !self.exclude.iter().any(|t| hit(t) && t.sub.is_none())
     }
 
-    pub fn apply(&self, rt: &'static ResourceType, resource: Value) -> Value {
+    pub fn apply(&self, rt: &dyn AttrLookup, resource: Value) -> Value {
         let Value::Object(mut obj) = resource else {
             return resource;
         };
@@ -84,9 +80,7 @@ impl Projection {
         for t in &self.exclude {
             let always = t.extension.is_none()
                 && t.sub.is_none()
-                && t.name
-                    .and_then(|n| rt.resolve(None, n))
-                    .is_some_and(|r| r.attribute.returned == Returned::Always);
+                && t.name.as_deref().is_some_and(|n| rt.returned_always(n));
             if !always {
                 remove(&mut obj, t);
             }
@@ -95,10 +89,10 @@ impl Projection {
     }
 }
 
-fn resolve(rt: &'static ResourceType, item: &str) -> Option<Target> {
-    if let Some(ext) = rt.extension(item) {
+fn resolve(rt: &dyn AttrLookup, item: &str) -> Option<Target> {
+    if let Some(ext) = extension_urn(rt, item) {
         return Some(Target {
-            extension: Some(ext.id),
+            extension: Some(ext),
             name: None,
             sub: None,
         });
@@ -113,20 +107,20 @@ fn resolve(rt: &'static ResourceType, item: &str) -> Option<Target> {
         Some((n, s)) => (n, Some(s)),
         None => (path, None),
     };
-    let r = rt.resolve(urn, name)?;
+    let info = rt.attr(urn, name)?;
     let sub = match sub {
-        Some(s) => Some(r.attribute.sub(s)?.name),
+        Some(s) => Some(rt.sub_attr(&info, s)?.name),
         None => None,
     };
     Some(Target {
-        extension: (!r.core).then_some(r.schema.id),
-        name: Some(r.attribute.name),
+        extension: (!info.core).then_some(info.schema),
+        name: Some(info.name),
         sub,
     })
 }
 
 fn container<'a>(obj: &'a Map<String, Value>, t: &Target) -> Option<&'a Map<String, Value>> {
-    match t.extension {
+    match &t.extension {
         None => Some(obj),
         Some(urn) => obj.get(urn).and_then(Value::as_object),
     }
@@ -136,21 +130,23 @@ fn copy(from: &Map<String, Value>, to: &mut Map<String, Value>, t: &Target) {
     let Some(src) = container(from, t) else {
         return;
     };
-    let dst = match (t.extension, t.name) {
+    let dst = match (&t.extension, &t.name) {
         (None, _) => to,
         (Some(urn), None) => {
-            to.insert(urn.into(), Value::Object(src.clone()));
+            to.insert(urn.clone(), Value::Object(src.clone()));
             return;
         }
         (Some(urn), Some(_)) => to
-            .entry(urn)
+            .entry(urn.clone())
             .or_insert_with(|| Value::Object(Map::new()))
             .as_object_mut()
             .expect("an extension is an object"),
     };
-    let Some(name) = t.name else { return };
+    let Some(name) = t.name.as_deref() else {
+        return;
+    };
     let Some(value) = src.get(name) else { return };
-    match t.sub {
+    match t.sub.as_deref() {
         None => {
             dst.insert(name.into(), value.clone());
         }
@@ -182,7 +178,7 @@ fn merge(into: &mut Value, add: Value) {
 }
 
 fn remove(obj: &mut Map<String, Value>, t: &Target) {
-    let target = match t.extension {
+    let target = match &t.extension {
         None => Some(obj),
         Some(urn) if t.name.is_none() => {
             obj.remove(urn);
@@ -190,10 +186,10 @@ fn remove(obj: &mut Map<String, Value>, t: &Target) {
         }
         Some(urn) => obj.get_mut(urn).and_then(Value::as_object_mut),
     };
-    let (Some(container), Some(name)) = (target, t.name) else {
+    let (Some(container), Some(name)) = (target, t.name.as_deref()) else {
         return;
     };
-    match t.sub {
+    match t.sub.as_deref() {
         None => {
             container.remove(name);
         }

@@ -1,11 +1,15 @@
 //! Between the directory's [`User`] and its SCIM representation (RFC 7643 §4.1).
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
 use super::attrs::get_present;
 use super::error::ScimError;
+use super::org_schema::UserType;
 use super::schema::{ENTERPRISE_URN, USER_URN};
 use crate::clock::rfc3339;
+use crate::directory::policy::extension::ENTERPRISE_NAMES;
 use crate::directory::users::{Enterprise, Name, Profile, User, UserData};
 use crate::directory::{GroupId, UserName};
 
@@ -26,8 +30,14 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// The full SCIM representation of a user; projection happens afterwards.
-pub fn to_json(user: &User, groups: &[(GroupId, String)], base: &str) -> Value {
+/// The full SCIM representation of a user in its organisation's User type; projection
+/// happens afterwards.
+pub fn to_json(
+    user: &User,
+    groups: &[(GroupId, String)],
+    base: &str,
+    user_type: &UserType,
+) -> Value {
     let p = &user.profile;
     let mut out = Map::new();
     let mut schemas = vec![json!(USER_URN)];
@@ -81,16 +91,29 @@ pub fn to_json(user: &User, groups: &[(GroupId, String)], base: &str) -> Value {
             .collect();
         out.insert("groups".into(), json!(groups));
     }
-    if let Some(e) = p
+    let mut enterprise = match p
         .enterprise
         .as_ref()
         .filter(|e| **e != Enterprise::default())
     {
+        Some(e) => match serde_json::to_value(e).expect("enterprise") {
+            Value::Object(o) => o,
+            _ => Map::new(),
+        },
+        None => Map::new(),
+    };
+    let mut custom = user_type.values(p);
+    if user_type.in_enterprise() {
+        // Declared attributes under the enterprise URN sit beside its standard ones.
+        enterprise.extend(custom.take().unwrap_or_default());
+    }
+    if !enterprise.is_empty() {
         schemas.push(json!(ENTERPRISE_URN));
-        out.insert(
-            ENTERPRISE_URN.into(),
-            serde_json::to_value(e).expect("enterprise"),
-        );
+        out.insert(ENTERPRISE_URN.into(), Value::Object(enterprise));
+    }
+    if let (Some(urn), Some(values)) = (user_type.custom_urn(), custom) {
+        schemas.push(json!(urn));
+        out.insert(urn.into(), Value::Object(values));
     }
     out.insert("schemas".into(), json!(schemas));
     out.insert(
@@ -109,7 +132,14 @@ pub fn to_json(user: &User, groups: &[(GroupId, String)], base: &str) -> Value {
 /// Reads a SCIM User body into what the directory stores. Attribute names match
 /// case-insensitively (RFC 7643 §2.1); `null` counts as absent; read-only attributes
 /// (`id`, `meta`, `groups`) and `password` are ignored; undeclared extensions are ignored.
-pub fn from_json(body: &Value, mode: Mode, current: Option<&User>) -> Result<UserData, ScimError> {
+/// The object under the organisation's own extension URN is passed on as sent: the
+/// directory checks its values against the declarations (and ignores undeclared ones).
+pub fn from_json(
+    body: &Value,
+    mode: Mode,
+    current: Option<&User>,
+    user_type: &UserType,
+) -> Result<UserData, ScimError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ScimError::bad_request("invalidSyntax", "the body must be a JSON object"))?;
@@ -154,7 +184,7 @@ pub fn from_json(body: &Value, mode: Mode, current: Option<&User>) -> Result<Use
             .map(read_enterprise)
             .transpose()?
             .filter(|e| *e != Enterprise::default()),
-        extensions: Default::default(),
+        extensions: read_custom(obj, user_type)?,
         active_removed: mode == Mode::Patch && active.is_none(),
     };
     let active = active.or(current.map(|u| u.active)).unwrap_or(true);
@@ -228,6 +258,31 @@ fn read_enterprise(v: &Value) -> Result<Enterprise, ScimError> {
     })
 }
 
+/// The values sent under the organisation's extension URN, by that URN. Under the enterprise
+/// URN, its standard attributes are read by [`read_enterprise`] and left out here.
+fn read_custom(
+    obj: &Map<String, Value>,
+    user_type: &UserType,
+) -> Result<BTreeMap<String, Value>, ScimError> {
+    let Some(urn) = user_type.custom_urn() else {
+        return Ok(BTreeMap::new());
+    };
+    let values = match get_present(obj, urn) {
+        None => return Ok(BTreeMap::new()),
+        Some(Value::Object(values)) => values,
+        Some(_) => return Err(invalid_type(urn, "an object")),
+    };
+    let values: Map<String, Value> = values
+        .iter()
+        .filter(|(k, _)| {
+            !(user_type.in_enterprise()
+                && ENTERPRISE_NAMES.iter().any(|n| n.eq_ignore_ascii_case(k)))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(BTreeMap::from([(urn.to_string(), Value::Object(values))]))
+}
+
 /// A multi-valued attribute: an array of objects, kept exactly as sent.
 fn multi(obj: &Map<String, Value>, name: &str) -> Result<Vec<Value>, ScimError> {
     match get_present(obj, name) {
@@ -252,6 +307,11 @@ fn multi(obj: &Map<String, Value>, name: &str) -> Result<Vec<Value>, ScimError> 
 mod tests {
     use super::*;
 
+    /// The User type of an organisation that declares no attributes.
+    fn plain() -> UserType {
+        UserType::default()
+    }
+
     #[test]
     fn reads_okta_create_body() {
         let body = json!({
@@ -261,7 +321,7 @@ mod tests {
             "displayName": "Test User", "locale": "en-US", "externalId": "00ujl29u0le5T6Aj10h7",
             "groups": [], "password": "1mz050nq", "active": true
         });
-        let d = from_json(&body, Mode::Create, None).unwrap();
+        let d = from_json(&body, Mode::Create, None, &plain()).unwrap();
         assert_eq!(d.user_name.as_str(), "test.user@okta.local");
         assert_eq!(d.profile.emails, body["emails"].as_array().unwrap().clone());
         assert_eq!(d.external_id.as_deref(), Some("00ujl29u0le5T6Aj10h7"));
@@ -272,7 +332,7 @@ mod tests {
     fn keys_are_case_insensitive_and_nulls_are_absent() {
         let body = json!({"USERNAME": "a", "Active": "False", "title": null, "addresses": null,
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D", "manager": null}});
-        let d = from_json(&body, Mode::Create, None).unwrap();
+        let d = from_json(&body, Mode::Create, None, &plain()).unwrap();
         assert!(!d.active);
         assert_eq!(d.profile.title, None);
         assert_eq!(
@@ -283,12 +343,13 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_attribute() {
-        let err = from_json(&json!({"userName": 5}), Mode::Create, None).unwrap_err();
+        let err = from_json(&json!({"userName": 5}), Mode::Create, None, &plain()).unwrap_err();
         assert!(err.detail.contains("userName"), "{err}");
         let err = from_json(
             &json!({"userName": "a", "emails": "x@y"}),
             Mode::Create,
             None,
+            &plain(),
         )
         .unwrap_err();
         assert!(err.detail.contains("emails"), "{err}");
@@ -296,10 +357,12 @@ mod tests {
             &json!({"userName": "a", "active": "maybe"}),
             Mode::Create,
             None,
+            &plain(),
         )
         .unwrap_err();
         assert!(err.detail.contains("active"), "{err}");
-        let err = from_json(&json!({"displayName": "x"}), Mode::Create, None).unwrap_err();
+        let err =
+            from_json(&json!({"displayName": "x"}), Mode::Create, None, &plain()).unwrap_err();
         assert_eq!(err.scim_type, Some("invalidValue"));
     }
 }

@@ -1,8 +1,10 @@
 //! Answers GET /Users and POST /.search: filter, sort, page and project.
 //!
 //! A filter whose top-level `and` chain pins `userName`, `externalId`, `emails.value` or `id`
-//! with `eq` is answered from that index and then checked in full; any other filter is
-//! checked against every user of the organisation, so it is slower but still right.
+//! with `eq` is answered from that index and then checked in full; any other filter (one on
+//! an extension attribute, say) is checked against every user of the organisation, so it is
+//! slower but still right. Attributes resolve in the organisation's own User type, so its
+//! declared attributes filter with their declared types and case exactness.
 //! Unfiltered lists are paged in SQL, by position or by cursor (RFC 9865).
 
 use serde_json::Value;
@@ -11,8 +13,9 @@ use super::auth::ScimAuth;
 use super::error::ScimError;
 use super::filter::{matches, parse_filter, Filter};
 use super::list::{list_response, page_in_memory, Cursor, ListParams, Paging};
+use super::org_schema::UserType;
 use super::projection::Projection;
-use super::schema::{USER, USER_URN};
+use super::schema::USER_URN;
 use super::users::render;
 use crate::directory::user_lists::{UserKey, UserLookup, UserSort};
 use crate::directory::users::User;
@@ -25,7 +28,8 @@ pub async fn run(
     params: &ListParams,
 ) -> Result<Value, ScimError> {
     let size = params.page_size(state.config.scim.max_results);
-    let projection = params.projection(&USER);
+    let user_type = UserType::of(&auth.org);
+    let projection = params.projection(&user_type);
     let sort = params
         .sort_by
         .as_deref()
@@ -51,7 +55,7 @@ pub async fn run(
         let mut found: Vec<(User, Value)> = candidates
             .into_iter()
             .zip(rendered)
-            .filter(|(_, json)| matches(&filter, json, &USER))
+            .filter(|(_, json)| matches(&filter, json, &user_type))
             .collect();
         if let Some((by, descending)) = sort {
             sort_in_memory(&mut found, by, descending);
@@ -63,7 +67,7 @@ pub async fn run(
         let (page, total, paging) = page_in_memory(keyed, params, size, cursor);
         let resources = page
             .into_iter()
-            .map(|json| projection.apply(&USER, json))
+            .map(|json| projection.apply(&user_type, json))
             .collect();
         return Ok(list_response(total, paging, resources));
     }

@@ -11,9 +11,9 @@ use super::discovery::base_url;
 use super::error::ScimError;
 use super::json::{respond, ScimJson};
 use super::list::ListParams;
+use super::org_schema::UserType;
 use super::precondition::{check_if_match, if_match_given, not_modified};
 use super::projection::Projection;
-use super::schema::USER;
 use super::user::{self, etag, Mode};
 use super::user_query;
 use crate::directory::users::User;
@@ -26,7 +26,7 @@ pub async fn create(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let result = async {
-        let data = user::from_json(&body, Mode::Create, None)?;
+        let data = user::from_json(&body, Mode::Create, None, &UserType::of(&auth.org))?;
         Ok(state
             .directory
             .create_user(auth.org.id, data, &auth.actor())
@@ -58,7 +58,7 @@ pub async fn get(
             .into_response());
     }
     let params = ListParams::from_query(query.as_deref())?;
-    let projection = params.projection(&USER);
+    let projection = params.projection(&UserType::of(&auth.org));
     let body = render_one(&state, &auth, &found, &projection).await?;
     Ok(respond(
         StatusCode::OK,
@@ -100,7 +100,8 @@ pub async fn replace(
     let result = async {
         let current = live_user(&state, &auth, &id).await?;
         check_if_match(&headers, &etag(current.version))?;
-        let data = user::from_json(&body, Mode::Replace, Some(&current))?;
+        let user_type = UserType::of(&auth.org);
+        let data = user::from_json(&body, Mode::Replace, Some(&current), &user_type)?;
         let expected = if_match_given(&headers).then_some(current.version);
         Ok(state
             .directory
@@ -180,6 +181,7 @@ pub async fn render(
     projection: &Projection,
 ) -> Result<Vec<Value>, ScimError> {
     let base = base_url(state, auth);
+    let user_type = UserType::of(&auth.org);
     let mut groups = if projection.returns("groups") && !users.is_empty() {
         let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
         state.directory.groups_of_users(auth.org.id, &ids).await?
@@ -190,7 +192,7 @@ pub async fn render(
         .iter()
         .map(|u| {
             let g = groups.remove(&u.id).unwrap_or_default();
-            projection.apply(&USER, user::to_json(u, &g, &base))
+            projection.apply(&user_type, user::to_json(u, &g, &base, &user_type))
         })
         .collect())
 }

@@ -10,10 +10,10 @@ use super::auth::ScimAuth;
 use super::discovery::base_url;
 use super::error::ScimError;
 use super::json::{respond, ScimJson};
+use super::org_schema::UserType;
 use super::patch;
 use super::precondition::{check_if_match, if_match_given};
 use super::projection::Projection;
-use super::schema::USER;
 use super::user::{self, etag, Mode};
 use super::users::{live_user, render_one, resource_headers};
 use crate::directory;
@@ -50,13 +50,14 @@ async fn patch_user(
     headers: &HeaderMap,
     body: &Value,
 ) -> Result<User, ScimError> {
-    let ops = patch::parse_patch(body, &USER).map_err(patch_error)?;
+    let user_type = UserType::of(&auth.org);
+    let ops = patch::parse_patch(body, &user_type).map_err(patch_error)?;
     for _ in 0..PATCH_ATTEMPTS {
         let current = live_user(state, auth, id).await?;
         check_if_match(headers, &etag(current.version))?;
-        let mut resource = user::to_json(&current, &[], &base_url(state, auth));
-        patch::apply(&mut resource, &ops, &USER).map_err(patch_error)?;
-        let data = user::from_json(&resource, Mode::Patch, Some(&current))?;
+        let mut resource = user::to_json(&current, &[], &base_url(state, auth), &user_type);
+        patch::apply(&mut resource, &ops, &user_type).map_err(patch_error)?;
+        let data = user::from_json(&resource, Mode::Patch, Some(&current), &user_type)?;
         match state
             .directory
             .replace_user(

@@ -23,6 +23,7 @@ mod http_basics;
 mod migrations;
 mod oidc;
 mod oidc_op;
+mod policy_extension;
 mod saml;
 mod saml_idp;
 mod scim_auth;
