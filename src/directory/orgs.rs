@@ -579,6 +579,7 @@ mod tests {
         .is_ok());
         assert!(p("extension_attributes=[{\"name\":\"x\",\"type\":\"blob\"}]").is_err());
         assert!(p("extension_urn=not a urn").is_err());
+        assert!(p("extension_urn=urn:ietf:params:scim:schemas:core:2.0:User").is_err());
         let mut s = OrgSettings::default();
         if let OrgChange::Policy(c) = p("roles=admin, curator,consumer").unwrap() {
             c.apply(&mut s.policy);

@@ -257,7 +257,15 @@ impl PolicyChange {
                 }
             }
             "extension_urn" => {
-                if v.starts_with("urn:") && !v.contains(char::is_whitespace) {
+                // The core schemas cannot hold custom attributes: their attributes are fixed
+                // by RFC 7643 §4.
+                if v.starts_with("urn:ietf:params:scim:schemas:core:")
+                    || v.starts_with("urn:ietf:params:scim:api:")
+                {
+                    Err(ParseError(format!(
+                        "extension_urn must be an extension schema, not the core schema {v}"
+                    )))
+                } else if v.starts_with("urn:") && !v.contains(char::is_whitespace) {
                     Ok(Self::ExtensionUrn(v.to_string()))
                 } else {
                     Err(ParseError(format!(
