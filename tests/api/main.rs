@@ -23,6 +23,8 @@ mod http_basics;
 mod migrations;
 mod oidc;
 mod oidc_op;
+mod policy_attributes;
+mod policy_roles;
 mod saml;
 mod saml_idp;
 mod scim_auth;
