@@ -1,22 +1,39 @@
 //! Bulk import: many users in one transaction, with multi-row inserts. For seeding large
 //! directories (benchmarks, migrations from another system); one event records the batch.
+//! Each user passes the organisation's policy first, as any created user does.
 
 use super::model::{fold_case, OrgId, UserId};
 use super::orgs::conflict;
+use super::policy::check::check_user;
+use super::policy::Violation;
 use super::users::UserData;
-use super::{Actor, Directory, Result};
+use super::{Actor, Directory, Error, Result};
 
 /// Rows per INSERT: 100 rows of 11 values stay far inside both backends' parameter limits.
 const ROWS: usize = 100;
 
 impl Directory {
-    /// Creates all the users or none; a userName already taken fails the whole batch.
+    /// Creates all the users or none: a userName already taken, or a user the
+    /// organisation's policy refuses, fails the whole batch (the refusal names the user,
+    /// by its place in the batch and its userName, and the attribute). Users are checked
+    /// and normalised (phone numbers, the default role) before anything is written.
     pub async fn import_users(
         &self,
         org: OrgId,
         users: Vec<UserData>,
         actor: &Actor,
     ) -> Result<Vec<UserId>> {
+        let policy_org = self
+            .org(org)
+            .await?
+            .ok_or(Error::NotFound("organisation"))?;
+        let mut users = users;
+        for (n, data) in users.iter_mut().enumerate() {
+            check_user(&policy_org, data, None).map_err(|v| {
+                let user = format!("user {} ({})", n + 1, data.user_name.as_str());
+                Violation::new(v.kind, &v.attribute, format!("{user}: {}", v.message))
+            })?;
+        }
         let now = self.now();
         let ids: Vec<UserId> = users.iter().map(|_| UserId::new()).collect();
         let mut tx = self.db().begin().await?;

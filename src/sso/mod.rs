@@ -11,6 +11,7 @@ use crate::state::AppState;
 use serde_json::json;
 
 use crate::directory::orgs::Org;
+use crate::directory::policy::attributes::{role_of, set_role};
 use crate::directory::users::{Name, Profile, User, UserData};
 use crate::directory::{self, Actor, Directory, UserName};
 
@@ -33,6 +34,9 @@ pub struct Assertion {
     pub display_name: Option<String>,
     /// None: the IdP said nothing about groups (memberships stay as they are).
     pub groups: Option<Vec<String>>,
+    /// The role (the organisation's `saml_attribute_role` / `oidc_claim_role`); None: the
+    /// IdP said nothing about it (the user keeps its role).
+    pub role: Option<String>,
 }
 
 /// The organisation a browser path names, or a page that says there is none.
@@ -193,6 +197,18 @@ async fn resolve(
     org: &Org,
     a: &Assertion,
 ) -> Result<(User, &'static str), LoginError> {
+    let (user, how) = find_or_create(directory, org, a).await?;
+    if how == "jit" {
+        return Ok((user, how));
+    }
+    Ok((role_from_login(directory, org, a, user).await?, how))
+}
+
+async fn find_or_create(
+    directory: &Directory,
+    org: &Org,
+    a: &Assertion,
+) -> Result<(User, &'static str), LoginError> {
     if !org.settings.enabled {
         return Err(LoginError::Refused(Refusal::OrgDisabled));
     }
@@ -219,7 +235,7 @@ async fn resolve(
         if !org.settings.jit {
             return Err(LoginError::Refused(Refusal::JitDisabled));
         }
-        let data = new_user(a)?;
+        let data = new_user(org, a)?;
         match directory
             .create_user_strict(org.id, data, &Actor::Idp(a.connection.clone()))
             .await
@@ -276,7 +292,64 @@ async fn link(
     }
 }
 
-fn new_user(a: &Assertion) -> Result<UserData, LoginError> {
+/// The IdP is where the role is decided, for users provisioned by SCIM as well: a role it
+/// asserts at login that differs from the stored one replaces it, through the same checks
+/// as any write (a role outside the organisation's list refuses the login). An assertion
+/// without the role leaves it as it is. The write expects the version read, and reads
+/// again when another write came first.
+async fn role_from_login(
+    directory: &Directory,
+    org: &Org,
+    a: &Assertion,
+    user: User,
+) -> Result<User, LoginError> {
+    let policy = &org.settings.policy;
+    let Some(role) = a.role.as_deref().map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(user);
+    };
+    let mut user = user;
+    for _ in 0..ATTEMPTS {
+        if role_of(policy, &user).as_deref() == Some(role) {
+            return Ok(user);
+        }
+        let mut data = UserData {
+            user_name: user.user_name.clone(),
+            external_id: user.external_id.clone(),
+            active: user.active,
+            profile: user.profile.clone(),
+        };
+        set_role(policy, &mut data.profile, role).map_err(LoginError::Policy)?;
+        let actor = Actor::Idp(a.connection.clone());
+        match directory
+            .replace_user(
+                org.id,
+                user.id,
+                data,
+                Some(user.version),
+                &actor,
+                "user.role_from_login",
+            )
+            .await
+        {
+            Ok(updated) => return Ok(updated),
+            Err(directory::Error::PreconditionFailed { .. }) => {
+                user = admit(
+                    directory
+                        .user(org.id, user.id)
+                        .await?
+                        .ok_or(directory::Error::NotFound("user"))?,
+                )?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(directory::Error::PreconditionFailed {
+        expected: "the version read".into(),
+    }
+    .into())
+}
+
+fn new_user(org: &Org, a: &Assertion) -> Result<UserData, LoginError> {
     let name = a
         .user_name
         .as_deref()
@@ -294,15 +367,19 @@ fn new_user(a: &Assertion) -> Result<UserData, LoginError> {
         .iter()
         .map(|e| json!({ "value": e, "type": "work", "primary": true }))
         .collect();
+    let mut profile = Profile {
+        name,
+        display_name: a.display_name.clone(),
+        emails,
+        ..Profile::default()
+    };
+    if let Some(role) = a.role.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        set_role(&org.settings.policy, &mut profile, role).map_err(LoginError::Policy)?;
+    }
     Ok(UserData {
         user_name,
         external_id: None,
         active: true,
-        profile: Profile {
-            name,
-            display_name: a.display_name.clone(),
-            emails,
-            ..Profile::default()
-        },
+        profile,
     })
 }

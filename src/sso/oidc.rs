@@ -412,6 +412,7 @@ async fn finish(
         family_name: text(&names.oidc_claim_family_name),
         display_name: text("name"),
         groups,
+        role: role_claim(&payload, &names.policy.oidc_claim_role),
     };
     match resolve_login(&state.directory, org, &asserted).await {
         Ok(user) => {
@@ -464,6 +465,17 @@ fn verify(
         return Err(format!("azp {azp:?} is not this client ({client_id})"));
     }
     Ok(claims.clone())
+}
+
+/// The role claim: a string, or an array of them (Entra's `roles`), whose first is the role.
+fn role_claim(payload: &serde_json::Map<String, serde_json::Value>, claim: &str) -> Option<String> {
+    match payload.get(claim)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(items) => {
+            items.iter().find_map(|v| v.as_str()).map(str::to_string)
+        }
+        _ => None,
+    }
 }
 
 /// The claims of a verified token as JSON, for the ones the organisation maps by name.

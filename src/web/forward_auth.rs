@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::me::user_group_names;
 use super::pages::PageError;
+use crate::directory::policy::attributes::role_of;
 use crate::session::CurrentSession;
 use crate::state::AppState;
 
@@ -44,5 +45,9 @@ pub async fn check(
     put("x-gatehouse-org", session.org_slug.as_str());
     put("x-gatehouse-groups", &groups.join(","));
     put("x-gatehouse-roles", &roles.join(","));
+    // The one role the organisation's settings name; absent when the user has none.
+    if let Some(role) = role_of(&session.org_settings.policy, user) {
+        put("x-gatehouse-role", &role);
+    }
     Ok(response)
 }

@@ -11,6 +11,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::pages::{page, Message, PageError};
+use crate::directory::policy::attributes::role_of;
 use crate::directory::sessions::LiveSession;
 use crate::session::{clear_cookie, read_cookie, CurrentSession};
 use crate::state::AppState;
@@ -23,6 +24,8 @@ struct MePage {
     email: Option<String>,
     org: String,
     groups: Vec<String>,
+    /// The role, as the organisation's settings place it.
+    role: Option<String>,
     csrf: String,
 }
 
@@ -58,6 +61,7 @@ pub async fn show(
     let groups = user_group_names(&state, &session).await?;
     let user = &session.user;
     let email = user.profile.primary_email().map(str::to_string);
+    let role = role_of(&session.org_settings.policy, user);
     if json {
         let roles = user.profile.role_values();
         let body = json!({
@@ -68,6 +72,7 @@ pub async fn show(
             "org": session.org_slug,
             "groups": groups,
             "roles": roles,
+            "role": role,
         });
         return Ok((
             StatusCode::OK,
@@ -82,6 +87,7 @@ pub async fn show(
         email,
         org: session.org_slug.to_string(),
         groups,
+        role,
         csrf: session.csrf_token.clone(),
     };
     Ok(page(StatusCode::OK, &p))

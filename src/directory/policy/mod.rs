@@ -10,6 +10,10 @@ pub mod attributes;
 pub mod check;
 pub mod extension;
 pub mod identity;
+pub mod paths;
+pub mod phones;
+pub mod required;
+pub mod roles;
 pub mod settings;
 
 pub use settings::{

@@ -347,6 +347,8 @@ fn to_assertion(org: &Org, a: &SamlAssertion) -> Assertion {
         family_name: first(&names.saml_attribute_last_name),
         display_name: None,
         groups: has_groups.then(|| values(&names.saml_attribute_groups)),
+        // One role: the attribute's first value.
+        role: first(&names.policy.saml_attribute_role),
     }
 }
 
