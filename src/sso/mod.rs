@@ -201,7 +201,9 @@ async fn resolve(
         .await?
     {
         if let Some(user) = directory.user(org.id, id).await? {
-            return admit(user).map(|u| (u, "link"));
+            let user = admit(user)?;
+            check_login_policy(org, &user)?;
+            return Ok((user, "link"));
         }
     }
     let candidates = [
@@ -212,6 +214,7 @@ async fn resolve(
         for name in candidates.iter().flatten() {
             if let Some(user) = directory.user_by_user_name(org.id, name).await? {
                 let user = admit(user)?;
+                check_login_policy(org, &user)?;
                 link(directory, org, a, &user).await?;
                 return Ok((user, "match"));
             }
@@ -249,6 +252,12 @@ fn admit(user: User) -> Result<User, LoginError> {
     } else {
         Ok(user)
     }
+}
+
+/// The organisation's rules that a user already in the directory must still meet to sign
+/// in (a user made at this login met them when it was written).
+fn check_login_policy(org: &Org, user: &User) -> Result<(), LoginError> {
+    directory::policy::identity::check_login(org, user).map_err(LoginError::Policy)
 }
 
 /// Records the link; a concurrent login of the same person may have recorded it already.
