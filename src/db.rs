@@ -46,6 +46,14 @@ impl WriteTx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
     }
+
+    /// Undoes the transaction now, before the writer turn is given up. A transaction
+    /// dropped after a write is rolled back only when its connection is next used: until
+    /// then SQLite keeps its write lock, and the next writer, whose transaction began with
+    /// a read, fails at once with "database is locked" (SQLite cannot make it wait).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
 }
 
 impl Db {

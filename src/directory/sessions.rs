@@ -49,7 +49,8 @@ pub enum SessionRefusal {
 
 impl Directory {
     /// Starts a session for a user under its current epoch. Always a new id: a login never
-    /// continues a session the browser brought (no fixation).
+    /// continues a session the browser brought (no fixation). It lasts the organisation's
+    /// `session_lifetime` where it has one, else the server's absolute timeout.
     pub async fn create_session(
         &self,
         org: OrgId,
@@ -60,6 +61,12 @@ impl Directory {
             cookie: crate::random::token(32),
             csrf_token: crate::random::token(32),
         };
+        let settings = self
+            .org(org)
+            .await?
+            .ok_or(Error::NotFound("organisation"))?
+            .settings;
+        let absolute_ms = org_lifetime_ms(&settings).unwrap_or(lifetimes.absolute_ms);
         let now = self.now();
         let mut tx = self.db().begin().await?;
         sqlx::query(
@@ -72,7 +79,7 @@ impl Directory {
         .bind(user.session_epoch)
         .bind(&new.csrf_token)
         .bind(now)
-        .bind(now + lifetimes.absolute_ms)
+        .bind(now + absolute_ms)
         .execute(tx.conn())
         .await?;
         tx.commit().await?;
@@ -88,7 +95,8 @@ impl Directory {
     ) -> Result<Result<LiveSession, SessionRefusal>> {
         let id_hash = hash(cookie);
         let row = sqlx::query(
-            "select s.epoch as s_epoch, s.csrf_token, s.last_seen_at, s.expires_at, \
+            "select s.epoch as s_epoch, s.csrf_token, s.created_at as s_created_at, \
+                    s.last_seen_at, s.expires_at, \
                     o.slug, o.settings, u.id, u.org_id, u.user_name, u.external_id, u.active, \
                     u.deleted_at, u.session_epoch, u.profile, u.created_at, u.updated_at, u.version \
              from sessions s join users u on u.org_id = s.org_id and u.id = s.user_id \
@@ -101,7 +109,8 @@ impl Directory {
             return Ok(Err(SessionRefusal::Unknown));
         };
         let now = self.now();
-        let expires_at: i64 = row.try_get("expires_at")?;
+        let created_at: i64 = row.try_get("s_created_at")?;
+        let mut expires_at: i64 = row.try_get("expires_at")?;
         let last_seen: i64 = row.try_get("last_seen_at")?;
         let epoch: i64 = row.try_get("s_epoch")?;
         let settings: String = row.try_get("settings")?;
@@ -111,6 +120,12 @@ impl Directory {
             OrgSlug::parse(&row.try_get::<String, _>("slug")?).map_err(|e| Error::Corrupt(e.0))?;
         let csrf_token: String = row.try_get("csrf_token")?;
         let user = user_from_row(row)?;
+        // The lifetime in force now (the organisation's, else the server's) bounds the
+        // session too: shortening it ends the open sessions that are older at once.
+        // Lengthening it does not prolong them: the end stored at sign-in stays (the sweep
+        // relies on it); sessions made afterwards last longer.
+        let lifetime = org_lifetime_ms(&settings).unwrap_or(lifetimes.absolute_ms);
+        expires_at = expires_at.min(created_at + lifetime);
         let refusal = if now >= expires_at || now >= last_seen + lifetimes.idle_ms {
             Some(SessionRefusal::Expired)
         } else if !user.can_sign_in() || user.session_epoch != epoch {
@@ -180,6 +195,14 @@ impl Directory {
                 .await?,
         )
     }
+}
+
+/// The organisation's `session_lifetime`, in milliseconds, where it sets one.
+fn org_lifetime_ms(settings: &OrgSettings) -> Option<Millis> {
+    settings
+        .policy
+        .session_lifetime
+        .map(|hours| Millis::from(hours) * 3_600_000)
 }
 
 /// Removes a user's sessions inside the caller's transaction: deactivation and deletion

@@ -11,6 +11,8 @@ use sqlx::Row;
 use super::model::{fold_case, OrgId, UserId, UserName};
 use super::orgs::conflict;
 use super::policy::check::check_user;
+use super::policy::lifecycle::check_unique_emails;
+use super::policy::OnDelete;
 use super::sessions::end_user_sessions;
 use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
@@ -211,7 +213,8 @@ impl Directory {
         restore: bool,
     ) -> Result<User> {
         let mut data = data;
-        check_user(&self.org_for_policy(org).await?, &mut data, None)?;
+        let policy_org = self.org_for_policy(org).await?;
+        check_user(&policy_org, &mut data, None)?;
         let now = self.now();
         let mut tx = self.db().begin().await?;
         let existing = user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?;
@@ -275,6 +278,7 @@ impl Directory {
             }
         };
         write_email_keys(&mut tx, org, id, &data.profile).await?;
+        let mut tx = check_unique_emails(tx, &policy_org, id, &data.profile, None).await?;
         let detail = serde_json::json!({ "userName": data.user_name, "active": data.active });
         self.record(
             &mut tx,
@@ -381,6 +385,9 @@ impl Directory {
                 continue; // another write came first: read again
             }
             write_email_keys(&mut tx, org, id, &data.profile).await?;
+            let mut tx =
+                check_unique_emails(tx, &policy_org, id, &data.profile, Some(&current.profile))
+                    .await?;
             let detail = serde_json::json!({ "userName": data.user_name });
             self.record(
                 &mut tx,
@@ -408,6 +415,11 @@ impl Directory {
             let user = user_in(&mut tx, org, UserKey::Id(id))
                 .await?
                 .ok_or(Error::NotFound("user"))?;
+            // The caller gets the user's last state (`active: false`) though it is gone.
+            if epoch_step != 0 && !data.active {
+                self.erase_deactivated(&mut tx, &policy_org, id, actor)
+                    .await?;
+            }
             tx.commit().await?;
             return Ok(user);
         }
@@ -418,7 +430,9 @@ impl Directory {
 
     /// Deactivates or reactivates a user: in one transaction, sets `active`, moves the
     /// session epoch on (so every session of the user stops working at once) and writes
-    /// the event. Setting the state a user already has changes nothing.
+    /// the event. Setting the state a user already has changes nothing. Where the
+    /// organisation's `on_deactivate` is `delete`, a deactivation erases the user in the
+    /// same transaction, and its last state is returned.
     pub async fn set_active(
         &self,
         org: OrgId,
@@ -426,6 +440,7 @@ impl Directory {
         active: bool,
         actor: &Actor,
     ) -> Result<User> {
+        let policy_org = self.org_for_policy(org).await?;
         let mut tx = self.db().begin().await?;
         let updated = sqlx::query(
             "update users set active = $1, session_epoch = session_epoch + 1, \
@@ -456,13 +471,24 @@ impl Directory {
             .await?
             .filter(|u| !u.deleted)
             .ok_or(Error::NotFound("user"))?;
+        if updated.rows_affected() == 1 && !active {
+            self.erase_deactivated(&mut tx, &policy_org, id, actor)
+                .await?;
+        }
         tx.commit().await?;
         Ok(user)
     }
 
-    /// Soft-deletes a user: hidden from SCIM from now on, every session ended, logins
-    /// refused and group memberships left; the record itself stays (see [`Self::create_user`]).
+    /// Deletes a user as the organisation's `on_delete` says. `soft` (the default):
+    /// hidden from SCIM from now on, every session ended, logins refused and group
+    /// memberships left; the record itself stays (see [`Self::create_user`]). `hard`:
+    /// erased. `deactivate`: deactivated, as by [`Self::set_active`], and still shown.
     pub async fn delete_user(&self, org: OrgId, id: UserId, actor: &Actor) -> Result<()> {
+        match self.org_for_policy(org).await?.settings.policy.on_delete {
+            OnDelete::Soft => {}
+            OnDelete::Hard => return self.hard_delete_user(org, id, actor).await,
+            OnDelete::Deactivate => return self.set_active(org, id, false, actor).await.map(drop),
+        }
         let mut tx = self.db().begin().await?;
         let updated = sqlx::query(
             "update users set deleted_at = $1, session_epoch = session_epoch + 1, \

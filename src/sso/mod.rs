@@ -217,7 +217,9 @@ async fn find_or_create(
         .await?
     {
         if let Some(user) = directory.user(org.id, id).await? {
-            return admit(user).map(|u| (u, "link"));
+            let user = admit(user)?;
+            check_login_policy(org, &user)?;
+            return Ok((user, "link"));
         }
     }
     let candidates = [
@@ -228,6 +230,7 @@ async fn find_or_create(
         for name in candidates.iter().flatten() {
             if let Some(user) = directory.user_by_user_name(org.id, name).await? {
                 let user = admit(user)?;
+                check_login_policy(org, &user)?;
                 link(directory, org, a, &user).await?;
                 return Ok((user, "match"));
             }
@@ -265,6 +268,12 @@ fn admit(user: User) -> Result<User, LoginError> {
     } else {
         Ok(user)
     }
+}
+
+/// The organisation's rules that a user already in the directory must still meet to sign
+/// in (a user made at this login met them when it was written).
+fn check_login_policy(org: &Org, user: &User) -> Result<(), LoginError> {
+    directory::policy::identity::check_login(org, user).map_err(LoginError::Policy)
 }
 
 /// Records the link; a concurrent login of the same person may have recorded it already.

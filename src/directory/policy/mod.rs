@@ -10,6 +10,7 @@ pub mod attributes;
 pub mod check;
 pub mod extension;
 pub mod identity;
+pub mod lifecycle;
 pub mod paths;
 pub mod phones;
 pub mod required;

@@ -1,0 +1,194 @@
+//! What the directory does inside a user write because of the policy: erase a user that a
+//! deactivation or a deletion removes, and keep email addresses unique. Each runs in the
+//! caller's transaction, so the write and its consequence happen together or not at all.
+
+use super::{OnDeactivate, Violation, ViolationKind};
+use crate::clock::Millis;
+use crate::db::{placeholders, WriteTx};
+use crate::directory::model::{OrgId, UserId};
+use crate::directory::orgs::Org;
+use crate::directory::users::Profile;
+use crate::directory::{Actor, Directory, Error, Result};
+
+/// Erases a user in the caller's transaction: the groups it was in move their version on,
+/// its console sessions go, then the row, with its memberships, identity links, emails,
+/// sessions and admin grant (their foreign keys cascade). The caller records the event.
+pub(crate) async fn erase_in(tx: &mut WriteTx, org: OrgId, id: UserId, now: Millis) -> Result<()> {
+    sqlx::query(
+        "update groups set version = version + 1, updated_at = $3 \
+         where org_id = $1 and id in \
+           (select group_id from group_members where org_id = $1 and user_id = $2)",
+    )
+    .bind(org.to_string())
+    .bind(id.to_string())
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("delete from admin_sessions where org_id = $1 and user_id = $2")
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("delete from users where org_id = $1 and id = $2")
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// With `unique_email`, refuses to give a user an email (compared in lower case) that
+/// another user of the organisation has. Deactivated users count: they are kept to come
+/// back. Soft-deleted ones do not: SCIM no longer shows them, so a client could neither see
+/// nor fix the clash; a restore of one runs this check again and is refused if its email
+/// was taken meanwhile. Only the emails the write adds are checked (all of them on a
+/// create or restore; `before` is the stored user on a replace): users who shared an email
+/// before the setting was turned on can still be updated and deactivated.
+///
+/// Runs after the user's own email rows are written, in the same transaction. Two writes
+/// that give the same email to two users at once must not both pass: on SQLite, writes
+/// already take turns; on PostgreSQL, each check first updates the organisation's row
+/// (a no-op that takes its row lock), so the checks of one organisation run one after the
+/// other, and each one's query sees what the one before it committed (READ COMMITTED takes
+/// a fresh snapshot per statement). That lock is FOR NO KEY UPDATE, which the foreign-key
+/// checks of inserts into the organisation's tables (FOR KEY SHARE) do not wait for.
+///
+/// Takes the transaction and gives it back when the check passes; when it fails, rolls it
+/// back first (see [`WriteTx::rollback`]: the user's rows are written by then).
+pub(crate) async fn check_unique_emails(
+    mut tx: WriteTx,
+    org: &Org,
+    user: UserId,
+    profile: &Profile,
+    before: Option<&Profile>,
+) -> Result<WriteTx> {
+    match taken_email(&mut tx, org, user, profile, before).await {
+        Ok(None) => Ok(tx),
+        Ok(Some(taken)) => {
+            tx.rollback().await?;
+            Err(Error::Policy(Violation::new(
+                ViolationKind::Uniqueness,
+                "emails",
+                format!("emails value {taken:?} belongs to another user of this organisation"),
+            )))
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// One of the email keys the write adds that another live user has, when the policy asks.
+async fn taken_email(
+    tx: &mut WriteTx,
+    org: &Org,
+    user: UserId,
+    profile: &Profile,
+    before: Option<&Profile>,
+) -> Result<Option<String>> {
+    let kept = before.map(Profile::email_keys).unwrap_or_default();
+    let keys: Vec<String> = profile
+        .email_keys()
+        .into_iter()
+        .filter(|k| !kept.contains(k))
+        .collect();
+    if !org.settings.policy.unique_email || keys.is_empty() {
+        return Ok(None);
+    }
+    sqlx::query("update orgs set settings = settings where id = $1")
+        .bind(org.id.to_string())
+        .execute(tx.conn())
+        .await?;
+    let sql = format!(
+        "select e.value_key from user_emails e \
+         join users u on u.org_id = e.org_id and u.id = e.user_id \
+         where e.org_id = $1 and e.user_id <> $2 and u.deleted_at is null \
+           and e.value_key in ({}) \
+         order by e.value_key limit 1",
+        placeholders(3, keys.len())
+    );
+    let mut query = sqlx::query_scalar::<_, String>(&sql)
+        .bind(org.id.to_string())
+        .bind(user.to_string());
+    for key in &keys {
+        query = query.bind(key);
+    }
+    Ok(query.fetch_optional(tx.conn()).await?)
+}
+
+impl Directory {
+    /// Under `on_deactivate=delete`, erases a user that the caller's transaction has just
+    /// deactivated, and records it; says whether it did.
+    ///
+    /// The deactivating request itself succeeds, and SCIM answers its PATCH or PUT with 200
+    /// and the user's last state (`active: false`): that is the answer Okta expects to a
+    /// deactivation, so its task ends well. An error there would leave the task failed and
+    /// retried, and a 404 would stop it. From then on the id is unknown (404), and a
+    /// userName filter finds no one. Okta reactivates on reassignment by first looking the
+    /// user up by userName: finding none, it POSTs, which makes a fresh user with a new id
+    /// (the issue's "a later reactivation is a fresh create"). A client that instead sends
+    /// PATCH `active: true` to the old id gets 404, which is true: that user is gone.
+    ///
+    /// Only a deactivation (active to inactive) erases; users already inactive when the
+    /// setting is turned on stay until an admin erases them, and creating a user with
+    /// `active: false` is not a deactivation.
+    pub(crate) async fn erase_deactivated(
+        &self,
+        tx: &mut WriteTx,
+        org: &Org,
+        id: UserId,
+        actor: &Actor,
+    ) -> Result<bool> {
+        if org.settings.policy.on_deactivate != OnDeactivate::Delete {
+            return Ok(false);
+        }
+        erase_in(tx, org.id, id, self.now()).await?;
+        let detail = serde_json::json!({ "because": "on_deactivate=delete" });
+        self.record(
+            tx,
+            Some(org.id),
+            actor,
+            "user.erase",
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// `on_delete=hard`: erases a live user (a soft-deleted one is not found, as for a
+    /// soft delete), memberships and identity links included, so that a later login or
+    /// create of the same person makes a new user with a new id.
+    pub(crate) async fn hard_delete_user(
+        &self,
+        org: OrgId,
+        id: UserId,
+        actor: &Actor,
+    ) -> Result<()> {
+        let mut tx = self.db().begin().await?;
+        let live: Option<String> = sqlx::query_scalar(
+            "select id from users where org_id = $1 and id = $2 and deleted_at is null",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+        if live.is_none() {
+            return Err(Error::NotFound("user"));
+        }
+        erase_in(&mut tx, org, id, self.now()).await?;
+        let detail = serde_json::json!({ "because": "on_delete=hard" });
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "user.erase",
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
