@@ -32,27 +32,56 @@ pub struct Db {
 }
 
 /// A write transaction. On SQLite it also holds this process's writer turn.
+///
+/// One dropped without a commit (an early `?` return after a write) is rolled back before
+/// the turn is given up: otherwise SQLite keeps its write lock until the connection is next
+/// used, and the next writer, whose transaction began with a read, fails at once with
+/// "database is locked" (SQLite cannot make it wait).
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
+    tx: Option<Transaction<'static, Any>>,
+    turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     /// The connection to run statements on.
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+        self.tx
+            .as_mut()
+            .expect("a transaction until commit or rollback")
     }
 
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let tx = self
+            .tx
+            .take()
+            .expect("a transaction until commit or rollback");
+        tx.commit().await
     }
 
-    /// Undoes the transaction now, before the writer turn is given up. A transaction
-    /// dropped after a write is rolled back only when its connection is next used: until
-    /// then SQLite keeps its write lock, and the next writer, whose transaction began with
-    /// a read, fails at once with "database is locked" (SQLite cannot make it wait).
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+    /// Undoes the transaction now, before the writer turn is given up.
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        let tx = self
+            .tx
+            .take()
+            .expect("a transaction until commit or rollback");
+        tx.rollback().await
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let (Some(tx), turn) = (self.tx.take(), self.turn.take()) else {
+            return;
+        };
+        // The turn goes with the task, and is given up once the rollback has run.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = tx.rollback().await {
+                    tracing::warn!(error = %e, "rolling back an abandoned transaction failed");
+                }
+                drop(turn);
+            });
+        }
     }
 }
 
@@ -134,8 +163,8 @@ impl Db {
             None => None,
         };
         Ok(WriteTx {
-            tx: self.pool.begin().await?,
-            _turn: turn,
+            tx: Some(self.pool.begin().await?),
+            turn,
         })
     }
 

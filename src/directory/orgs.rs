@@ -455,6 +455,10 @@ impl Directory {
                 }
             }
         }
+        // The policy settings must make sense together (a default role among the roles,
+        // required paths that parse), whichever of them this update changed.
+        super::policy::roles::check_settings(&settings.policy)
+            .map_err(|m| Error::Invalid(ParseError(m)))?;
         sqlx::query("update orgs set name = $1, settings = $2, updated_at = $3 where id = $4")
             .bind(&name)
             .bind(serde_json::to_string(&settings).expect("settings serialise"))
