@@ -87,6 +87,11 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("user.erase", "Erased user", "Refused to erase user"),
     (
+        "user.role_from_login",
+        "Set role from sign-in",
+        "Refused role from sign-in",
+    ),
+    (
         "user.sign_out",
         "Signed user out everywhere",
         "Refused to sign user out",

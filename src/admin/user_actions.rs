@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::console::Console;
 use super::users::{find, user_page};
+use crate::directory::policy::OnDeactivate;
 use crate::directory::{self, Org};
 use crate::state::AppState;
 use crate::web::pages::{console_page, PageError};
@@ -63,6 +64,12 @@ async fn set_active(
         .directory
         .set_active(org.id, user.id, active, &console.actor())
         .await;
+    // Under on_deactivate=delete the user is gone now: back to the list.
+    if !active && org.settings.policy.on_deactivate == OnDeactivate::Delete {
+        return result
+            .map(|_| Redirect::to(&format!("/admin/orgs/{}/users", org.slug)).into_response())
+            .map_err(failed);
+    }
     let done = if active { "reactivate" } else { "deactivate" };
     after(&org, &user.id.to_string(), done, result.map(|_| ()))
 }

@@ -167,6 +167,8 @@ pub struct UserPage {
     user_name: String,
     active: bool,
     deleted: bool,
+    /// The organisation erases users on deactivation (`on_deactivate=delete`).
+    deactivate_erases: bool,
     attributes: Vec<(String, String)>,
     groups: Vec<GroupLink>,
     identities: Vec<IdentityRow>,
@@ -274,6 +276,8 @@ pub async fn user_page(
         user_name: user.user_name.as_str().to_string(),
         active: user.active,
         deleted: user.deleted,
+        deactivate_erases: org.settings.policy.on_deactivate
+            == crate::directory::policy::OnDeactivate::Delete,
         attributes: attributes(user),
         groups,
         identities,

@@ -146,28 +146,7 @@ impl Directory {
         if exists.is_none() {
             return Err(Error::NotFound("user"));
         }
-        sqlx::query(
-            "update groups set version = version + 1, updated_at = $3 \
-             where org_id = $1 and id in \
-               (select group_id from group_members where org_id = $1 and user_id = $2)",
-        )
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .bind(now)
-        .execute(tx.conn())
-        .await?;
-        sqlx::query("delete from admin_sessions where org_id = $1 and user_id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(tx.conn())
-            .await?;
-        // Memberships, links, emails, sessions and admin grants go with the row (their
-        // foreign keys cascade).
-        sqlx::query("delete from users where org_id = $1 and id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(tx.conn())
-            .await?;
+        super::policy::lifecycle::erase_in(&mut tx, org, id, now).await?;
         self.record(
             &mut tx,
             Some(org),

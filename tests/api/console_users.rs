@@ -797,3 +797,40 @@ async fn console_setup_link_sessions_cannot_open_users_groups_or_events() {
     let u = app.directory.user(org.id, user.id).await.unwrap().unwrap();
     assert!(u.active && !u.deleted);
 }
+
+#[tokio::test]
+async fn deactivating_in_the_console_erases_the_user_where_the_organisation_says_so() {
+    let app = TestApp::spawn().await;
+    let org = app.org("spoke", &[]).await;
+    app.directory
+        .update_org(
+            org.id,
+            &[gatehouse::directory::orgs::OrgChange::parse("on_deactivate=delete").unwrap()],
+            &Actor::Cli,
+        )
+        .await
+        .unwrap();
+    let user = app
+        .directory
+        .create_user(org.id, user_data("sam@spoke.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    let admin = platform_admin(&app).await;
+    let (_, page) = admin
+        .get(&app, &format!("/admin/orgs/spoke/users/{}", user.id))
+        .await;
+    assert!(
+        page.contains("erases users when they are deactivated"),
+        "{page}"
+    );
+    let r = admin
+        .post(
+            &app,
+            &format!("/admin/orgs/spoke/users/{}/deactivate", user.id),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/admin/orgs/spoke/users");
+    assert!(app.directory.user(org.id, user.id).await.unwrap().is_none());
+}

@@ -251,3 +251,35 @@ async fn four_apps_four_policies_side_by_side() {
         (200, Some("Admin".into()))
     );
 }
+
+#[tokio::test]
+async fn policy_settings_that_contradict_each_other_are_refused_together() {
+    let app = TestApp::spawn().await;
+    let org = app.org("acme", &[]).await;
+    configure(&app, &org, &["roles=admin,curator", "default_role=curator"]).await;
+    let refused = app
+        .directory
+        .update_org(
+            org.id,
+            &[OrgChange::parse("default_role=boss").unwrap()],
+            &Actor::Cli,
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("boss"), "{refused}");
+    let refused = app
+        .directory
+        .update_org(
+            org.id,
+            &[OrgChange::parse("required_attributes=nmae.givenName").unwrap()],
+            &Actor::Cli,
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("nmae"), "{refused}");
+    let kept = app.directory.org(org.id).await.unwrap().unwrap();
+    assert_eq!(
+        kept.settings.policy.default_role.as_deref(),
+        Some("curator")
+    );
+}
