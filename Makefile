@@ -22,7 +22,7 @@ test-pg: browser-deps
 	scripts/with-postgres.sh $(CARGO) test --locked --lib --bins --tests
 
 test-interop:
-	tests/interop/run-scim-tester.sh
+	tests/interop/run.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -2,7 +2,8 @@
 # Installs what building and testing Gatehouse needs on Debian 12, skipping what is there:
 # the C libraries samael's XML signatures link against, libclang for its bindings,
 # the PostgreSQL server for the second test leg, Python for the SCIM conformance suite,
-# nginx for the forward-auth test, Chromium and Node.js for the console's browser test.
+# nginx for the forward-auth test, Chromium and Node.js for the browser tests, xmlsec1 for
+# the pysaml2 identity provider of the interoperability suite.
 # Rust itself comes from rustup (>= 1.89).
 set -euo pipefail
 
@@ -13,6 +14,7 @@ packages=(
     python3 python3-venv
     nginx
     chromium
+    xmlsec1
 )
 # Node.js: Debian's, unless a newer one is installed already.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
