@@ -196,7 +196,7 @@ async function main() {
       await setActive(created.id, false);
       const refused = await spInitiated(browser, userName, null);
       const text = await refused.locator("body").innerText();
-      if (refused.url().startsWith(`${gbase}/me`) || !text.includes("deactivated")) {
+      if (refused.url().startsWith(`${gbase}/me`) || !text.includes("account is deactivated")) {
         fail("the SAML login of a deactivated user to be refused", await describe(refused, null));
       }
 

@@ -21,6 +21,7 @@ import base64
 import functools
 import html
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -45,16 +46,16 @@ DSIG = "http://www.w3.org/2000/09/xmldsig#"
 AES128_CBC = XENC + "aes128-cbc"
 
 
-
 def encryption_template(*, key_name=None, encrypt_cert=None):
     """The EncryptedData template xmlsec1 fills in: AES-128-CBC with RSA-OAEP key transport
-    (pysaml2's default is 3DES, which Gatehouse, like current IdPs, does not take).
+    (pysaml2's default is 3DES, which Gatehouse refuses).
 
     pysaml2's own template declares the XML-DSig namespace on EncryptedData under a generated
     prefix (`ns1`); Gatehouse's SAML library (samael 0.0.22) only reads a KeyInfo that carries
     a literal `xmlns:ds` declaration itself, and refuses pysaml2's shape with "Failed to parse
-    reduced signed SAML assertion". This template has Okta's shape (`ds:KeyInfo
-    xmlns:ds=...`); SAML_IDP_STOCK_TEMPLATE=1 sends pysaml2's own (3DES aside) instead.
+    reduced signed SAML assertion". This template has the shape Okta sends and Gatehouse's own
+    tests use (`<ds:KeyInfo xmlns:ds=...>`); SAML_IDP_STOCK_TEMPLATE=1 sends pysaml2's own
+    (with AES, not 3DES) instead, to see that refusal.
     """
     if os.environ.get("SAML_IDP_STOCK_TEMPLATE"):
         return pre_encryption_part(msg_enc=AES128_CBC, key_enc=RSA_OAEP_MGF1P,
@@ -163,10 +164,11 @@ class Idp:
             digest_alg=DIGEST_SHA256,
             encrypt_assertion=bool(enc_certs),
             encrypt_cert_assertion=enc_certs[0][1] if enc_certs else None,
-            encrypt_assertion_self_contained=False,
         )
         xml = str(response)
-        kind = "encrypted assertion sent" if enc_certs else "plain assertion sent"
+        # Said from what is sent, not from what was asked: no assertion in the clear.
+        encrypted = "EncryptedAssertion" in xml and not re.search(r"<(\w+:)?Assertion[\s>]", xml)
+        kind = "encrypted assertion sent" if encrypted else "plain assertion sent"
         log(f"{kind}: {username} to {acs} (InResponseTo {request_id})")
         # Every response is kept, so that a failing flow can show what was sent.
         self.sent += 1
