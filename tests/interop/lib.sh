@@ -85,9 +85,14 @@ show_logs() {
     done
 }
 
+# Runs on EXIT, under the part's `set -e`: a killed process's status (143) must not end the
+# trap early, which would leave $work behind and turn a passing part into a failing one.
 interop_cleanup() {
     for p in "${interop_pids[@]:-}"; do
-        [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+        if [ -n "$p" ]; then
+            kill "$p" 2>/dev/null || true
+            wait "$p" 2>/dev/null || true
+        fi
     done
     rm -rf "$work"
 }
