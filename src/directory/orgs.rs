@@ -459,6 +459,21 @@ impl Directory {
         // required paths that parse), whichever of them this update changed.
         super::policy::roles::check_settings(&settings.policy)
             .map_err(|m| Error::Invalid(ParseError(m)))?;
+        if settings.policy.allowed_email_domains {
+            // Without a verified domain, every user would be refused.
+            let domains: i64 =
+                sqlx::query_scalar("select count(*) from org_domains where org_id = $1")
+                    .bind(org.to_string())
+                    .fetch_one(tx.conn())
+                    .await?;
+            if domains == 0 {
+                return Err(Error::Invalid(ParseError(
+                    "allowed_email_domains needs at least one verified domain; add the \
+                     organisation's domains first"
+                        .into(),
+                )));
+            }
+        }
         sqlx::query("update orgs set name = $1, settings = $2, updated_at = $3 where id = $4")
             .bind(&name)
             .bind(serde_json::to_string(&settings).expect("settings serialise"))

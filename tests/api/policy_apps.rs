@@ -277,6 +277,22 @@ async fn policy_settings_that_contradict_each_other_are_refused_together() {
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("nmae"), "{refused}");
+    let refused = app
+        .directory
+        .update_org(
+            org.id,
+            &[OrgChange::parse("allowed_email_domains=true").unwrap()],
+            &Actor::Cli,
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("verified domain"), "{refused}");
+    configure(
+        &app,
+        &org,
+        &["domains=acme.test", "allowed_email_domains=true"],
+    )
+    .await;
     let kept = app.directory.org(org.id).await.unwrap().unwrap();
     assert_eq!(
         kept.settings.policy.default_role.as_deref(),
