@@ -243,12 +243,7 @@ pub async fn submit(
         ));
     };
     directory.login_succeeded(&email.key()).await?;
-    let session = directory
-        .create_admin_session(
-            NewPrincipal::Platform(admin),
-            console::lifetimes(&state.config),
-        )
-        .await?;
+    let opened = open_console(&state, NewPrincipal::Platform(admin), "/admin/orgs").await?;
     directory
         .record_success(
             None,
@@ -258,9 +253,22 @@ pub async fn submit(
             json!({ "method": "password" }),
         )
         .await?;
+    Ok(opened)
+}
+
+/// Starts a console session: its cookie, and a redirect to where the principal begins.
+async fn open_console(
+    state: &AppState,
+    who: NewPrincipal,
+    start: &str,
+) -> Result<Response, PageError> {
+    let session = state
+        .directory
+        .create_admin_session(who, console::lifetimes(&state.config))
+        .await?;
     Ok((
         [session_cookie(&state.config, &session.cookie)],
-        Redirect::to("/admin/orgs"),
+        Redirect::to(start),
     )
         .into_response())
 }
@@ -368,9 +376,8 @@ pub async fn sso_finish(
         user_id: user.id,
         epoch: user.session_epoch,
     };
-    let new = directory
-        .create_admin_session(who, console::lifetimes(&state.config))
-        .await?;
+    let start = format!("/admin/orgs/{}", session.org_slug);
+    let opened = open_console(&state, who, &start).await?;
     directory
         .record_success(
             Some(user.org_id),
@@ -380,11 +387,7 @@ pub async fn sso_finish(
             json!({ "method": "sso" }),
         )
         .await?;
-    Ok((
-        [session_cookie(&state.config, &new.cookie)],
-        Redirect::to(&format!("/admin/orgs/{}", session.org_slug)),
-    )
-        .into_response())
+    Ok(opened)
 }
 
 #[derive(Deserialize)]
@@ -516,18 +519,7 @@ pub async fn first_admin_submit(
             ))
         }
     };
-    let session = state
-        .directory
-        .create_admin_session(
-            NewPrincipal::Platform(admin),
-            console::lifetimes(&state.config),
-        )
-        .await?;
-    Ok((
-        [session_cookie(&state.config, &session.cookie)],
-        Redirect::to("/admin/orgs"),
-    )
-        .into_response())
+    open_console(&state, NewPrincipal::Platform(admin), "/admin/orgs").await
 }
 
 /// `GET /admin/setup/{token}`: what the setup link opens, and a button to start. Opening the
@@ -594,18 +586,10 @@ pub async fn setup_link_use(
         link_id: link.id.clone(),
         link_expires_at: link.expires_at,
     };
-    let session = state
-        .directory
-        .create_admin_session(who, console::lifetimes(&state.config))
-        .await?;
     let principal = Principal::Setup {
         org_id: link.org_id,
         link_id: link.id,
     };
     let start = start_page(&state, &principal).await?;
-    Ok((
-        [session_cookie(&state.config, &session.cookie)],
-        Redirect::to(&start),
-    )
-        .into_response())
+    open_console(&state, who, &start).await
 }
