@@ -38,9 +38,12 @@ migrate: deps
 	$(CARGO) run --release --locked -- migrate
 
 # Benchmarks, never part of `make test`: SQLite, then a throwaway PostgreSQL server.
+# `load` starts the release binary (`gatehouse serve`) that cargo builds for it.
 bench: deps
 	$(CARGO) bench --locked --bench scim
 	scripts/with-postgres.sh $(CARGO) bench --locked --bench scim
+	$(CARGO) bench --locked --bench load
+	scripts/with-postgres.sh $(CARGO) bench --locked --bench load
 
 deps:
 	@scripts/deps.sh
