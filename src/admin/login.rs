@@ -352,7 +352,10 @@ pub async fn sso_finish(
     };
     let user = &session.user;
     let directory = &state.directory;
-    if !directory.is_org_admin(user.org_id, user.id).await? {
+    if !directory
+        .is_org_admin(user.org_id, &session.org_settings, user.id)
+        .await?
+    {
         directory
             .record_failure(
                 Some(user.org_id),

@@ -256,7 +256,10 @@ pub async fn user_page(
     let named = directory.named_org_admins(org.id).await?.contains(&user.id);
     let admin = if named {
         "yes, named by a platform admin"
-    } else if directory.is_org_admin(org.id, user.id).await? {
+    } else if directory
+        .is_org_admin(org.id, &org.settings, user.id)
+        .await?
+    {
         "yes, through the admin group"
     } else {
         "no"

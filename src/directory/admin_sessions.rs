@@ -210,11 +210,13 @@ impl Directory {
                 let Some(user) = self.user(org_id, user_id).await? else {
                     return Ok(None);
                 };
-                let org_enabled = self.org(org_id).await?.is_some_and(|o| o.settings.enabled);
+                let Some(org) = self.org(org_id).await? else {
+                    return Ok(None);
+                };
                 let stands = user.can_sign_in()
                     && Some(user.session_epoch) == epoch
-                    && org_enabled
-                    && self.is_org_admin(org_id, user_id).await?;
+                    && org.settings.enabled
+                    && self.is_org_admin(org_id, &org.settings, user_id).await?;
                 Ok(stands.then(|| Principal::Customer {
                     org_id,
                     user_id,

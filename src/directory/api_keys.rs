@@ -6,7 +6,6 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use subtle::ConstantTimeEq;
 
 use super::model::OrgId;
 use super::tokens::{hash, NewSecret};
@@ -17,9 +16,6 @@ use crate::clock::Millis;
 pub const KEY_PREFIX: &str = "gha_";
 /// How many characters of the secret are kept in the clear to tell keys apart.
 const SHOWN_CHARS: usize = 10;
-/// The last-used time is written at most this often, not on every request.
-const LAST_USED_GRANULARITY_MS: Millis = 60_000;
-
 /// A key as listed: everything but the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiKeyInfo {
@@ -198,22 +194,12 @@ impl Directory {
 
     /// Checks a presented secret.
     pub async fn verify_api_key(&self, secret: &str) -> Result<Result<ApiKeyInfo, ApiKeyRefusal>> {
-        let presented = hash(secret);
-        let row = sqlx::query(&format!(
-            "select {KEY_COLUMNS} from api_keys where key_hash = $1"
-        ))
-        .bind(&presented)
-        .fetch_optional(self.db().pool())
-        .await?;
-        let Some(row) = row else {
+        let Some(row) = self
+            .row_for_secret("api_keys", KEY_COLUMNS, "key_hash", secret)
+            .await?
+        else {
             return Ok(Err(ApiKeyRefusal::Unknown));
         };
-        let stored: String = row.try_get("key_hash")?;
-        // The lookup found the row by this hash already; the comparison in constant time
-        // keeps that true even if the lookup ever becomes a prefix or range match.
-        if !bool::from(stored.as_bytes().ct_eq(presented.as_bytes())) {
-            return Ok(Err(ApiKeyRefusal::Unknown));
-        }
         let info = key_from_row(&row)?;
         let now = self.now();
         if info.revoked_at.is_some() {
@@ -222,18 +208,8 @@ impl Directory {
         if info.expires_at.is_some_and(|t| t <= now) {
             return Ok(Err(ApiKeyRefusal::Expired));
         }
-        if info
-            .last_used_at
-            .is_none_or(|t| now - t >= LAST_USED_GRANULARITY_MS)
-        {
-            let mut tx = self.db().begin().await?;
-            sqlx::query("update api_keys set last_used_at = $1 where id = $2")
-                .bind(now)
-                .bind(&info.id)
-                .execute(tx.conn())
-                .await?;
-            tx.commit().await?;
-        }
+        self.touch_last_used("api_keys", &info.id, info.last_used_at)
+            .await?;
         Ok(Ok(info))
     }
 }

@@ -3,18 +3,22 @@
 //! organisation's `admin_group` setting names (pushed by SCIM or asserted at login).
 
 use super::model::{fold_case, OrgId, UserId};
+use super::orgs::OrgSettings;
 use super::{parse_id, Actor, Directory, Error, Result};
 
 impl Directory {
-    /// Whether the user administers the organisation, by name or by group.
-    pub async fn is_org_admin(&self, org: OrgId, user: UserId) -> Result<bool> {
-        let group = self
-            .org(org)
-            .await?
-            .ok_or(Error::NotFound("organisation"))?
-            .settings
+    /// Whether the user administers the organisation, by name or by group. The caller has
+    /// the organisation's settings at hand already (they name the group).
+    pub async fn is_org_admin(
+        &self,
+        org: OrgId,
+        settings: &OrgSettings,
+        user: UserId,
+    ) -> Result<bool> {
+        let group = settings
             .admin_group
-            .map(|g| fold_case(&g))
+            .as_deref()
+            .map(fold_case)
             .unwrap_or_default();
         let found: i64 = sqlx::query_scalar(
             "select count(*) from org_admins where org_id = $1 and user_id = $2",

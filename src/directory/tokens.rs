@@ -159,22 +159,12 @@ impl Directory {
         org: OrgId,
         secret: &str,
     ) -> Result<Result<TokenInfo, TokenRefusal>> {
-        let presented = hash(secret);
-        let row = sqlx::query(&format!(
-            "select {TOKEN_COLUMNS} from scim_tokens where token_hash = $1"
-        ))
-        .bind(&presented)
-        .fetch_optional(self.db().pool())
-        .await?;
-        let Some(row) = row else {
+        let Some(row) = self
+            .row_for_secret("scim_tokens", TOKEN_COLUMNS, "token_hash", secret)
+            .await?
+        else {
             return Ok(Err(TokenRefusal::Unknown));
         };
-        let stored: String = row.try_get("token_hash")?;
-        // The lookup found the row by this hash already; the comparison in constant time
-        // keeps that true even if the lookup ever becomes a prefix or range match.
-        if !bool::from(stored.as_bytes().ct_eq(presented.as_bytes())) {
-            return Ok(Err(TokenRefusal::Unknown));
-        }
         let info = token_from_row(&row)?;
         let now = self.now();
         if info.org_id != org {
@@ -186,19 +176,58 @@ impl Directory {
         if info.expires_at.is_some_and(|t| t <= now) {
             return Ok(Err(TokenRefusal::Expired));
         }
-        if info
-            .last_used_at
-            .is_none_or(|t| now - t >= LAST_USED_GRANULARITY_MS)
-        {
-            let mut tx = self.db().begin().await?;
-            sqlx::query("update scim_tokens set last_used_at = $1 where id = $2")
-                .bind(now)
-                .bind(info.id.to_string())
-                .execute(tx.conn())
-                .await?;
-            tx.commit().await?;
-        }
+        self.touch_last_used("scim_tokens", &info.id.to_string(), info.last_used_at)
+            .await?;
         Ok(Ok(info))
+    }
+
+    /// The row of `table` whose `hash_column` holds the hash of a presented secret (SCIM
+    /// tokens, admin API keys), or None.
+    pub(super) async fn row_for_secret(
+        &self,
+        table: &str,
+        columns: &str,
+        hash_column: &str,
+        secret: &str,
+    ) -> Result<Option<AnyRow>> {
+        let presented = hash(secret);
+        let row = sqlx::query(&format!(
+            "select {columns} from {table} where {hash_column} = $1"
+        ))
+        .bind(&presented)
+        .fetch_optional(self.db().pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let stored: String = row.try_get(hash_column)?;
+        // The lookup found the row by this hash already; the comparison in constant time
+        // keeps that true even if the lookup ever becomes a prefix or range match.
+        Ok(bool::from(stored.as_bytes().ct_eq(presented.as_bytes())).then_some(row))
+    }
+
+    /// Records that a credential of `table` was used, at most once a
+    /// [`LAST_USED_GRANULARITY_MS`], so that a busy client does not write on every request.
+    pub(super) async fn touch_last_used(
+        &self,
+        table: &str,
+        id: &str,
+        last_used_at: Option<Millis>,
+    ) -> Result<()> {
+        let now = self.now();
+        if last_used_at.is_some_and(|t| now - t < LAST_USED_GRANULARITY_MS) {
+            return Ok(());
+        }
+        let mut tx = self.db().begin().await?;
+        sqlx::query(&format!(
+            "update {table} set last_used_at = $1 where id = $2"
+        ))
+        .bind(now)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 
