@@ -7,7 +7,8 @@ use gatehouse::directory::{Actor, Error};
 use serde_json::{json, Value};
 
 use crate::helpers::{user_data, TestApp};
-use crate::policy_roles::{assert_refused, seen_as, session_of, set, OidcLogin, SamlLogin};
+use crate::policy_logins::{OidcIdp, SamlIdp};
+use crate::policy_roles::{assert_refused, seen_as, session_of, set};
 use crate::scim_helpers::Scim;
 
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -203,7 +204,7 @@ async fn jit_without_a_required_attribute_is_refused_with_a_page_naming_it() {
         )],
     )
     .await;
-    let saml = SamlLogin::new(&app, &org).await;
+    let saml = SamlIdp::connect(&app, &org).await;
     let mut spec = saml.spec("ada@klue.test");
     spec.attributes.retain(|(name, _)| name != "lastName");
     let r = saml.post(&spec).await;
@@ -222,9 +223,9 @@ async fn jit_without_a_required_attribute_is_refused_with_a_page_naming_it() {
         &["required_attributes=userName,name.givenName,name.familyName"],
     )
     .await;
-    let oidc = OidcLogin::new(&app, &oidc_org).await;
+    let oidc = OidcIdp::connect(&app, &oidc_org).await;
     let r = oidc
-        .login("00u9", "bob@klue.test", json!({"given_name": null}))
+        .login_raw("00u9", "bob@klue.test", json!({"given_name": null}))
         .await;
     assert_refused(&app, &oidc_org, r, "name.givenName is required").await;
 }

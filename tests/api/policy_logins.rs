@@ -136,15 +136,18 @@ impl<'a> SamlIdp<'a> {
     }
 
     pub async fn login_with(&self, spec: &Spec) -> Outcome {
-        let r = self
-            .app
+        Outcome::read(self.post(spec).await, "gatehouse_session").await
+    }
+
+    /// Posts the signed response to the ACS; the server's answer as it came.
+    pub async fn post(&self, spec: &Spec) -> reqwest::Response {
+        self.app
             .client
             .post(self.app.url(&format!("/saml/{}/acs", self.org.slug)))
             .form(&[("SAMLResponse", encode(&response(&self.idp, spec)))])
             .send()
             .await
-            .unwrap();
-        Outcome::read(r, "gatehouse_session").await
+            .unwrap()
     }
 
     /// A login of `name_id`, whose email is `email`.
@@ -189,6 +192,11 @@ impl<'a> OidcIdp<'a> {
     /// A whole login of `sub` with a verified `email` (also its preferred_username), with
     /// `extra` claims added.
     pub async fn login(&self, sub: &str, email: &str, extra: Value) -> Outcome {
+        Outcome::read(self.login_raw(sub, email, extra).await, "gatehouse_session").await
+    }
+
+    /// The same login; the callback's answer as it came.
+    pub async fn login_raw(&self, sub: &str, email: &str, extra: Value) -> reqwest::Response {
         let r = self
             .app
             .client
@@ -228,15 +236,13 @@ impl<'a> OidcIdp<'a> {
             &q("code_challenge"),
             self.op.id_token(&claims, Signing::Good),
         );
-        let r = self
-            .app
+        self.app
             .client
             .get(self.app.url(&format!("/oidc/{}/callback", self.org.slug)))
             .query(&[("code", code.as_str()), ("state", &q("state"))])
             .header("cookie", browser)
             .send()
             .await
-            .unwrap();
-        Outcome::read(r, "gatehouse_session").await
+            .unwrap()
     }
 }

@@ -1,19 +1,15 @@
 //! Roles: `roles`, `default_role`, `role_attribute`, `saml_attribute_role` and
-//! `oidc_claim_role`, through SCIM, SAML and OIDC logins, `/me` and `/auth/check`. Also the
-//! login helpers the other policy tests use.
+//! `oidc_claim_role`, through SCIM, SAML and OIDC logins (`policy_logins`), `/me` and
+//! `/auth/check`; and the assertions on those logins that the attribute tests share.
 
-use gatehouse::directory::oidc::OidcConnection;
 use gatehouse::directory::orgs::{Org, OrgChange};
-use gatehouse::directory::saml::SamlConnection;
 use gatehouse::directory::users::User;
 use gatehouse::directory::Actor;
-use gatehouse::sso::saml::metadata::parse_idp_metadata;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{user_data, TestApp};
-use crate::oidc_op::{Signing, TestOp};
-use crate::saml_idp::{response, Spec, TestIdp};
+use crate::policy_logins::{OidcIdp, SamlIdp};
 use crate::scim_helpers::{events, Scim};
 use crate::sessions::{login, okta};
 
@@ -30,142 +26,6 @@ pub async fn set(app: &TestApp, org: &Org, changes: &[&str]) {
         .update_org(org.id, &changes, &Actor::Cli)
         .await
         .unwrap();
-}
-
-/// An organisation's SAML IdP; logins are IdP-initiated (the organisation accepts them by
-/// default), so a test needs no round trip through the login route.
-pub struct SamlLogin<'a> {
-    app: &'a TestApp,
-    org: Org,
-    idp: TestIdp,
-}
-
-impl<'a> SamlLogin<'a> {
-    pub async fn new(app: &'a TestApp, org: &Org) -> SamlLogin<'a> {
-        let idp = TestIdp::new("http://www.okta.com/exk1policyidp");
-        let md = parse_idp_metadata(&idp.metadata(&[&idp.cert_b64]), app.directory.now()).unwrap();
-        let c = SamlConnection {
-            org_id: org.id,
-            idp_entity_id: md.entity_id,
-            sso_url: md.sso_url,
-            certificates: md.certificates,
-            metadata_url: None,
-            created_at: 0,
-            updated_at: 0,
-        };
-        app.directory
-            .set_saml_connection(org.id, &c, &Actor::Cli)
-            .await
-            .unwrap();
-        SamlLogin {
-            app,
-            org: org.clone(),
-            idp,
-        }
-    }
-
-    /// A response for `name_id` with Okta's default attributes (firstName, lastName, email).
-    pub fn spec(&self, name_id: &str) -> Spec {
-        let acs = self.app.url(&format!("/saml/{}/acs", self.org.slug));
-        let sp = self.app.url(&format!("/saml/{}/metadata", self.org.slug));
-        Spec::new(&self.idp, &sp, &acs, name_id)
-    }
-
-    pub async fn post(&self, spec: &Spec) -> reqwest::Response {
-        self.app
-            .client
-            .post(self.app.url(&format!("/saml/{}/acs", self.org.slug)))
-            .form(&[(
-                "SAMLResponse",
-                crate::saml_idp::encode(&response(&self.idp, spec)),
-            )])
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-const CLIENT: &str = "gatehouse-policy-client";
-
-/// An organisation's OpenID provider.
-pub struct OidcLogin<'a> {
-    app: &'a TestApp,
-    org: Org,
-    op: TestOp,
-}
-
-impl<'a> OidcLogin<'a> {
-    pub async fn new(app: &'a TestApp, org: &Org) -> OidcLogin<'a> {
-        let op = TestOp::start().await;
-        let c = OidcConnection {
-            org_id: org.id,
-            issuer: op.issuer.clone(),
-            client_id: CLIENT.into(),
-            sealed_secret: None,
-            scopes: vec!["openid".into(), "email".into(), "profile".into()],
-        };
-        app.directory
-            .set_oidc_connection(&c, &Actor::Cli)
-            .await
-            .unwrap();
-        OidcLogin {
-            app,
-            org: org.clone(),
-            op,
-        }
-    }
-
-    /// A whole login: the redirect to the provider, then the callback with an ID token of
-    /// the usual claims for `email` plus `extra`.
-    pub async fn login(&self, sub: &str, email: &str, extra: Value) -> reqwest::Response {
-        let r = self
-            .app
-            .client
-            .get(self.app.url(&format!("/oidc/{}/login", self.org.slug)))
-            .query(&[("return_to", "/me")])
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_redirection(), "{}", r.status());
-        let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-        let q = |k: &str| {
-            location
-                .query_pairs()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        let browser = r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let now = chrono::Utc::now().timestamp();
-        let mut claims = json!({
-            "iss": self.op.issuer, "sub": sub, "aud": CLIENT, "exp": now + 300, "iat": now,
-            "nonce": q("nonce"), "email": email, "email_verified": true,
-            "preferred_username": email, "given_name": "Ada", "family_name": "Lovelace",
-        });
-        for (k, v) in extra.as_object().unwrap() {
-            claims[k] = v.clone();
-        }
-        let code = format!("code-{}", uuid::Uuid::new_v4().simple());
-        self.op.grant(
-            &code,
-            &q("code_challenge"),
-            self.op.id_token(&claims, Signing::Good),
-        );
-        self.app
-            .client
-            .get(self.app.url(&format!("/oidc/{}/callback", self.org.slug)))
-            .query(&[("code", code.as_str()), ("state", q("state").as_str())])
-            .header("cookie", browser)
-            .send()
-            .await
-            .unwrap()
-    }
 }
 
 /// The session cookie a successful login set (`gatehouse_session=...`).
@@ -405,7 +265,7 @@ async fn saml_sets_the_role_at_jit_and_updates_it_at_later_logins() {
     let scim = klue_like(&app, "klue").await;
     let org = scim.org.clone();
     set(&app, &org, &["saml_attribute_role=klueRole"]).await;
-    let saml = SamlLogin::new(&app, &org).await;
+    let saml = SamlIdp::connect(&app, &org).await;
 
     // JIT with a role: the new user has it, /me and /auth/check say it, SCIM returns it.
     let mut spec = saml.spec("ada@klue.test");
@@ -485,7 +345,7 @@ async fn a_login_role_replaces_the_one_scim_gave() {
         .await;
     assert_eq!(r.status, 201);
     let id = r.body["id"].as_str().unwrap().to_string();
-    let saml = SamlLogin::new(&app, &scim.org).await;
+    let saml = SamlIdp::connect(&app, &scim.org).await;
     let mut spec = saml.spec("ada@klue.test");
     spec.attributes.push(("role".into(), vec!["admin".into()]));
     let cookie = session_of(&saml.post(&spec).await);
@@ -514,9 +374,9 @@ async fn oidc_role_claim_sets_and_updates_the_role() {
         ],
     )
     .await;
-    let oidc = OidcLogin::new(&app, &org).await;
+    let oidc = OidcIdp::connect(&app, &org).await;
     let r = oidc
-        .login(
+        .login_raw(
             "00u1",
             "ada@appenate.test",
             json!({"app_role": "EnterpriseAdmin"}),
@@ -530,7 +390,7 @@ async fn oidc_role_claim_sets_and_updates_the_role() {
 
     // A claim as an array (Entra's app roles): its first value.
     let r = oidc
-        .login(
+        .login_raw(
             "00u1",
             "ada@appenate.test",
             json!({"app_role": ["ReadOnly"]}),
@@ -540,12 +400,12 @@ async fn oidc_role_claim_sets_and_updates_the_role() {
 
     // Outside the list (case-exact): refused, with the page naming the rule.
     let r = oidc
-        .login("00u1", "ada@appenate.test", json!({"app_role": "admin"}))
+        .login_raw("00u1", "ada@appenate.test", json!({"app_role": "admin"}))
         .await;
     assert_refused(&app, &org, r, r#"roles value "admin" is not one of the allowed roles: ReadOnly, User, Admin, EnterpriseAdmin"#).await;
     // The default claim name `role` means nothing here; the user keeps ReadOnly.
     let r = oidc
-        .login("00u1", "ada@appenate.test", json!({"role": "Admin"}))
+        .login_raw("00u1", "ada@appenate.test", json!({"role": "Admin"}))
         .await;
     assert_eq!(seen_as(&app, &session_of(&r)).await.0["role"], "ReadOnly");
 }
@@ -611,7 +471,7 @@ async fn an_extension_attribute_can_hold_the_role() {
 async fn without_a_role_there_is_no_role_header() {
     let app = TestApp::spawn().await;
     let scim = Scim::new(&app, "plumm").await;
-    let saml = SamlLogin::new(&app, &scim.org).await;
+    let saml = SamlIdp::connect(&app, &scim.org).await;
     let cookie = session_of(&saml.post(&saml.spec("ada@plumm.test")).await);
     let (me, html, headers) = seen_as(&app, &cookie).await;
     assert_eq!(me["role"], Value::Null);
