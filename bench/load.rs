@@ -178,13 +178,19 @@ async fn main() -> anyhow::Result<()> {
         ("auth-check", &[(Op::AuthCheck, 1)]),
     ];
     // Import first: its pages should not see the users `create` adds.
-    server.reset_peak();
-    let import = import(&ctx, &seeded.small_org, &seeded.small_token).await;
-    let (rss, hwm) = server.memory();
-    let mut r = row("import (whole walk, 1 connection)", &import.walk, rss, hwm);
-    r.anon_mb = server.anon();
-    rows.push(r);
-    for (name, weights) in scenarios {
+    // BENCH_SCENARIOS (comma-separated names) runs a subset, e.g. while profiling one.
+    let only = std::env::var("BENCH_SCENARIOS").ok();
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == name));
+    let mut import_run = Import::default();
+    if wanted("import") {
+        server.reset_peak();
+        import_run = import(&ctx, &seeded.small_org, &seeded.small_token).await;
+        let (rss, hwm) = server.memory();
+        let mut r = row("import (whole walk, 1 connection)", &import_run.walk, rss, hwm);
+        r.anon_mb = server.anon();
+        rows.push(r);
+    }
+    for (name, weights) in scenarios.into_iter().filter(|(n, _)| wanted(n)) {
         // Warm the connections and caches, then measure.
         load(&ctx, weights, concurrency, Duration::from_millis(500)).await;
         server.reset_peak();
@@ -208,7 +214,7 @@ async fn main() -> anyhow::Result<()> {
         seed_seconds,
         ready_ms,
         (idle_rss, idle_hwm),
-        &import,
+        &import_run,
         &rows,
     )
 }
@@ -321,7 +327,11 @@ impl Server {
             .env("GATEHOUSE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .env("GATEHOUSE_SERVER__PUBLIC_URL", &base)
             .env("GATEHOUSE_SECRETS__KEY_FILE", key_file)
-            .env("GATEHOUSE_LOG__FILTER", "warn")
+            .env(
+                "GATEHOUSE_LOG__FILTER",
+                // BENCH_SERVER_LOG, e.g. "sqlx::query=debug", shows each statement's time.
+                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
@@ -625,6 +635,7 @@ async fn expect(
     }
 }
 
+#[derive(Default)]
 struct Import {
     /// The walk of all pages of the large organisation, one page after another.
     walk: Tally,
