@@ -62,7 +62,7 @@ async fn set_active(
     let user = find(&state, &org, &id).await?;
     let result = state
         .directory
-        .set_active(org.id, user.id, active, &console.actor())
+        .set_active(&org, user.id, active, &console.actor())
         .await;
     // Under on_deactivate=delete the user is gone now: back to the list.
     if !active && org.settings.policy.on_deactivate == OnDeactivate::Delete {

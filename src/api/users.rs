@@ -195,7 +195,7 @@ async fn set_active(
     let user = find(&state, &org, id).await?;
     let user = state
         .directory
-        .set_active(org.id, user.id, active, &caller.actor())
+        .set_active(&org, user.id, active, &caller.actor())
         .await?;
     Ok(Json(detail(&state, &org, &user).await?))
 }

@@ -320,7 +320,9 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, ParseError> {
     }
 }
 
-const ORG_COLUMNS: &str = "id, slug, name, settings, created_at, updated_at";
+/// The columns of the view `org_rows`: an organisation and its domains, in one row.
+pub(super) const ORG_COLUMNS: &str =
+    "id, slug, name, settings, created_at, updated_at, domain_list";
 
 impl Directory {
     /// Creates an organisation with its domains.
@@ -366,42 +368,40 @@ impl Directory {
     }
 
     pub async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>> {
-        let row = sqlx::query(&format!("select {ORG_COLUMNS} from orgs where slug = $1"))
-            .bind(slug)
-            .fetch_optional(self.db().pool())
-            .await?;
-        self.org_from_row(row).await
+        let row = sqlx::query(&format!(
+            "select {ORG_COLUMNS} from org_rows where slug = $1"
+        ))
+        .bind(slug)
+        .fetch_optional(self.db().pool())
+        .await?;
+        row.as_ref().map(org_from_row).transpose()
     }
 
     pub async fn org(&self, id: OrgId) -> Result<Option<Org>> {
-        let row = sqlx::query(&format!("select {ORG_COLUMNS} from orgs where id = $1"))
+        let row = sqlx::query(&format!("select {ORG_COLUMNS} from org_rows where id = $1"))
             .bind(id.to_string())
             .fetch_optional(self.db().pool())
             .await?;
-        self.org_from_row(row).await
+        row.as_ref().map(org_from_row).transpose()
     }
 
     /// The organisation a verified email domain belongs to.
     pub async fn org_by_domain(&self, domain: &Domain) -> Result<Option<Org>> {
         let row = sqlx::query(&format!(
-            "select {ORG_COLUMNS} from orgs where id = \
+            "select {ORG_COLUMNS} from org_rows where id = \
              (select org_id from org_domains where domain = $1)"
         ))
         .bind(domain.as_str())
         .fetch_optional(self.db().pool())
         .await?;
-        self.org_from_row(row).await
+        row.as_ref().map(org_from_row).transpose()
     }
 
     pub async fn list_orgs(&self) -> Result<Vec<Org>> {
-        let rows = sqlx::query(&format!("select {ORG_COLUMNS} from orgs order by slug"))
+        let rows = sqlx::query(&format!("select {ORG_COLUMNS} from org_rows order by slug"))
             .fetch_all(self.db().pool())
             .await?;
-        let mut orgs = Vec::with_capacity(rows.len());
-        for row in rows {
-            orgs.extend(self.org_from_row(Some(row)).await?);
-        }
-        Ok(orgs)
+        rows.iter().map(org_from_row).collect()
     }
 
     /// Applies changes together, in one transaction with one event listing them.
@@ -501,30 +501,28 @@ impl Directory {
         tx.commit().await?;
         self.org(org).await?.ok_or(Error::NotFound("organisation"))
     }
+}
 
-    async fn org_from_row(&self, row: Option<AnyRow>) -> Result<Option<Org>> {
-        let Some(row) = row else { return Ok(None) };
-        let id = parse_id(&row.try_get::<String, _>("id")?, OrgId::parse)?;
-        let domains: Vec<String> =
-            sqlx::query_scalar("select domain from org_domains where org_id = $1 order by domain")
-                .bind(id.to_string())
-                .fetch_all(self.db().pool())
-                .await?;
-        let settings: String = row.try_get("settings")?;
-        Ok(Some(Org {
-            id,
-            slug: OrgSlug::parse(&row.try_get::<String, _>("slug")?)
-                .map_err(|e| Error::Corrupt(e.0))?,
-            name: row.try_get("name")?,
-            domains: domains
-                .iter()
-                .map(|d| Domain::parse(d).map_err(|e| Error::Corrupt(e.0)))
-                .collect::<Result<_>>()?,
-            settings: serde_json::from_str(&settings).map_err(|e| Error::Corrupt(e.to_string()))?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        }))
-    }
+/// An organisation from a row of `org_rows` ([`ORG_COLUMNS`]).
+pub(super) fn org_from_row(row: &AnyRow) -> Result<Org> {
+    let domains: Option<String> = row.try_get("domain_list")?;
+    let domains = domains
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|d| Domain::parse(d).map_err(|e| Error::Corrupt(e.0)))
+        .collect::<Result<Vec<_>>>()?;
+    let settings: String = row.try_get("settings")?;
+    Ok(Org {
+        id: parse_id(&row.try_get::<String, _>("id")?, OrgId::parse)?,
+        slug: OrgSlug::parse(&row.try_get::<String, _>("slug")?)
+            .map_err(|e| Error::Corrupt(e.0))?,
+        name: row.try_get("name")?,
+        domains: sorted(domains),
+        settings: serde_json::from_str(&settings).map_err(|e| Error::Corrupt(e.to_string()))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }
 
 async fn insert_domains(

@@ -123,7 +123,7 @@ impl Directory {
         .bind(org.to_string())
         .fetch_all(self.db().pool())
         .await?;
-        rows.into_iter().map(|r| token_from_row(&r)).collect()
+        rows.into_iter().map(|r| token_from_row(&r, "")).collect()
     }
 
     /// Revokes a token of this organisation; revoking twice is harmless.
@@ -159,13 +159,62 @@ impl Directory {
         org: OrgId,
         secret: &str,
     ) -> Result<Result<TokenInfo, TokenRefusal>> {
-        let Some(row) = self
+        let found = self
             .row_for_secret("scim_tokens", TOKEN_COLUMNS, "token_hash", secret)
             .await?
-        else {
+            .map(|row| token_from_row(&row, ""))
+            .transpose()?;
+        self.accept_token(org, PresentedToken { found }).await
+    }
+
+    /// The organisation a SCIM URL names, and the token presented, read in one statement:
+    /// every SCIM request needs both. None when no organisation has the slug. The token is
+    /// judged by [`Self::accept_token`], which the caller runs after its rate limit.
+    pub async fn org_and_token(
+        &self,
+        slug: &str,
+        secret: &str,
+    ) -> Result<Option<(super::Org, PresentedToken)>> {
+        let presented = hash(secret);
+        let row = sqlx::query(&format!(
+            "select {org_columns}, t.id as t_id, t.org_id as t_org_id, t.prefix as t_prefix, \
+             t.token_hash as t_token_hash, t.description as t_description, \
+             t.created_at as t_created_at, t.expires_at as t_expires_at, \
+             t.last_used_at as t_last_used_at, t.revoked_at as t_revoked_at \
+             from org_rows o left join scim_tokens t on t.token_hash = $2 where o.slug = $1",
+            org_columns = super::orgs::ORG_COLUMNS
+                .split(", ")
+                .map(|c| format!("o.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(slug)
+        .bind(&presented)
+        .fetch_optional(self.db().pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let org = super::orgs::org_from_row(&row)?;
+        let stored: Option<String> = row.try_get("t_token_hash")?;
+        // Found by this hash already; compared in constant time all the same, as in
+        // `row_for_secret`.
+        let found = match stored {
+            Some(s) if bool::from(s.as_bytes().ct_eq(presented.as_bytes())) => {
+                Some(token_from_row(&row, "t_")?)
+            }
+            _ => None,
+        };
+        Ok(Some((org, PresentedToken { found })))
+    }
+
+    /// Accepts a presented token for an organisation, or says why not; records its use.
+    pub async fn accept_token(
+        &self,
+        org: OrgId,
+        presented: PresentedToken,
+    ) -> Result<Result<TokenInfo, TokenRefusal>> {
+        let Some(info) = presented.found else {
             return Ok(Err(TokenRefusal::Unknown));
         };
-        let info = token_from_row(&row)?;
         let now = self.now();
         if info.org_id != org {
             return Ok(Err(TokenRefusal::WrongOrganisation));
@@ -237,17 +286,24 @@ pub fn hash(secret: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn token_from_row(row: &AnyRow) -> Result<TokenInfo> {
+/// A token from a row whose token columns carry `prefix` before their names.
+fn token_from_row(row: &AnyRow, prefix: &str) -> Result<TokenInfo> {
+    let col = |name: &str| format!("{prefix}{name}");
     Ok(TokenInfo {
-        id: parse_id(&row.try_get::<String, _>("id")?, TokenId::parse)?,
-        org_id: parse_id(&row.try_get::<String, _>("org_id")?, OrgId::parse)?,
-        prefix: row.try_get("prefix")?,
-        description: row.try_get("description")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        revoked_at: row.try_get("revoked_at")?,
+        id: parse_id(&row.try_get::<String, _>(&*col("id"))?, TokenId::parse)?,
+        org_id: parse_id(&row.try_get::<String, _>(&*col("org_id"))?, OrgId::parse)?,
+        prefix: row.try_get(&*col("prefix"))?,
+        description: row.try_get(&*col("description"))?,
+        created_at: row.try_get(&*col("created_at"))?,
+        expires_at: row.try_get(&*col("expires_at"))?,
+        last_used_at: row.try_get(&*col("last_used_at"))?,
+        revoked_at: row.try_get(&*col("revoked_at"))?,
     })
+}
+
+/// A presented SCIM token as found (or not) by its hash, before it is judged.
+pub struct PresentedToken {
+    found: Option<TokenInfo>,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Users: the one user model. SCIM, SSO and the console all read and write users here, and
 //! activation changes go through one operation that also ends the user's sessions.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::model::{fold_case, OrgId, UserId, UserName};
-use super::orgs::conflict;
+use super::orgs::{conflict, Org};
 use super::policy::check::check_user;
 use super::policy::lifecycle::check_unique_emails;
 use super::policy::OnDelete;
@@ -184,48 +185,75 @@ impl Profile {
 pub(super) const USER_COLUMNS: &str = "id, org_id, user_name, external_id, active, deleted_at, \
     session_epoch, profile, created_at, updated_at, version";
 
+/// The organisation a user write is for: its id, or the organisation itself when the
+/// caller has just read it (SCIM's authentication and a login both have), which spares the
+/// write reading it again for its policy.
+#[derive(Clone, Copy)]
+pub enum OrgRef<'a> {
+    Id(OrgId),
+    Org(&'a Org),
+}
+
+impl From<OrgId> for OrgRef<'_> {
+    fn from(id: OrgId) -> Self {
+        OrgRef::Id(id)
+    }
+}
+
+impl<'a> From<&'a Org> for OrgRef<'a> {
+    fn from(org: &'a Org) -> Self {
+        OrgRef::Org(org)
+    }
+}
+
 /// How many times a write that lost a race with another write is tried again.
 const WRITE_ATTEMPTS: usize = 5;
 
 impl Directory {
     /// Creates a user. A soft-deleted user with the same userName is brought back instead,
     /// with its id, and the new data.
-    pub async fn create_user(&self, org: OrgId, data: UserData, actor: &Actor) -> Result<User> {
-        self.insert_user(org, data, actor, true).await
+    pub async fn create_user(
+        &self,
+        org: impl Into<OrgRef<'_>>,
+        data: UserData,
+        actor: &Actor,
+    ) -> Result<User> {
+        self.insert_user(org.into(), data, actor, true).await
     }
 
     /// Creates a user only where no record at all holds the userName, deleted or not: a
     /// first login must never bring back a deleted user (JIT never reactivates anyone).
     pub async fn create_user_strict(
         &self,
-        org: OrgId,
+        org: impl Into<OrgRef<'_>>,
         data: UserData,
         actor: &Actor,
     ) -> Result<User> {
-        self.insert_user(org, data, actor, false).await
+        self.insert_user(org.into(), data, actor, false).await
     }
 
     async fn insert_user(
         &self,
-        org: OrgId,
+        org: OrgRef<'_>,
         data: UserData,
         actor: &Actor,
         restore: bool,
     ) -> Result<User> {
         let mut data = data;
         let policy_org = self.org_for_policy(org).await?;
+        let org = policy_org.id;
         check_user(&policy_org, &mut data, None)?;
         let now = self.now();
         let mut tx = self.db().begin().await?;
         let existing = user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?;
-        let (id, action) = match existing {
+        let (user, before, action) = match existing {
             Some(old) if old.deleted && restore => {
-                sqlx::query(
+                let row = sqlx::query(&format!(
                     "update users set user_name = $1, user_name_key = $2, external_id = $3, \
                      display_name = $4, primary_email_key = $5, active = $6, deleted_at = null, \
                      profile = $7, updated_at = $8, version = version + 1 \
-                     where org_id = $9 and id = $10",
-                )
+                     where org_id = $9 and id = $10 returning {USER_COLUMNS}",
+                ))
                 .bind(data.user_name.as_str())
                 .bind(data.user_name.key())
                 .bind(&data.external_id)
@@ -236,9 +264,9 @@ impl Directory {
                 .bind(now)
                 .bind(org.to_string())
                 .bind(old.id.to_string())
-                .execute(tx.conn())
+                .fetch_one(tx.conn())
                 .await?;
-                (old.id, "user.restore")
+                (user_from_row(row)?, Some(old.profile), "user.restore")
             }
             Some(_) => {
                 return Err(Error::Conflict {
@@ -248,11 +276,12 @@ impl Directory {
             }
             None => {
                 let id = UserId::new();
-                sqlx::query(
+                let row = sqlx::query(&format!(
                     "insert into users (id, org_id, user_name, user_name_key, external_id, \
                      display_name, primary_email_key, active, profile, created_at, updated_at, \
-                     version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)",
-                )
+                     version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1) \
+                     returning {USER_COLUMNS}",
+                ))
                 .bind(id.to_string())
                 .bind(org.to_string())
                 .bind(data.user_name.as_str())
@@ -263,7 +292,7 @@ impl Directory {
                 .bind(data.active as i64)
                 .bind(profile_json(&data.profile))
                 .bind(now)
-                .execute(tx.conn())
+                .fetch_one(tx.conn())
                 .await
                 // Lost a race with a concurrent create of the same userName.
                 .map_err(|e| {
@@ -274,10 +303,11 @@ impl Directory {
                         data.user_name.as_str(),
                     )
                 })?;
-                (id, "user.create")
+                (user_from_row(row)?, None, "user.create")
             }
         };
-        write_email_keys(&mut tx, org, id, &data.profile).await?;
+        let id = user.id;
+        write_email_keys(&mut tx, org, id, &data.profile, before.as_ref()).await?;
         let mut tx = check_unique_emails(tx, &policy_org, id, &data.profile, None).await?;
         let detail = serde_json::json!({ "userName": data.user_name, "active": data.active });
         self.record(
@@ -289,16 +319,18 @@ impl Directory {
             detail,
         )
         .await?;
-        let user = user_in(&mut tx, org, UserKey::Id(id))
-            .await?
-            .ok_or(Error::NotFound("user"))?;
         tx.commit().await?;
         Ok(user)
     }
 
-    /// The organisation whose policy a write must pass.
-    async fn org_for_policy(&self, org: OrgId) -> Result<super::orgs::Org> {
-        self.org(org).await?.ok_or(Error::NotFound("organisation"))
+    /// The organisation whose policy a write must pass: the one the caller holds, or read.
+    async fn org_for_policy<'a>(&self, org: OrgRef<'a>) -> Result<Cow<'a, Org>> {
+        match org {
+            OrgRef::Org(o) => Ok(Cow::Borrowed(o)),
+            OrgRef::Id(id) => Ok(Cow::Owned(
+                self.org(id).await?.ok_or(Error::NotFound("organisation"))?,
+            )),
+        }
     }
 
     /// A user by id, soft-deleted ones included (check [`User::deleted`]).
@@ -331,14 +363,15 @@ impl Directory {
     /// `action` names the change in the event log ("user.replace", "user.patch").
     pub async fn replace_user(
         &self,
-        org: OrgId,
+        org: impl Into<OrgRef<'_>>,
         id: UserId,
         data: UserData,
         if_version: Option<i64>,
         actor: &Actor,
         action: &str,
     ) -> Result<User> {
-        let policy_org = self.org_for_policy(org).await?;
+        let policy_org = self.org_for_policy(org.into()).await?;
+        let org = policy_org.id;
         for _ in 0..WRITE_ATTEMPTS {
             let mut tx = self.db().begin().await?;
             let current = user_in(&mut tx, org, UserKey::Id(id))
@@ -353,12 +386,12 @@ impl Directory {
                 });
             }
             let epoch_step = i64::from(current.active != data.active);
-            let updated = sqlx::query(
+            let updated = sqlx::query(&format!(
                 "update users set user_name = $1, user_name_key = $2, external_id = $3, \
                  display_name = $4, primary_email_key = $5, active = $6, profile = $7, \
                  session_epoch = session_epoch + $8, updated_at = $9, version = version + 1 \
-                 where org_id = $10 and id = $11 and version = $12",
-            )
+                 where org_id = $10 and id = $11 and version = $12 returning {USER_COLUMNS}",
+            ))
             .bind(data.user_name.as_str())
             .bind(data.user_name.key())
             .bind(&data.external_id)
@@ -371,7 +404,7 @@ impl Directory {
             .bind(org.to_string())
             .bind(id.to_string())
             .bind(current.version)
-            .execute(tx.conn())
+            .fetch_optional(tx.conn())
             .await
             .map_err(|e| {
                 conflict(
@@ -381,10 +414,11 @@ impl Directory {
                     data.user_name.as_str(),
                 )
             })?;
-            if updated.rows_affected() == 0 {
+            let Some(row) = updated else {
                 continue; // another write came first: read again
-            }
-            write_email_keys(&mut tx, org, id, &data.profile).await?;
+            };
+            let user = user_from_row(row)?;
+            write_email_keys(&mut tx, org, id, &data.profile, Some(&current.profile)).await?;
             let mut tx =
                 check_unique_emails(tx, &policy_org, id, &data.profile, Some(&current.profile))
                     .await?;
@@ -412,9 +446,6 @@ impl Directory {
                 )
                 .await?;
             }
-            let user = user_in(&mut tx, org, UserKey::Id(id))
-                .await?
-                .ok_or(Error::NotFound("user"))?;
             // The caller gets the user's last state (`active: false`) though it is gone.
             if epoch_step != 0 && !data.active {
                 self.erase_deactivated(&mut tx, &policy_org, id, actor)
@@ -435,12 +466,13 @@ impl Directory {
     /// same transaction, and its last state is returned.
     pub async fn set_active(
         &self,
-        org: OrgId,
+        org: impl Into<OrgRef<'_>>,
         id: UserId,
         active: bool,
         actor: &Actor,
     ) -> Result<User> {
-        let policy_org = self.org_for_policy(org).await?;
+        let policy_org = self.org_for_policy(org.into()).await?;
+        let org = policy_org.id;
         let mut tx = self.db().begin().await?;
         let updated = sqlx::query(
             "update users set active = $1, session_epoch = session_epoch + 1, \
@@ -483,11 +515,23 @@ impl Directory {
     /// hidden from SCIM from now on, every session ended, logins refused and group
     /// memberships left; the record itself stays (see [`Self::create_user`]). `hard`:
     /// erased. `deactivate`: deactivated, as by [`Self::set_active`], and still shown.
-    pub async fn delete_user(&self, org: OrgId, id: UserId, actor: &Actor) -> Result<()> {
-        match self.org_for_policy(org).await?.settings.policy.on_delete {
+    pub async fn delete_user(
+        &self,
+        org: impl Into<OrgRef<'_>>,
+        id: UserId,
+        actor: &Actor,
+    ) -> Result<()> {
+        let policy_org = self.org_for_policy(org.into()).await?;
+        let org = policy_org.id;
+        match policy_org.settings.policy.on_delete {
             OnDelete::Soft => {}
             OnDelete::Hard => return self.hard_delete_user(org, id, actor).await,
-            OnDelete::Deactivate => return self.set_active(org, id, false, actor).await.map(drop),
+            OnDelete::Deactivate => {
+                return self
+                    .set_active(&*policy_org, id, false, actor)
+                    .await
+                    .map(drop)
+            }
         }
         let mut tx = self.db().begin().await?;
         let updated = sqlx::query(
@@ -552,25 +596,41 @@ async fn user_in(tx: &mut WriteTx, org: OrgId, key: UserKey<'_>) -> Result<Optio
     row.map(user_from_row).transpose()
 }
 
+/// Makes the user's email index rows match `profile`; `before` is the profile the rows
+/// were written for (None for a new user, who has none). Most writes (a PATCH of `active`,
+/// an Okta PUT repeating the same emails) leave the emails as they were, and then nothing
+/// is written: each statement is a round trip inside the write transaction.
 async fn write_email_keys(
     tx: &mut WriteTx,
     org: OrgId,
     id: UserId,
     profile: &Profile,
+    before: Option<&Profile>,
 ) -> Result<()> {
-    sqlx::query("delete from user_emails where org_id = $1 and user_id = $2")
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .execute(tx.conn())
-        .await?;
-    for key in profile.email_keys() {
-        sqlx::query("insert into user_emails (org_id, user_id, value_key) values ($1, $2, $3)")
+    let keys = profile.email_keys();
+    if let Some(before) = before {
+        if before.email_keys() == keys {
+            return Ok(());
+        }
+        sqlx::query("delete from user_emails where org_id = $1 and user_id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
-            .bind(key)
             .execute(tx.conn())
             .await?;
     }
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let values = (0..keys.len())
+        .map(|i| format!("($1, $2, ${})", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("insert into user_emails (org_id, user_id, value_key) values {values}");
+    let mut query = sqlx::query(&sql).bind(org.to_string()).bind(id.to_string());
+    for key in keys {
+        query = query.bind(key);
+    }
+    query.execute(tx.conn()).await?;
     Ok(())
 }
 

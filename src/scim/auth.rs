@@ -51,15 +51,16 @@ impl FromRequestParts<AppState> for ScimAuth {
             })?;
         let secret =
             token_from_header(header, &slug).ok_or_else(|| ScimError::unauthorized(REFUSED))?;
-        let Some(org) = state.directory.org_by_slug(&slug).await? else {
+        let Some((org, presented)) = state.directory.org_and_token(&slug, &secret).await? else {
             tracing::warn!(org = %slug, "SCIM request for an unknown organisation");
             return Err(ScimError::unauthorized(REFUSED));
         };
-        // Limited before the token is checked: a flood of bad tokens costs no more.
+        // Limited before the token is judged: a flood of bad tokens costs no more than the
+        // one read that found the organisation.
         if let Err(seconds) = state.scim_limiter.check(org.id) {
             return Err(ScimError::too_many_requests(seconds));
         }
-        match state.directory.verify_token(org.id, &secret).await? {
+        match state.directory.accept_token(org.id, presented).await? {
             Ok(token) => {
                 super::received::authenticated(org.id, Actor::ScimToken(token.id));
                 Ok(ScimAuth { org, token })

@@ -29,12 +29,18 @@ pub async fn create(
         let data = user::from_json(&body, Mode::Create, None, &UserType::of(&auth.org))?;
         Ok(state
             .directory
-            .create_user(auth.org.id, data, &auth.actor())
+            .create_user(&auth.org, data, &auth.actor())
             .await?)
     }
     .await;
     let created = record_failure(&state, &auth, "user.create", None, result).await?;
-    let body = render_one(&state, &auth, &created, &Projection::default()).await?;
+    // A user just created (or brought back, its memberships having ended with its deletion)
+    // belongs to no group yet: no need to ask.
+    let user_type = UserType::of(&auth.org);
+    let body = Projection::default().apply(
+        &user_type,
+        user::to_json(&created, &[], &base_url(&state, &auth), &user_type),
+    );
     Ok(respond(
         StatusCode::CREATED,
         &body,
@@ -106,7 +112,7 @@ pub async fn replace(
         Ok(state
             .directory
             .replace_user(
-                auth.org.id,
+                &auth.org,
                 current.id,
                 data,
                 expected,
@@ -136,7 +142,7 @@ pub async fn delete(
         check_if_match(&headers, &etag(current.version))?;
         Ok(state
             .directory
-            .delete_user(auth.org.id, current.id, &auth.actor())
+            .delete_user(&auth.org, current.id, &auth.actor())
             .await?)
     }
     .await;

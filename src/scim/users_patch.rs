@@ -61,7 +61,7 @@ async fn patch_user(
         match state
             .directory
             .replace_user(
-                auth.org.id,
+                &auth.org,
                 current.id,
                 data,
                 Some(current.version),

@@ -240,7 +240,7 @@ async fn find_or_create(
         }
         let data = new_user(org, a)?;
         match directory
-            .create_user_strict(org.id, data, &Actor::Idp(a.connection.clone()))
+            .create_user_strict(org, data, &Actor::Idp(a.connection.clone()))
             .await
         {
             Ok(user) => {
@@ -331,7 +331,7 @@ async fn role_from_login(
         let actor = Actor::Idp(a.connection.clone());
         match directory
             .replace_user(
-                org.id,
+                org,
                 user.id,
                 data,
                 Some(user.version),

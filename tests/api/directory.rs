@@ -407,3 +407,75 @@ async fn a_bulk_import_is_whole_or_absent() {
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
     assert_eq!(d.count_users(acme.id).await.unwrap(), 250);
 }
+
+/// The email index answers `emails` lookups; each write keeps it equal to the profile,
+/// including the writes that leave the emails alone and so skip rewriting it.
+#[tokio::test]
+async fn email_lookups_follow_every_user_write() {
+    use gatehouse::directory::user_lists::UserLookup;
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let d = &app.directory;
+    let with_email = |email: &str| {
+        let mut data = user_data("di@acme.test");
+        data.profile.emails = vec![serde_json::json!({"value": email, "type": "work"})];
+        data
+    };
+    let found = |email: &'static str| async move {
+        d.users_by_lookup(acme.id, &UserLookup::Email(email.into()))
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| u.id)
+            .collect::<Vec<_>>()
+    };
+    let user = d
+        .create_user(acme.id, with_email("one@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    assert_eq!(found("ONE@acme.test").await, vec![user.id]);
+
+    // Same emails (a PATCH of `active` is such a write), then new ones.
+    let same = d
+        .replace_user(
+            acme.id,
+            user.id,
+            with_email("one@acme.test"),
+            None,
+            &Actor::Cli,
+            "user.patch",
+        )
+        .await
+        .unwrap();
+    assert_eq!(found("one@acme.test").await, vec![user.id]);
+    assert_eq!(
+        Some(&same),
+        d.user(acme.id, user.id).await.unwrap().as_ref()
+    );
+    d.replace_user(
+        acme.id,
+        user.id,
+        with_email("two@acme.test"),
+        None,
+        &Actor::Cli,
+        "user.patch",
+    )
+    .await
+    .unwrap();
+    assert!(found("one@acme.test").await.is_empty());
+    assert_eq!(found("two@acme.test").await, vec![user.id]);
+
+    // Deleted, then brought back by a create with another email.
+    d.delete_user(acme.id, user.id, &Actor::Cli).await.unwrap();
+    let back = d
+        .create_user(acme.id, with_email("three@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    assert_eq!(back.id, user.id);
+    assert_eq!(
+        Some(&back),
+        d.user(acme.id, user.id).await.unwrap().as_ref()
+    );
+    assert!(found("two@acme.test").await.is_empty());
+    assert_eq!(found("three@acme.test").await, vec![user.id]);
+}
