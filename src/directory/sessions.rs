@@ -35,6 +35,8 @@ pub struct LiveSession {
     pub user: User,
     pub org_slug: OrgSlug,
     pub org_settings: OrgSettings,
+    /// The display names of the user's groups, in order of their case-folded names.
+    pub groups: Vec<String>,
 }
 
 /// Why a presented session does not count.
@@ -86,8 +88,9 @@ impl Directory {
         Ok(new)
     }
 
-    /// The live session a cookie names, or why there is none. One query reads the session,
-    /// its user and its organisation.
+    /// The live session a cookie names, or why there is none. One statement (the view
+    /// `session_rows`) reads the session, its user, its organisation and the user's groups:
+    /// `/auth/check` runs this on every request of the app behind.
     pub async fn session(
         &self,
         cookie: &str,
@@ -95,12 +98,10 @@ impl Directory {
     ) -> Result<Result<LiveSession, SessionRefusal>> {
         let id_hash = hash(cookie);
         let row = sqlx::query(
-            "select s.epoch as s_epoch, s.csrf_token, s.created_at as s_created_at, \
-                    s.last_seen_at, s.expires_at, \
-                    o.slug, o.settings, u.id, u.org_id, u.user_name, u.external_id, u.active, \
-                    u.deleted_at, u.session_epoch, u.profile, u.created_at, u.updated_at, u.version \
-             from sessions s join users u on u.org_id = s.org_id and u.id = s.user_id \
-             join orgs o on o.id = s.org_id where s.id_hash = $1",
+            "select s_epoch, csrf_token, s_created_at, last_seen_at, expires_at, slug, settings, \
+                    id, org_id, user_name, external_id, active, deleted_at, session_epoch, \
+                    profile, created_at, updated_at, version, group_names \
+             from session_rows where id_hash = $1",
         )
         .bind(&id_hash)
         .fetch_optional(self.db().pool())
@@ -119,6 +120,9 @@ impl Directory {
         let slug =
             OrgSlug::parse(&row.try_get::<String, _>("slug")?).map_err(|e| Error::Corrupt(e.0))?;
         let csrf_token: String = row.try_get("csrf_token")?;
+        let groups: String = row.try_get("group_names")?;
+        let groups: Vec<String> =
+            serde_json::from_str(&groups).map_err(|e| Error::Corrupt(e.to_string()))?;
         let user = user_from_row(row)?;
         // The lifetime in force now (the organisation's, else the server's) bounds the
         // session too: shortening it ends the open sessions that are older at once.
@@ -154,6 +158,7 @@ impl Directory {
             user,
             org_slug: slug,
             org_settings: settings,
+            groups,
         }))
     }
 

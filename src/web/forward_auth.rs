@@ -3,20 +3,14 @@
 //! headers for a live session of an active user; 401 otherwise, from the moment a user is
 //! deactivated.
 
-use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::me::user_group_names;
 use super::pages::PageError;
 use crate::directory::policy::attributes::role_of;
 use crate::session::CurrentSession;
-use crate::state::AppState;
 
-pub async fn check(
-    State(state): State<AppState>,
-    CurrentSession(session): CurrentSession,
-) -> Result<Response, PageError> {
+pub async fn check(CurrentSession(session): CurrentSession) -> Result<Response, PageError> {
     let Ok(session) = session else {
         return Ok((
             StatusCode::UNAUTHORIZED,
@@ -25,7 +19,7 @@ pub async fn check(
             .into_response());
     };
     let user = &session.user;
-    let groups = user_group_names(&state, &session).await?;
+    let groups = &session.groups;
     let roles = user.profile.role_values();
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();

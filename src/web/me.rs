@@ -12,7 +12,6 @@ use subtle::ConstantTimeEq;
 
 use super::pages::{page, Message, PageError};
 use crate::directory::policy::attributes::role_of;
-use crate::directory::sessions::LiveSession;
 use crate::session::{clear_cookie, read_cookie, CurrentSession};
 use crate::state::AppState;
 
@@ -37,7 +36,6 @@ fn wants_json(headers: &HeaderMap) -> bool {
 }
 
 pub async fn show(
-    State(state): State<AppState>,
     headers: HeaderMap,
     CurrentSession(session): CurrentSession,
 ) -> Result<Response, PageError> {
@@ -58,7 +56,7 @@ pub async fn show(
             page(StatusCode::UNAUTHORIZED, &m)
         });
     };
-    let groups = user_group_names(&state, &session).await?;
+    let groups = session.groups.clone();
     let user = &session.user;
     let email = user.profile.primary_email().map(str::to_string);
     let role = role_of(&session.org_settings.policy, user);
@@ -91,17 +89,6 @@ pub async fn show(
         csrf: session.csrf_token.clone(),
     };
     Ok(page(StatusCode::OK, &p))
-}
-
-pub async fn user_group_names(
-    state: &AppState,
-    session: &LiveSession,
-) -> Result<Vec<String>, PageError> {
-    let groups = state
-        .directory
-        .user_groups(session.user.org_id, session.user.id)
-        .await?;
-    Ok(groups.into_iter().map(|g| g.display_name).collect())
 }
 
 #[derive(Deserialize)]
