@@ -30,6 +30,7 @@ mod policy_identity;
 mod policy_lifecycle;
 mod policy_logins;
 mod policy_roles;
+mod query_plans;
 mod saml;
 mod saml_idp;
 mod scim_auth;

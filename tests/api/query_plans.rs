@@ -1,0 +1,75 @@
+//! The statements every request runs find their rows through an index, whatever the size of
+//! the directory: none scans a table. SQLite only, and on purpose without `ANALYZE`, as a
+//! server runs: its planner then picks by the indexes alone. (A delete of a user's email keys
+//! once chose the organisation's email index and scanned every email on each user write.)
+
+use sqlx::Row;
+
+use crate::helpers::TestApp;
+use gatehouse::db::Backend;
+
+/// Statements on the request paths, with the index each must use.
+const HOT: &[(&str, &str)] = &[
+    (
+        "delete from user_emails where org_id = $1 and user_id = $2",
+        "user_emails_user_idx",
+    ),
+    (
+        "select id from users where org_id = $1 and user_name_key = $2",
+        "users_org_user_name_key",
+    ),
+    (
+        "select id from users where org_id = $1 and deleted_at is null and \
+         id in (select user_id from user_emails where org_id = $1 and value_key = $2)",
+        "user_emails_lookup_idx",
+    ),
+    (
+        "delete from sessions where org_id = $1 and user_id = $2",
+        "sessions_user_idx",
+    ),
+    (
+        "select s_epoch, group_names from session_rows where id_hash = $1",
+        "group_members_user_idx",
+    ),
+    (
+        "select o.id, o.domain_list, t.id from org_rows o \
+         left join scim_tokens t on t.token_hash = $2 where o.slug = $1",
+        "scim_tokens_hash_key",
+    ),
+    (
+        "select m.user_id, g.id from group_members m \
+         join groups g on g.org_id = m.org_id and g.id = m.group_id \
+         where m.org_id = $1 and m.user_id in ($2, $3)",
+        "group_members_user_idx",
+    ),
+];
+
+#[tokio::test]
+async fn request_statements_never_scan_a_table() {
+    let app = TestApp::spawn().await;
+    if app.backend() != Backend::Sqlite {
+        return; // PostgreSQL plans by statistics; small test tables are scanned on purpose.
+    }
+    for (sql, index) in HOT {
+        let rows = sqlx::query(&format!("explain query plan {sql}"))
+            .bind("x")
+            .bind("y")
+            .bind("z")
+            .fetch_all(app.directory.db().pool())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("detail").unwrap())
+            .collect();
+        let scans: Vec<&String> = plan.iter().filter(|d| d.starts_with("SCAN ")).collect();
+        assert!(scans.is_empty(), "{sql} scans: {plan:#?}");
+        // SQLite names a unique constraint's index sqlite_autoindex_<table>_N.
+        let uses = |name: &str| plan.iter().any(|d| d.contains(name));
+        let auto = index.ends_with("_key") || index.ends_with("_pkey");
+        assert!(
+            uses(index) || (auto && uses("sqlite_autoindex")),
+            "{sql} should use {index}: {plan:#?}"
+        );
+    }
+}
