@@ -4,12 +4,12 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::config::DatabaseConfig;
@@ -25,64 +25,212 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
-    // SQLite allows one writer at a time. Taking turns here, before BEGIN, keeps this
-    // process's writers from failing each other with SQLITE_BUSY when a deferred
-    // transaction upgrades to a write lock; the busy timeout still covers other processes.
-    writer: Option<Arc<Mutex<()>>>,
+    /// SQLite's writes, on a connection of their own (see [`Writer`]); None on PostgreSQL.
+    writer: Option<Arc<Writer>>,
 }
 
-/// A write transaction. On SQLite it also holds this process's writer turn.
+/// SQLite allows one writer at a time, and with `synchronous = FULL` every commit waits for
+/// the disk. So this process writes through one connection, in turns, and commits in
+/// groups: the writers that queue while a transaction is open run their own transactions
+/// as savepoints inside it, and one COMMIT (one sync) makes the whole group durable. Each
+/// writer returns only once the COMMIT that holds its work has succeeded, so a write is
+/// still durable before it is answered; a writer that fails or gives up rolls back to its
+/// savepoint and leaves the others' work alone.
+///
+/// Taking turns in the process also keeps its writers from failing each other with
+/// SQLITE_BUSY; the busy timeout still covers other processes (the CLI).
+struct Writer {
+    state: Arc<Mutex<WriterState>>,
+}
+
+struct WriterState {
+    conn: AnyConnection,
+    /// The transaction open on `conn`, if any: the group the next writer joins.
+    group: Option<Arc<Group>>,
+}
+
+/// One group commit: how it ended, set once by the writer that commits it.
+#[derive(Default)]
+struct Group {
+    outcome: OnceLock<Result<(), String>>,
+}
+
+const SAVEPOINT: &str = "SAVEPOINT gatehouse_write";
+const RELEASE: &str = "RELEASE gatehouse_write";
+const UNDO: &str = "ROLLBACK TO gatehouse_write";
+
+/// A write transaction: on PostgreSQL a transaction of the pool; on SQLite a savepoint in
+/// the group transaction of [`Writer`], holding the writer's turn until commit or rollback.
 ///
 /// One dropped without a commit (an early `?` return after a write) is rolled back before
-/// the turn is given up: otherwise SQLite keeps its write lock until the connection is next
-/// used, and the next writer, whose transaction began with a read, fails at once with
-/// "database is locked" (SQLite cannot make it wait).
+/// the turn is given up, so the next writer never sees its half-done work.
 pub struct WriteTx {
-    tx: Option<Transaction<'static, Any>>,
-    turn: Option<OwnedMutexGuard<()>>,
+    inner: Option<Inner>,
+}
+
+enum Inner {
+    Pool(Transaction<'static, Any>),
+    Grouped {
+        turn: OwnedMutexGuard<WriterState>,
+        group: Arc<Group>,
+        writer: Arc<Mutex<WriterState>>,
+    },
 }
 
 impl WriteTx {
     /// The connection to run statements on.
-    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        self.tx
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        match self
+            .inner
             .as_mut()
             .expect("a transaction until commit or rollback")
+        {
+            Inner::Pool(tx) => tx,
+            Inner::Grouped { turn, .. } => &mut turn.conn,
+        }
     }
 
+    /// Makes the transaction durable; on SQLite, returns once its group has committed.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let tx = self
-            .tx
+        match self
+            .inner
             .take()
-            .expect("a transaction until commit or rollback");
-        tx.commit().await
+            .expect("a transaction until commit or rollback")
+        {
+            Inner::Pool(tx) => tx.commit().await,
+            Inner::Grouped {
+                turn,
+                group,
+                writer,
+            } => run_to_end(release_and_commit(turn, group, writer)).await,
+        }
+    }
+
+    /// Rolls back a transaction that failed with `err`, and gives `err` back. Where the
+    /// failure may be a conflict with a concurrent write (a unique key taken), use this
+    /// rather than dropping the transaction: on SQLite it also waits until the writes
+    /// grouped before this one have committed, so that the caller's next read sees the row
+    /// it conflicted with. The transaction must not be used afterwards.
+    pub async fn fail<E>(&mut self, err: E) -> E {
+        if let Some(inner) = self.inner.take() {
+            if let Err(e) = (WriteTx { inner: Some(inner) }).rollback().await {
+                tracing::warn!(error = %e, "rolling back a failed transaction failed");
+            }
+        }
+        err
     }
 
     /// Undoes the transaction now, before the writer turn is given up.
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        let tx = self
-            .tx
+        match self
+            .inner
             .take()
-            .expect("a transaction until commit or rollback");
-        tx.rollback().await
+            .expect("a transaction until commit or rollback")
+        {
+            Inner::Pool(tx) => tx.rollback().await,
+            Inner::Grouped {
+                turn,
+                group,
+                writer,
+            } => run_to_end(undo_and_commit(turn, group, writer)).await,
+        }
     }
 }
 
 impl Drop for WriteTx {
     fn drop(&mut self) {
-        let (Some(tx), turn) = (self.tx.take(), self.turn.take()) else {
+        let Some(inner) = self.inner.take() else {
             return;
         };
         // The turn goes with the task, and is given up once the rollback has run.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(e) = tx.rollback().await {
+                let result = match inner {
+                    Inner::Pool(tx) => tx.rollback().await,
+                    Inner::Grouped {
+                        turn,
+                        group,
+                        writer,
+                    } => undo_and_commit(turn, group, writer).await,
+                };
+                if let Err(e) = result {
                     tracing::warn!(error = %e, "rolling back an abandoned transaction failed");
                 }
-                drop(turn);
             });
         }
     }
+}
+
+/// Rolls the writer's savepoint back and releases it: its work is gone, the group's stays.
+async fn undo(turn: &mut WriterState) {
+    for statement in [UNDO, RELEASE] {
+        if let Err(e) = turn.conn.execute(statement).await {
+            tracing::warn!(error = %e, statement, "undoing a write failed");
+        }
+    }
+}
+
+/// Runs the end of a grouped write as a task of its own: a request given up halfway (a
+/// client that went away) must not leave the group's transaction open, holding SQLite's
+/// write lock and the other writers' work.
+async fn run_to_end(
+    end: impl std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'static,
+) -> Result<(), sqlx::Error> {
+    tokio::spawn(end)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("ending a write stopped: {e}")))?
+}
+
+async fn release_and_commit(
+    mut turn: OwnedMutexGuard<WriterState>,
+    group: Arc<Group>,
+    writer: Arc<Mutex<WriterState>>,
+) -> Result<(), sqlx::Error> {
+    if let Err(e) = turn.conn.execute(RELEASE).await {
+        undo(&mut turn).await;
+        drop(turn);
+        let _ = commit_group(writer, group).await;
+        return Err(e);
+    }
+    drop(turn);
+    commit_group(writer, group).await
+}
+
+/// Undoes this writer's work; the group still commits, for the others' work in it.
+async fn undo_and_commit(
+    mut turn: OwnedMutexGuard<WriterState>,
+    group: Arc<Group>,
+    writer: Arc<Mutex<WriterState>>,
+) -> Result<(), sqlx::Error> {
+    undo(&mut turn).await;
+    drop(turn);
+    let _ = commit_group(writer, group).await;
+    Ok(())
+}
+
+/// Waits for the writer's turn again, then: if another writer of the group has committed it,
+/// that outcome is this writer's; otherwise every writer that queued meanwhile has had its
+/// turn (the lock is fair), and this one commits the group.
+async fn commit_group(
+    writer: Arc<Mutex<WriterState>>,
+    group: Arc<Group>,
+) -> Result<(), sqlx::Error> {
+    let mut turn = writer.lock_owned().await;
+    if let Some(outcome) = group.outcome.get() {
+        return outcome.clone().map_err(sqlx::Error::Protocol);
+    }
+    let result = turn.conn.execute("COMMIT").await.map(drop);
+    if result.is_err() {
+        let _ = turn.conn.execute("ROLLBACK").await;
+    }
+    let _ = group.outcome.set(
+        result
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| format!("the group commit failed: {e}")),
+    );
+    turn.group = None;
+    result
 }
 
 impl Db {
@@ -106,28 +254,23 @@ impl Db {
             .max_connections(config.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers proceed during a write; FULL sync makes every
-                        // commit durable; foreign keys are off by default in SQLite.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute(&*format!("PRAGMA busy_timeout = {busy_timeout_ms}"))
-                            .await?;
-                        // Reads through a memory map shared by every connection, and a
-                        // larger page cache, keep an indexed lookup in a large directory
-                        // off the read() system call path.
-                        conn.execute("PRAGMA mmap_size = 1073741824").await?;
-                        conn.execute("PRAGMA cache_size = -16000").await?;
-                    }
-                    Ok(())
-                })
+                Box::pin(async move { set_up(conn, backend, busy_timeout_ms).await })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot connect to {}", config.url))?;
-        let writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let writer = match backend {
+            Backend::Sqlite => {
+                let mut conn = AnyConnection::connect_with(&options)
+                    .await
+                    .with_context(|| format!("cannot connect to {}", config.url))?;
+                set_up(&mut conn, backend, busy_timeout_ms).await?;
+                Some(Arc::new(Writer {
+                    state: Arc::new(Mutex::new(WriterState { conn, group: None })),
+                }))
+            }
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
@@ -156,16 +299,19 @@ impl Db {
         self.backend
     }
 
-    /// Starts a write transaction.
+    /// Starts a write transaction. On SQLite it waits for the writer's turn and joins the
+    /// open group transaction, or begins one.
     pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
-        let turn = match &self.writer {
-            Some(m) => Some(m.clone().lock_owned().await),
-            None => None,
+        let Some(writer) = &self.writer else {
+            return Ok(WriteTx {
+                inner: Some(Inner::Pool(self.pool.begin().await?)),
+            });
         };
-        Ok(WriteTx {
-            tx: Some(self.pool.begin().await?),
-            turn,
-        })
+        // A task of its own, so that a caller given up halfway leaves no open transaction
+        // behind: the WriteTx is then dropped, and rolls back.
+        tokio::spawn(join_group(writer.state.clone()))
+            .await
+            .map_err(|e| sqlx::Error::Protocol(format!("starting a write stopped: {e}")))?
     }
 
     /// Whether the database answers; for `/readyz`.
@@ -180,6 +326,57 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Takes the writer's turn and opens a savepoint in the group transaction, beginning one
+/// when none is open.
+async fn join_group(writer: Arc<Mutex<WriterState>>) -> Result<WriteTx, sqlx::Error> {
+    let mut turn = writer.clone().lock_owned().await;
+    let group = match &turn.group {
+        Some(group) => group.clone(),
+        None => {
+            // IMMEDIATE takes the write lock now, waiting out other processes' writes (busy
+            // timeout), rather than failing at the first write of a read-first transaction.
+            turn.conn.execute("BEGIN IMMEDIATE").await?;
+            let group = Arc::new(Group::default());
+            turn.group = Some(group.clone());
+            group
+        }
+    };
+    if let Err(e) = turn.conn.execute(SAVEPOINT).await {
+        drop(turn);
+        let _ = commit_group(writer, group).await;
+        return Err(e);
+    }
+    Ok(WriteTx {
+        inner: Some(Inner::Grouped {
+            turn,
+            group,
+            writer,
+        }),
+    })
+}
+
+/// Settings every connection gets.
+async fn set_up(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    busy_timeout_ms: u64,
+) -> Result<(), sqlx::Error> {
+    if backend == Backend::Sqlite {
+        // WAL lets readers proceed during a write; FULL sync makes every commit durable;
+        // foreign keys are off by default in SQLite.
+        conn.execute("PRAGMA journal_mode = WAL").await?;
+        conn.execute("PRAGMA synchronous = FULL").await?;
+        conn.execute("PRAGMA foreign_keys = ON").await?;
+        conn.execute(&*format!("PRAGMA busy_timeout = {busy_timeout_ms}"))
+            .await?;
+        // Reads through a memory map shared by every connection, and a larger page cache,
+        // keep an indexed lookup in a large directory off the read() system call path.
+        conn.execute("PRAGMA mmap_size = 1073741824").await?;
+        conn.execute("PRAGMA cache_size = -16000").await?;
+    }
+    Ok(())
 }
 
 /// Makes sure the folder of a SQLite file exists and asks the driver to create the file.

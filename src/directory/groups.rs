@@ -82,7 +82,7 @@ impl Directory {
         let id = GroupId::new();
         let now = self.now();
         let mut tx = self.db().begin().await?;
-        sqlx::query(
+        let inserted = sqlx::query(
             "insert into groups (id, org_id, display_name, display_name_key, external_id, \
              created_at, updated_at, version) values ($1, $2, $3, $4, $5, $6, $6, 1)",
         )
@@ -93,15 +93,12 @@ impl Directory {
         .bind(&new.external_id)
         .bind(now)
         .execute(tx.conn())
-        .await
-        .map_err(|e| {
-            conflict(
-                e,
-                "groups_org_display_name_key",
-                "displayName",
-                &new.display_name,
-            )
-        })?;
+        .await;
+        if let Err(e) = inserted {
+            let name = &new.display_name;
+            let err = conflict(e, "groups_org_display_name_key", "displayName", name);
+            return Err(tx.fail(err).await);
+        }
         let changes = self
             .apply_member_ops(&mut tx, org, id, &[MemberOp::Add(new.members)])
             .await?;
@@ -163,11 +160,15 @@ impl Directory {
         .bind(i64::from(if_version.is_some()))
         .bind(if_version.unwrap_or(0))
         .execute(tx.conn())
-        .await
-        .map_err(|e| {
-            let name = update.display_name.as_deref().unwrap_or_default();
-            conflict(e, "groups_org_display_name_key", "displayName", name)
-        })?;
+        .await;
+        let updated = match updated {
+            Ok(updated) => updated,
+            Err(e) => {
+                let name = update.display_name.as_deref().unwrap_or_default();
+                let err = conflict(e, "groups_org_display_name_key", "displayName", name);
+                return Err(tx.fail(err).await);
+            }
+        };
         if updated.rows_affected() == 0 {
             return Err(match (group_in(&mut tx, org, id).await?, if_version) {
                 (Some(_), Some(v)) => Error::PreconditionFailed {

@@ -34,7 +34,7 @@ impl Directory {
         actor: &Actor,
     ) -> Result<()> {
         let mut tx = self.db().begin().await?;
-        sqlx::query(
+        let inserted = sqlx::query(
             "insert into identities (org_id, connection_id, subject, user_id, created_at) \
              values ($1, $2, $3, $4, $5)",
         )
@@ -44,8 +44,11 @@ impl Directory {
         .bind(user.to_string())
         .bind(self.now())
         .execute(tx.conn())
-        .await
-        .map_err(|e| conflict(e, "identities_connection_subject_key", "subject", subject))?;
+        .await;
+        if let Err(e) = inserted {
+            let err = conflict(e, "identities_connection_subject_key", "subject", subject);
+            return Err(tx.fail(err).await);
+        }
         let detail = serde_json::json!({ "connection": connection, "subject": subject });
         self.record(
             &mut tx,

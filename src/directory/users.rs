@@ -269,10 +269,11 @@ impl Directory {
                 (user_from_row(row)?, Some(old.profile), "user.restore")
             }
             Some(_) => {
-                return Err(Error::Conflict {
+                let err = Error::Conflict {
                     field: "userName",
                     value: data.user_name.as_str().to_string(),
-                })
+                };
+                return Err(tx.fail(err).await);
             }
             None => {
                 let id = UserId::new();
@@ -293,16 +294,16 @@ impl Directory {
                 .bind(profile_json(&data.profile))
                 .bind(now)
                 .fetch_one(tx.conn())
-                .await
-                // Lost a race with a concurrent create of the same userName.
-                .map_err(|e| {
-                    conflict(
-                        e,
-                        "users_org_user_name_key",
-                        "userName",
-                        data.user_name.as_str(),
-                    )
-                })?;
+                .await;
+                let row = match row {
+                    Ok(row) => row,
+                    // Lost a race with a concurrent create of the same userName.
+                    Err(e) => {
+                        let name = data.user_name.as_str();
+                        let err = conflict(e, "users_org_user_name_key", "userName", name);
+                        return Err(tx.fail(err).await);
+                    }
+                };
                 (user_from_row(row)?, None, "user.create")
             }
         };
@@ -405,15 +406,15 @@ impl Directory {
             .bind(id.to_string())
             .bind(current.version)
             .fetch_optional(tx.conn())
-            .await
-            .map_err(|e| {
-                conflict(
-                    e,
-                    "users_org_user_name_key",
-                    "userName",
-                    data.user_name.as_str(),
-                )
-            })?;
+            .await;
+            let updated = match updated {
+                Ok(updated) => updated,
+                Err(e) => {
+                    let name = data.user_name.as_str();
+                    let err = conflict(e, "users_org_user_name_key", "userName", name);
+                    return Err(tx.fail(err).await);
+                }
+            };
             let Some(row) = updated else {
                 continue; // another write came first: read again
             };

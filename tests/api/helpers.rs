@@ -95,6 +95,11 @@ impl TestApp {
         }
     }
 
+    /// The URL of the app's database, for a connection of its own (another process's).
+    pub fn database_url(&self) -> String {
+        self._db.url.clone()
+    }
+
     /// The file the app's secrets key lives in.
     pub fn secrets_file(&self) -> String {
         self._db.dir.path().join("secret.key").display().to_string()

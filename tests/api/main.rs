@@ -43,3 +43,4 @@ mod scim_patch;
 mod scim_users;
 mod sessions;
 mod tokens;
+mod write_groups;

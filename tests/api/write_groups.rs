@@ -1,0 +1,103 @@
+//! Write transactions on SQLite commit in groups (see `db::Writer`): concurrent writers
+//! share one COMMIT, yet each write is whole or absent on its own, and a write given up
+//! halfway leaves neither its rows nor an open transaction behind. The same tests hold on
+//! PostgreSQL, where each write is a transaction of its own.
+
+use std::time::Duration;
+
+use sqlx::Connection;
+
+use crate::helpers::TestApp;
+
+/// Far longer than any of these writes takes; reaching it means a writer is stuck.
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn insert_org(tx: &mut gatehouse::db::WriteTx, slug: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into orgs (id, slug, name, settings, created_at, updated_at) \
+         values ($1, $1, $1, '{}', 0, 0)",
+    )
+    .bind(slug)
+    .execute(tx.conn())
+    .await
+    .map(drop)
+}
+
+async fn slugs(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar("select slug from orgs where slug like 'w-%' order by slug")
+        .fetch_all(app.directory.db().pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_writes_land_whole_or_not_at_all() {
+    let app = TestApp::spawn().await;
+    let db = app.directory.db().clone();
+    let writers = (0..24).map(|i| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            insert_org(&mut tx, &format!("w-{i:02}-a")).await.unwrap();
+            tokio::task::yield_now().await;
+            insert_org(&mut tx, &format!("w-{i:02}-b")).await.unwrap();
+            match i % 3 {
+                // A duplicate key: the writer's own rows go, the others' stay.
+                0 => {
+                    let err = insert_org(&mut tx, &format!("w-{i:02}-a"))
+                        .await
+                        .unwrap_err();
+                    tx.fail(err).await;
+                }
+                // Given up without a word (an early return): rolled back all the same.
+                1 => drop(tx),
+                _ => tx.commit().await.unwrap(),
+            }
+        })
+    });
+    let all = tokio::time::timeout(WAIT, futures_util::future::join_all(writers));
+    for w in all.await.expect("every writer finishes") {
+        w.unwrap();
+    }
+    let expected: Vec<String> = (0..24)
+        .filter(|i| i % 3 == 2)
+        .flat_map(|i| [format!("w-{i:02}-a"), format!("w-{i:02}-b")])
+        .collect();
+    // Abandoned writes roll back in the background: wait for the writer to be free.
+    let free = tokio::time::timeout(WAIT, db.begin()).await;
+    drop(free.expect("the writer's turn comes back").unwrap());
+    assert_eq!(slugs(&app).await, expected);
+}
+
+#[tokio::test]
+async fn a_write_given_up_halfway_leaves_no_lock_behind() {
+    let app = TestApp::spawn().await;
+    let db = app.directory.db().clone();
+    // A request dropped while its transaction is open (a client that went away).
+    let task = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            insert_org(&mut tx, "w-gone").await.unwrap();
+            std::future::pending::<()>().await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    task.abort();
+    let _ = task.await;
+
+    // Another process (the CLI) can write at once: nothing holds SQLite's write lock.
+    let mut other = sqlx::AnyConnection::connect(&app.database_url())
+        .await
+        .unwrap();
+    let write = sqlx::query(
+        "insert into orgs (id, slug, name, settings, created_at, updated_at) \
+         values ('w-cli', 'w-cli', 'w-cli', '{}', 0, 0)",
+    )
+    .execute(&mut other);
+    tokio::time::timeout(WAIT, write)
+        .await
+        .expect("the write lock is free")
+        .unwrap();
+    assert_eq!(slugs(&app).await, vec!["w-cli".to_string()]);
+}
