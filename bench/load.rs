@@ -3,12 +3,19 @@
 //! process on that store, and drives it over HTTP with BENCH_CONCURRENCY connections
 //! (default 16) for BENCH_SECONDS per scenario (default 10), in the shapes Okta sends.
 //!
+//! Seeded before the server starts, each phase timed: a second organisation of 1,000
+//! users, the large organisation (`Directory::import_users`, batches of 10,000) and its
+//! BENCH_SESSIONS live sessions (default 1,000).
+//!
 //! Scenarios: `lookup`, `import` (Okta's paging, first and last page timed, and one whole
 //! walk), `create`, `patch`, `groups`, `mix` and `auth-check`. Each reports requests/s,
 //! p50/p95/p99 latency, errors (every status is checked) and the server's RSS. Also: the
-//! milliseconds from spawning the server until `/healthz` answers. Prints a Markdown table
-//! and writes target/bench/load-<backend>.json. On PostgreSQL when
+//! milliseconds from spawning the server until `/healthz` answers.
+//! Prints a Markdown table and writes target/bench/load-<backend>.json. On PostgreSQL when
 //! GATEHOUSE_TEST_DATABASE_URL names a server (scripts/with-postgres.sh).
+
+#[path = "load/seed.rs"]
+mod seed;
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -16,17 +23,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatehouse::clock::SystemClock;
-use gatehouse::config::DatabaseUrl;
-use gatehouse::directory::orgs::NewOrg;
-use gatehouse::directory::users::{Profile, UserData};
-use gatehouse::directory::{Actor, Directory, OrgSlug, UserId, UserName};
-use gatehouse::{Application, Config};
+use gatehouse::directory::UserId;
 use rand::Rng;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
-const IMPORT_BATCH: usize = 10_000;
 const PAGE: usize = 100;
 /// Requests timed, one after another, for the import's first and last page.
 const PAGE_SAMPLES: usize = 50;
@@ -46,6 +47,8 @@ struct Ctx {
     base: String,
     org: String,
     token: String,
+    small_org: String,
+    small_token: String,
     /// Seeded user ids, by index (user_name(i) has ids[i]).
     ids: Vec<UserId>,
     /// The first `sessions` users carry live sessions: writes leave them alone, so that a
@@ -130,7 +133,8 @@ async fn main() -> anyhow::Result<()> {
     let key_file = dir.path().join("secret.key").display().to_string();
 
     let seed_started = Instant::now();
-    let seeded = seed(&url, &key_file, users, sessions).await?;
+    let plan = seed::Plan { users, sessions };
+    let seeded = seed::seed(&url, &key_file, &plan).await?;
     let seed_seconds = seed_started.elapsed().as_secs_f64();
     eprintln!("seeded {users} users (+1,000 in a second organisation) in {seed_seconds:.1} s");
 
@@ -140,8 +144,10 @@ async fn main() -> anyhow::Result<()> {
     let (idle_rss, idle_hwm) = server.memory();
     eprintln!("ready in {ready_ms:.1} ms; idle RSS {idle_rss:.1} MB");
 
+    // Redirects are answers to check (the ACS's), not to follow.
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let group = create_group(&client, &server.base, &seeded.org, &seeded.token).await?;
     let ctx = Arc::new(Ctx {
@@ -149,6 +155,8 @@ async fn main() -> anyhow::Result<()> {
         base: server.base.clone(),
         org: seeded.org,
         token: seeded.token,
+        small_org: seeded.small_org,
+        small_token: seeded.small_token,
         ids: seeded.ids,
         sessions,
         cookies: seeded.cookies,
@@ -158,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
     });
 
     let duration = Duration::from_secs(seconds);
+    let warm_up = Duration::from_millis(500);
     let mut rows = Vec::new();
     let scenarios: [(&str, &[(Op, u32)]); 6] = [
         ("lookup", &[(Op::Lookup, 1)]),
@@ -180,19 +189,27 @@ async fn main() -> anyhow::Result<()> {
     // Import first: its pages should not see the users `create` adds.
     // BENCH_SCENARIOS (comma-separated names) runs a subset, e.g. while profiling one.
     let only = std::env::var("BENCH_SCENARIOS").ok();
-    let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == name));
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|n| n == name))
+    };
     let mut import_run = Import::default();
     if wanted("import") {
         server.reset_peak();
-        import_run = import(&ctx, &seeded.small_org, &seeded.small_token).await;
+        import_run = import(&ctx, &ctx.small_org, &ctx.small_token).await;
         let (rss, hwm) = server.memory();
-        let mut r = row("import (whole walk, 1 connection)", &import_run.walk, rss, hwm);
+        let mut r = row(
+            "import (whole walk, 1 connection)",
+            &import_run.walk,
+            rss,
+            hwm,
+        );
         r.anon_mb = server.anon();
         rows.push(r);
     }
     for (name, weights) in scenarios.into_iter().filter(|(n, _)| wanted(n)) {
         // Warm the connections and caches, then measure.
-        load(&ctx, weights, concurrency, Duration::from_millis(500)).await;
+        load(&ctx, weights, concurrency, warm_up).await;
         server.reset_peak();
         let started = Instant::now();
         let tally = load(&ctx, weights, concurrency, duration).await;
@@ -207,98 +224,17 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     server.stop();
-    report(
+    report(&Summary {
         backend,
         concurrency,
         users,
         seed_seconds,
+        seed_phases: &seeded.phases,
         ready_ms,
-        (idle_rss, idle_hwm),
-        &import_run,
-        &rows,
-    )
-}
-
-struct Seeded {
-    org: String,
-    token: String,
-    ids: Vec<UserId>,
-    cookies: Vec<String>,
-    small_org: String,
-    small_token: String,
-}
-
-/// Seeds through the library, then closes its pool: the server is another process.
-async fn seed(url: &str, key_file: &str, users: usize, sessions: usize) -> anyhow::Result<Seeded> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let mut config = Config::default();
-    config.database.url = DatabaseUrl::new(url);
-    config.secrets.key_file = key_file.into();
-    config.log.filter = "warn".into();
-    let lifetimes = gatehouse::session::lifetimes(&config);
-    let app = Application::with_listener(config, listener, Arc::new(SystemClock)).await?;
-    let directory = app.state().directory.clone();
-    let (org_id, token) = seed_org(&directory, "load").await?;
-    let ids = seed_users(&directory, org_id, users).await?;
-    let mut cookies = Vec::with_capacity(sessions);
-    for id in &ids[..sessions] {
-        let user = directory.user(org_id, *id).await?.expect("just imported");
-        let session = directory.create_session(org_id, &user, lifetimes).await?;
-        cookies.push(session.cookie);
-    }
-    let (small_id, small_token) = seed_org(&directory, "load1k").await?;
-    seed_users(&directory, small_id, 1_000).await?;
-    drop(app);
-    Ok(Seeded {
-        org: "load".into(),
-        token,
-        ids,
-        cookies,
-        small_org: "load1k".into(),
-        small_token,
+        idle: (idle_rss, idle_hwm),
+        import: &import_run,
+        rows: &rows,
     })
-}
-
-async fn seed_org(
-    directory: &Directory,
-    slug: &str,
-) -> anyhow::Result<(gatehouse::directory::OrgId, String)> {
-    let new = NewOrg {
-        slug: OrgSlug::parse(slug)?,
-        name: None,
-        domains: vec![],
-    };
-    let org = directory.create_org(new, &Actor::Cli).await?;
-    let (_, secret) = directory
-        .create_token(org.id, "bench", None, &Actor::Cli)
-        .await?;
-    Ok((org.id, secret.0))
-}
-
-async fn seed_users(
-    directory: &Directory,
-    org: gatehouse::directory::OrgId,
-    users: usize,
-) -> anyhow::Result<Vec<UserId>> {
-    let mut ids = Vec::with_capacity(users);
-    let mut next = 0;
-    while next < users {
-        let end = (next + IMPORT_BATCH).min(users);
-        let batch = (next..end)
-            .map(|i| UserData {
-                user_name: UserName::parse(&user_name(i)).expect("valid"),
-                external_id: Some(format!("ext-{i}")),
-                active: true,
-                profile: Profile {
-                    emails: vec![json!({"value": user_name(i), "type": "work", "primary": true})],
-                    ..Profile::default()
-                },
-            })
-            .collect();
-        ids.extend(directory.import_users(org, batch, &Actor::Cli).await?);
-        next = end;
-    }
-    Ok(ids)
 }
 
 fn user_name(i: usize) -> String {
@@ -775,22 +711,29 @@ async fn fresh_pg_database(server: &str) -> anyhow::Result<String> {
     Ok(url.to_string())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn report(
-    backend: &str,
+/// Everything the report prints.
+struct Summary<'a> {
+    backend: &'a str,
     concurrency: usize,
     users: usize,
     seed_seconds: f64,
+    seed_phases: &'a [(String, f64)],
     ready_ms: f64,
     idle: (f64, f64),
-    import: &Import,
-    rows: &[Row],
-) -> anyhow::Result<()> {
-    println!("\n### Load on {backend}: {users} users, {concurrency} connections\n");
+    import: &'a Import,
+    rows: &'a [Row],
+}
+
+fn report(s: &Summary) -> anyhow::Result<()> {
+    let (backend, users, import) = (s.backend, s.users, s.import);
+    println!(
+        "\n### Load on {backend}: {users} users, {} connections\n",
+        s.concurrency
+    );
     println!("| scenario | requests | requests/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | server RSS after (MB) | peak RSS during (MB) | anonymous RSS after (MB) |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut json_rows = Vec::new();
-    for r in rows {
+    for r in s.rows {
         let rps = r.requests as f64 / r.seconds;
         println!(
             "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {:.1} |",
@@ -802,29 +745,45 @@ fn report(
             "errors": r.errors, "rss_mb": r.rss_mb, "peak_rss_mb": r.hwm_mb, "anon_rss_mb": r.anon_mb,
         }));
     }
+    println!();
+    if import.pages > 0 {
+        println!(
+            "Import (p50 of {PAGE_SAMPLES} requests each, count={PAGE}): page 1 at 1,000 users {:.2} ms; \
+             page 1 at {users} users {:.2} ms ({:.2}×); last page {:.2} ms ({:.2}× page 1); \
+             whole walk of {} pages {:.1} s.",
+            import.first_small_ms,
+            import.first_ms,
+            import.first_ms / import.first_small_ms,
+            import.last_ms,
+            import.last_ms / import.first_ms,
+            import.pages,
+            import.walk_seconds,
+        );
+    }
+    let phases: Vec<String> = s
+        .seed_phases
+        .iter()
+        .map(|(name, seconds)| format!("{name} {seconds:.1} s"))
+        .collect();
     println!(
-        "\nImport (p50 of {PAGE_SAMPLES} requests each, count={PAGE}): page 1 at 1,000 users {:.2} ms; \
-         page 1 at {users} users {:.2} ms ({:.2}×); last page {:.2} ms ({:.2}× page 1); \
-         whole walk of {} pages {:.1} s.",
-        import.first_small_ms,
-        import.first_ms,
-        import.first_ms / import.first_small_ms,
-        import.last_ms,
-        import.last_ms / import.first_ms,
-        import.pages,
-        import.walk_seconds,
-    );
-    println!(
-        "Ready to serve: {ready_ms:.1} ms from spawn to /healthz. Idle RSS {:.1} MB (peak so far {:.1} MB). \
-         Seeding: {seed_seconds:.1} s.",
-        idle.0, idle.1
+        "Ready to serve: {:.1} ms from spawn to /healthz. Idle RSS {:.1} MB (peak so far {:.1} MB). \
+         Seeding: {:.1} s ({}).",
+        s.ready_ms,
+        s.idle.0,
+        s.idle.1,
+        s.seed_seconds,
+        phases.join("; ")
     );
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&out)?;
     let body = json!({
-        "backend": backend, "users": users, "concurrency": concurrency,
-        "seed_seconds": seed_seconds, "ready_ms": ready_ms,
-        "idle_rss_mb": idle.0, "idle_peak_rss_mb": idle.1,
+        "backend": backend, "users": users, "concurrency": s.concurrency,
+        "seed_seconds": s.seed_seconds,
+        "seed_phases": s.seed_phases.iter()
+            .map(|(name, seconds)| json!({"phase": name, "seconds": seconds}))
+            .collect::<Vec<_>>(),
+        "ready_ms": s.ready_ms,
+        "idle_rss_mb": s.idle.0, "idle_peak_rss_mb": s.idle.1,
         "import": {
             "first_page_1k_ms": import.first_small_ms, "first_page_ms": import.first_ms,
             "last_page_ms": import.last_ms, "walk_seconds": import.walk_seconds,
@@ -837,7 +796,7 @@ fn report(
         serde_json::to_string_pretty(&body)?,
     )?;
     anyhow::ensure!(
-        rows.iter().all(|r| r.errors == 0) && import.errors == 0,
+        s.rows.iter().all(|r| r.errors == 0) && import.errors == 0,
         "some requests failed"
     );
     Ok(())
