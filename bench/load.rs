@@ -4,13 +4,16 @@
 //! (default 16) for BENCH_SECONDS per scenario (default 10), in the shapes Okta sends.
 //!
 //! Seeded before the server starts, each phase timed: a second organisation of 1,000
-//! users, the large organisation (`Directory::import_users`, batches of 10,000) and its
-//! BENCH_SESSIONS live sessions (default 1,000).
+//! users, the large organisation (`Directory::import_users`, batches of 10,000), its
+//! BENCH_SESSIONS live sessions (default 1,000) and a group of its last BENCH_GROUP_MEMBERS
+//! users (default 50,000, at most the users without a session).
 //!
-//! Scenarios: `lookup`, `import` (Okta's paging, first and last page timed, and one whole
-//! walk), `create`, `patch`, `groups`, `mix` and `auth-check`. Each reports requests/s,
-//! p50/p95/p99 latency, errors (every status is checked) and the server's RSS. Also: the
-//! milliseconds from spawning the server until `/healthz` answers.
+//! Scenarios: `import` (Okta's paging, first and last page timed, and one whole walk),
+//! `lookup`, `lookup-1k` (the same lookup in the 1,000-user organisation), `create`,
+//! `patch`, `groups`, `groups-large` (the same member changes on the large group), `mix`
+//! and `auth-check`. Each scenario reports requests/s, p50/p95/p99 latency, errors (every
+//! status is checked) and the server's RSS. Also: the milliseconds from spawning the server
+//! until `/healthz` answers, and lookup at BENCH_USERS against lookup at 1,000.
 //! Prints a Markdown table and writes target/bench/load-<backend>.json. On PostgreSQL when
 //! GATEHOUSE_TEST_DATABASE_URL names a server (scripts/with-postgres.sh).
 
@@ -56,6 +59,9 @@ struct Ctx {
     sessions: usize,
     cookies: Vec<String>,
     group: String,
+    large_group: String,
+    /// The large group's members are the users from `large_first` on.
+    large_first: usize,
     created: AtomicUsize,
     run: String,
 }
@@ -63,6 +69,8 @@ struct Ctx {
 #[derive(Clone, Copy)]
 enum Op {
     Lookup,
+    /// The same lookup in the 1,000-user organisation.
+    LookupSmall,
     Create,
     Put,
     /// PATCH active false, then true: two requests.
@@ -72,6 +80,8 @@ enum Op {
     GroupPair,
     GroupAdd,
     GroupRemove,
+    /// Member add, then remove, of a non-member of the large group.
+    LargeGroupPair,
     AuthCheck,
 }
 
@@ -123,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
     let concurrency = env("BENCH_CONCURRENCY", 16);
     let seconds = env("BENCH_SECONDS", 10) as u64;
     let sessions = env("BENCH_SESSIONS", 1_000).min(users / 2);
+    let group_members = env("BENCH_GROUP_MEMBERS", 50_000).min(users - sessions);
     let pg = std::env::var("GATEHOUSE_TEST_DATABASE_URL").ok();
     let backend = if pg.is_some() { "postgres" } else { "sqlite" };
     let dir = tempfile::tempdir()?;
@@ -133,7 +144,11 @@ async fn main() -> anyhow::Result<()> {
     let key_file = dir.path().join("secret.key").display().to_string();
 
     let seed_started = Instant::now();
-    let plan = seed::Plan { users, sessions };
+    let plan = seed::Plan {
+        users,
+        sessions,
+        group_members,
+    };
     let seeded = seed::seed(&url, &key_file, &plan).await?;
     let seed_seconds = seed_started.elapsed().as_secs_f64();
     eprintln!("seeded {users} users (+1,000 in a second organisation) in {seed_seconds:.1} s");
@@ -161,6 +176,8 @@ async fn main() -> anyhow::Result<()> {
         sessions,
         cookies: seeded.cookies,
         group,
+        large_group: seeded.large_group,
+        large_first: users - group_members,
         created: AtomicUsize::new(0),
         run: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
     });
@@ -168,11 +185,13 @@ async fn main() -> anyhow::Result<()> {
     let duration = Duration::from_secs(seconds);
     let warm_up = Duration::from_millis(500);
     let mut rows = Vec::new();
-    let scenarios: [(&str, &[(Op, u32)]); 6] = [
+    let scenarios: [(&str, &[(Op, u32)]); 8] = [
         ("lookup", &[(Op::Lookup, 1)]),
+        ("lookup-1k", &[(Op::LookupSmall, 1)]),
         ("create", &[(Op::Create, 1)]),
         ("patch", &[(Op::PatchPair, 1)]),
         ("groups", &[(Op::GroupPair, 1)]),
+        ("groups-large", &[(Op::LargeGroupPair, 1)]),
         (
             "mix",
             &[
@@ -208,6 +227,10 @@ async fn main() -> anyhow::Result<()> {
         rows.push(r);
     }
     for (name, weights) in scenarios.into_iter().filter(|(n, _)| wanted(n)) {
+        if name == "groups-large" && ctx.large_first == 0 {
+            eprintln!("groups-large: skipped, every user is a member of the large group");
+            continue;
+        }
         // Warm the connections and caches, then measure.
         load(&ctx, weights, concurrency, warm_up).await;
         server.reset_peak();
@@ -228,6 +251,7 @@ async fn main() -> anyhow::Result<()> {
         backend,
         concurrency,
         users,
+        group_members,
         seed_seconds,
         seed_phases: &seeded.phases,
         ready_ms,
@@ -431,19 +455,27 @@ fn writable(ctx: &Ctx) -> usize {
 async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) {
     let users = format!("{}/scim/v2/{}/Users", ctx.base, ctx.org);
     match op {
-        Op::Lookup => {
-            let i = rand::rng().random_range(0..ctx.ids.len());
+        Op::Lookup | Op::LookupSmall => {
+            let (url, token, size) = match op {
+                Op::Lookup => (users, &ctx.token, ctx.ids.len()),
+                _ => (
+                    format!("{}/scim/v2/{}/Users", ctx.base, ctx.small_org),
+                    &ctx.small_token,
+                    1_000,
+                ),
+            };
+            let i = rand::rng().random_range(0..size);
             let filter = format!("userName eq \"{}\"", user_name(i));
             let started = Instant::now();
             let r = ctx
                 .client
-                .get(&users)
+                .get(&url)
                 .query(&[
                     ("filter", filter.as_str()),
                     ("startIndex", "1"),
                     ("count", "100"),
                 ])
-                .bearer_auth(&ctx.token)
+                .bearer_auth(token)
                 .send()
                 .await;
             let outcome = expect(r, &[200], Some("\"totalResults\":1")).await;
@@ -504,15 +536,23 @@ async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) {
                 tally.record(started, expect(r, &[200], Some(&want)).await);
             }
         }
-        Op::GroupPair | Op::GroupAdd | Op::GroupRemove => {
-            let i = writable(ctx);
+        Op::GroupPair | Op::GroupAdd | Op::GroupRemove | Op::LargeGroupPair => {
+            // The large group's non-members include users with sessions or sign-ins:
+            // memberships end neither.
+            let (i, group) = match op {
+                Op::LargeGroupPair => (
+                    rand::rng().random_range(0..ctx.large_first),
+                    &ctx.large_group,
+                ),
+                _ => (writable(ctx), &ctx.group),
+            };
             let id = ctx.ids[i].to_string();
-            let url = format!("{}/scim/v2/{}/Groups/{}", ctx.base, ctx.org, ctx.group);
+            let url = format!("{}/scim/v2/{}/Groups/{group}", ctx.base, ctx.org);
             let add = json!({"op": "add", "path": "members",
                 "value": [{"value": id, "display": user_name(i)}]});
             let remove = json!({"op": "remove", "path": format!("members[value eq \"{id}\"]")});
             let ops: Vec<Value> = match op {
-                Op::GroupPair => vec![add, remove],
+                Op::GroupPair | Op::LargeGroupPair => vec![add, remove],
                 Op::GroupAdd => vec![add],
                 _ => vec![remove],
             };
@@ -716,6 +756,7 @@ struct Summary<'a> {
     backend: &'a str,
     concurrency: usize,
     users: usize,
+    group_members: usize,
     seed_seconds: f64,
     seed_phases: &'a [(String, f64)],
     ready_ms: f64,
@@ -760,6 +801,30 @@ fn report(s: &Summary) -> anyhow::Result<()> {
             import.walk_seconds,
         );
     }
+    let find = |name: &str| s.rows.iter().find(|r| r.name == name);
+    let mut lookup_scale = Value::Null;
+    if let (Some(large), Some(small)) = (find("lookup"), find("lookup-1k")) {
+        let rps = |r: &Row| r.requests as f64 / r.seconds;
+        let (p50_ratio, rps_ratio) = (large.p50 / small.p50, rps(large) / rps(small));
+        println!(
+            "Lookup at {users} users against 1,000: p50 {:.2} vs {:.2} ms ({p50_ratio:.2}×); \
+             {:.0} vs {:.0} requests/s ({rps_ratio:.2}×).",
+            large.p50,
+            small.p50,
+            rps(large),
+            rps(small),
+        );
+        lookup_scale = json!({"p50_ratio": p50_ratio, "throughput_ratio": rps_ratio});
+    }
+    if let (Some(large), Some(small)) = (find("groups-large"), find("groups")) {
+        println!(
+            "Group member change in a {}-member group against a small one: p50 {:.2} vs {:.2} ms ({:.2}×).",
+            s.group_members,
+            large.p50,
+            small.p50,
+            large.p50 / small.p50
+        );
+    }
     let phases: Vec<String> = s
         .seed_phases
         .iter()
@@ -778,6 +843,7 @@ fn report(s: &Summary) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
     let body = json!({
         "backend": backend, "users": users, "concurrency": s.concurrency,
+        "group_members": s.group_members,
         "seed_seconds": s.seed_seconds,
         "seed_phases": s.seed_phases.iter()
             .map(|(name, seconds)| json!({"phase": name, "seconds": seconds}))
@@ -789,6 +855,7 @@ fn report(s: &Summary) -> anyhow::Result<()> {
             "last_page_ms": import.last_ms, "walk_seconds": import.walk_seconds,
             "pages": import.pages, "errors": import.errors,
         },
+        "lookup_vs_1k": lookup_scale,
         "scenarios": json_rows,
     });
     std::fs::write(

@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use gatehouse::clock::SystemClock;
 use gatehouse::config::DatabaseUrl;
+use gatehouse::directory::group_members::{MemberOp, MemberRef};
+use gatehouse::directory::groups::{GroupUpdate, NewGroup};
 use gatehouse::directory::orgs::NewOrg;
 use gatehouse::directory::users::{Profile, UserData};
 use gatehouse::directory::{Actor, Directory, Org, OrgSlug, UserId, UserName};
@@ -16,6 +18,8 @@ use sqlx::Connection;
 use crate::user_name;
 
 const IMPORT_BATCH: usize = 10_000;
+/// Members per membership change while seeding the large group.
+const MEMBER_BATCH: usize = 10_000;
 /// Users per progress line while importing.
 const PROGRESS: usize = 100_000;
 
@@ -23,6 +27,8 @@ const PROGRESS: usize = 100_000;
 pub struct Plan {
     pub users: usize,
     pub sessions: usize,
+    /// Members of the large group: the last `group_members` users.
+    pub group_members: usize,
 }
 
 pub struct Seeded {
@@ -32,6 +38,8 @@ pub struct Seeded {
     pub cookies: Vec<String>,
     pub small_org: String,
     pub small_token: String,
+    /// The large group's id; its members are the last `Plan::group_members` users.
+    pub large_group: String,
     /// Each phase and its seconds, in order.
     pub phases: Vec<(String, f64)>,
 }
@@ -72,7 +80,7 @@ pub async fn seed(url: &str, key_file: &str, plan: &Plan) -> anyhow::Result<Seed
     if postgres {
         // Statistics that still describe the small organisation alone make PostgreSQL
         // read a user by (org_id, id) through another index, past every user of the large
-        // one: each session below would then scan the organisation.
+        // one: each session and group batch below would then scan the organisation.
         analyze(url, &mut phases).await?;
     }
 
@@ -84,6 +92,11 @@ pub async fn seed(url: &str, key_file: &str, plan: &Plan) -> anyhow::Result<Seed
         cookies.push(session.cookie);
     }
     phases.done(&format!("{} sessions", plan.sessions), started);
+
+    let started = Instant::now();
+    let statistics = postgres.then_some(url);
+    let large_group = seed_group(&directory, &org, &ids, plan.group_members, statistics).await?;
+    phases.done(&format!("group of {} members", plan.group_members), started);
 
     if postgres {
         // As autovacuum would have by the time a directory this size serves traffic.
@@ -97,6 +110,7 @@ pub async fn seed(url: &str, key_file: &str, plan: &Plan) -> anyhow::Result<Seed
         cookies,
         small_org: "load1k".into(),
         small_token,
+        large_group,
         phases: phases.0,
     })
 }
@@ -169,4 +183,53 @@ async fn seed_users(directory: &Directory, org: &Org, users: usize) -> anyhow::R
         next = end;
     }
     Ok(ids)
+}
+
+/// A group whose members are the last `members` users, added through
+/// `Directory::update_group` in batches (each one transaction). On PostgreSQL (`statistics`
+/// names the database), statistics are taken after the first batch: planned on an empty
+/// `group_members`, the check for members already present reads every member so far.
+async fn seed_group(
+    directory: &Directory,
+    org: &Org,
+    ids: &[UserId],
+    members: usize,
+    statistics: Option<&str>,
+) -> anyhow::Result<String> {
+    let new = NewGroup {
+        display_name: "Load group (large)".into(),
+        external_id: None,
+        members: vec![],
+    };
+    let (group, _) = directory.create_group(org.id, new, &Actor::Cli).await?;
+    let first = ids.len() - members;
+    for start in (first..ids.len()).step_by(MEMBER_BATCH) {
+        let end = (start + MEMBER_BATCH).min(ids.len());
+        let refs = (start..end)
+            .map(|i| MemberRef {
+                id: ids[i].to_string(),
+                display: Some(user_name(i)),
+            })
+            .collect();
+        let update = GroupUpdate {
+            members: vec![MemberOp::Add(refs)],
+            ..GroupUpdate::default()
+        };
+        let (_, changes) = directory
+            .update_group(org.id, group.id, update, None, &Actor::Cli)
+            .await?;
+        anyhow::ensure!(
+            changes.added.len() == end - start,
+            "the large group took {} of {} members",
+            changes.added.len(),
+            end - start
+        );
+        if let Some(url) = statistics.filter(|_| start == first) {
+            let mut conn = sqlx::postgres::PgConnection::connect(url).await?;
+            sqlx::query("analyze group_members")
+                .execute(&mut conn)
+                .await?;
+        }
+    }
+    Ok(group.id.to_string())
 }
