@@ -5,25 +5,34 @@
 //!
 //! Seeded before the server starts, each phase timed: a second organisation of 1,000
 //! users, the large organisation (`Directory::import_users`, batches of 10,000), its
-//! BENCH_SESSIONS live sessions (default 1,000) and a group of its last BENCH_GROUP_MEMBERS
-//! users (default 50,000, at most the users without a session).
+//! BENCH_SESSIONS live sessions (default 1,000), a group of its last BENCH_GROUP_MEMBERS
+//! users (default 50,000, at most the users without a session) and a SAML connection to a
+//! test IdP with its own RSA key (`tests/api/saml_idp.rs`).
 //!
 //! Scenarios: `import` (Okta's paging, first and last page timed, and one whole walk),
 //! `lookup`, `lookup-1k` (the same lookup in the 1,000-user organisation), `create`,
-//! `patch`, `groups`, `groups-large` (the same member changes on the large group), `mix`
-//! and `auth-check`. Each scenario reports requests/s, p50/p95/p99 latency, errors (every
-//! status is checked) and the server's RSS. Also: the milliseconds from spawning the server
-//! until `/healthz` answers, and lookup at BENCH_USERS against lookup at 1,000.
+//! `patch`, `groups`, `groups-large` (the same member changes on the large group), `mix`,
+//! `saml-acs` and `auth-check`. `saml-acs` posts IdP-initiated responses to the ACS, each
+//! once: BENCH_SAML_RESPONSES of them (default 1,000 per second of BENCH_SECONDS, plus 5 %
+//! for the warm-up), signed just before the scenario on every core; the scenario ends
+//! early when they run out (or are 80 s old: the server takes them for 90 s). Each scenario reports requests/s, p50/p95/p99 latency, errors
+//! (every status is checked) and the server's RSS. Also: the milliseconds from spawning
+//! the server until `/healthz` answers, and lookup at BENCH_USERS against lookup at 1,000.
 //! Prints a Markdown table and writes target/bench/load-<backend>.json. On PostgreSQL when
 //! GATEHOUSE_TEST_DATABASE_URL names a server (scripts/with-postgres.sh).
 
+#[path = "load/saml.rs"]
+mod saml;
+#[path = "../tests/api/saml_idp.rs"]
+#[allow(dead_code)]
+mod saml_idp;
 #[path = "load/seed.rs"]
 mod seed;
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use gatehouse::directory::UserId;
@@ -36,6 +45,8 @@ const PAGE: usize = 100;
 const PAGE_SAMPLES: usize = 50;
 const SCIM: &str = "application/scim+json; charset=utf-8";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// `saml-acs` responses per second of BENCH_SECONDS, unless BENCH_SAML_RESPONSES says.
+const SAML_PER_SECOND: usize = 1_000;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -54,14 +65,17 @@ struct Ctx {
     small_token: String,
     /// Seeded user ids, by index (user_name(i) has ids[i]).
     ids: Vec<UserId>,
-    /// The first `sessions` users carry live sessions: writes leave them alone, so that a
-    /// deactivation cannot end a session `auth-check` presents.
-    sessions: usize,
+    /// The first BENCH_SESSIONS users carry live sessions, and the next ones, up to
+    /// `writable_from`, are those `saml-acs` signs in: writes leave both alone, so that a
+    /// deactivation cannot end a session `auth-check` presents or refuse a sign-in.
+    writable_from: usize,
     cookies: Vec<String>,
     group: String,
     large_group: String,
     /// The large group's members are the users from `large_first` on.
     large_first: usize,
+    /// Set just before `saml-acs`.
+    saml: OnceLock<saml::Pool>,
     created: AtomicUsize,
     run: String,
 }
@@ -82,6 +96,7 @@ enum Op {
     GroupRemove,
     /// Member add, then remove, of a non-member of the large group.
     LargeGroupPair,
+    SamlAcs,
     AuthCheck,
 }
 
@@ -134,6 +149,11 @@ async fn main() -> anyhow::Result<()> {
     let seconds = env("BENCH_SECONDS", 10) as u64;
     let sessions = env("BENCH_SESSIONS", 1_000).min(users / 2);
     let group_members = env("BENCH_GROUP_MEMBERS", 50_000).min(users - sessions);
+    let saml_responses = env("BENCH_SAML_RESPONSES", SAML_PER_SECOND * seconds as usize);
+    // 5 % more for the warm-up.
+    let saml_pool = saml_responses + saml_responses / 20;
+    // Each saml-acs user signs in once when there are enough of them, else several times.
+    let saml_users = saml_pool.clamp(1, ((users - sessions) / 10).max(1));
     let pg = std::env::var("GATEHOUSE_TEST_DATABASE_URL").ok();
     let backend = if pg.is_some() { "postgres" } else { "sqlite" };
     let dir = tempfile::tempdir()?;
@@ -173,11 +193,12 @@ async fn main() -> anyhow::Result<()> {
         small_org: seeded.small_org,
         small_token: seeded.small_token,
         ids: seeded.ids,
-        sessions,
+        writable_from: sessions + saml_users,
         cookies: seeded.cookies,
         group,
         large_group: seeded.large_group,
         large_first: users - group_members,
+        saml: OnceLock::new(),
         created: AtomicUsize::new(0),
         run: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
     });
@@ -185,7 +206,10 @@ async fn main() -> anyhow::Result<()> {
     let duration = Duration::from_secs(seconds);
     let warm_up = Duration::from_millis(500);
     let mut rows = Vec::new();
-    let scenarios: [(&str, &[(Op, u32)]); 8] = [
+    let mut saml_run = None;
+    // `saml-acs` after `mix`: mix's writes never reach the users it signs in, and the
+    // sessions it makes are for other users than `auth-check`'s.
+    let scenarios: [(&str, &[(Op, u32)]); 9] = [
         ("lookup", &[(Op::Lookup, 1)]),
         ("lookup-1k", &[(Op::LookupSmall, 1)]),
         ("create", &[(Op::Create, 1)]),
@@ -203,6 +227,7 @@ async fn main() -> anyhow::Result<()> {
                 (Op::GroupRemove, 5),
             ],
         ),
+        ("saml-acs", &[(Op::SamlAcs, 1)]),
         ("auth-check", &[(Op::AuthCheck, 1)]),
     ];
     // Import first: its pages should not see the users `create` adds.
@@ -231,6 +256,11 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("groups-large: skipped, every user is a member of the large group");
             continue;
         }
+        if name == "saml-acs" {
+            let names: Vec<String> = (sessions..ctx.writable_from).map(user_name).collect();
+            let pool = saml::Pool::sign(&seeded.idp, &ctx.base, &ctx.org, &names, saml_pool);
+            let _ = ctx.saml.set(pool);
+        }
         // Warm the connections and caches, then measure.
         load(&ctx, weights, concurrency, warm_up).await;
         server.reset_peak();
@@ -245,6 +275,9 @@ async fn main() -> anyhow::Result<()> {
         for s in &tally.samples {
             eprintln!("{name}: error: {s}");
         }
+        if let Some(pool) = ctx.saml.get().filter(|_| name == "saml-acs") {
+            saml_run = Some(pool.run(elapsed, duration));
+        }
     }
     server.stop();
     report(&Summary {
@@ -258,6 +291,7 @@ async fn main() -> anyhow::Result<()> {
         idle: (idle_rss, idle_hwm),
         import: &import_run,
         rows: &rows,
+        saml: saml_run.as_ref(),
     })
 }
 
@@ -409,7 +443,8 @@ async fn create_group(
     Ok(v["id"].as_str().expect("group id").to_string())
 }
 
-/// Runs `weights`' operations over `concurrency` workers until `duration` has passed.
+/// Runs `weights`' operations over `concurrency` workers until `duration` has passed, or
+/// until an operation has nothing left to send (`saml-acs`'s responses are used up).
 async fn load(
     ctx: &Arc<Ctx>,
     weights: &[(Op, u32)],
@@ -435,7 +470,9 @@ async fn load(
                     })
                     .map(|(op, _)| *op)
                     .expect("weights");
-                run_op(&ctx, op, &mut tally).await;
+                if !run_op(&ctx, op, &mut tally).await {
+                    break;
+                }
             }
             tally
         })
@@ -447,12 +484,14 @@ async fn load(
     all
 }
 
-/// A random seeded user that has no session (writes go there).
+/// A random seeded user that neither has a session nor is signed in by `saml-acs` (writes
+/// go there).
 fn writable(ctx: &Ctx) -> usize {
-    rand::rng().random_range(ctx.sessions..ctx.ids.len())
+    rand::rng().random_range(ctx.writable_from..ctx.ids.len())
 }
 
-async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) {
+/// Sends one operation's requests and records them; false when there was nothing to send.
+async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) -> bool {
     let users = format!("{}/scim/v2/{}/Users", ctx.base, ctx.org);
     match op {
         Op::Lookup | Op::LookupSmall => {
@@ -574,7 +613,20 @@ async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) {
                 .await;
             tally.record(started, expect(r, &[200], None).await);
         }
+        Op::SamlAcs => {
+            let Some(body) = ctx.saml.get().and_then(saml::Pool::take) else {
+                return false;
+            };
+            let (acs, body) = (
+                format!("{}/saml/{}/acs", ctx.base, ctx.org),
+                body.to_string(),
+            );
+            let started = Instant::now();
+            let outcome = saml::post(&ctx.client, &acs, body).await;
+            tally.record(started, outcome);
+        }
     }
+    true
 }
 
 async fn send(
@@ -763,6 +815,7 @@ struct Summary<'a> {
     idle: (f64, f64),
     import: &'a Import,
     rows: &'a [Row],
+    saml: Option<&'a saml::Run>,
 }
 
 fn report(s: &Summary) -> anyhow::Result<()> {
@@ -825,6 +878,16 @@ fn report(s: &Summary) -> anyhow::Result<()> {
             large.p50 / small.p50
         );
     }
+    if let Some(saml) = s.saml {
+        let stopped = saml
+            .stopped
+            .map(|(t, why)| format!("; the run stopped {t:.1} s in: {why}"))
+            .unwrap_or_default();
+        println!(
+            "SAML responses: {} signed in {:.1} s on {} threads, {} posted (warm-up included){stopped}.",
+            saml.signed, saml.signing_seconds, saml.threads, saml.posted
+        );
+    }
     let phases: Vec<String> = s
         .seed_phases
         .iter()
@@ -856,6 +919,12 @@ fn report(s: &Summary) -> anyhow::Result<()> {
             "pages": import.pages, "errors": import.errors,
         },
         "lookup_vs_1k": lookup_scale,
+        "saml": s.saml.map(|r| json!({
+            "signed": r.signed, "signing_seconds": r.signing_seconds, "threads": r.threads,
+            "posted": r.posted,
+            "stopped_after_seconds": r.stopped.map(|s| s.0),
+            "stopped_because": r.stopped.map(|s| s.1),
+        })),
         "scenarios": json_rows,
     });
     std::fs::write(

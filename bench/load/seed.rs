@@ -15,6 +15,7 @@ use gatehouse::{Application, Config};
 use serde_json::json;
 use sqlx::Connection;
 
+use crate::saml_idp::TestIdp;
 use crate::user_name;
 
 const IMPORT_BATCH: usize = 10_000;
@@ -40,6 +41,8 @@ pub struct Seeded {
     pub small_token: String,
     /// The large group's id; its members are the last `Plan::group_members` users.
     pub large_group: String,
+    /// The large organisation's SAML IdP.
+    pub idp: TestIdp,
     /// Each phase and its seconds, in order.
     pub phases: Vec<(String, f64)>,
 }
@@ -98,6 +101,18 @@ pub async fn seed(url: &str, key_file: &str, plan: &Plan) -> anyhow::Result<Seed
     let large_group = seed_group(&directory, &org, &ids, plan.group_members, statistics).await?;
     phases.done(&format!("group of {} members", plan.group_members), started);
 
+    let started = Instant::now();
+    let idp = TestIdp::new("http://www.okta.com/exk1loadbench");
+    gatehouse::admin::ops::import_saml_metadata(
+        &directory,
+        &org,
+        &idp.metadata(&[&idp.cert_b64]),
+        None,
+        &Actor::Cli,
+    )
+    .await?;
+    phases.done("SAML connection (RSA key and metadata)", started);
+
     if postgres {
         // As autovacuum would have by the time a directory this size serves traffic.
         analyze(url, &mut phases).await?;
@@ -111,6 +126,7 @@ pub async fn seed(url: &str, key_file: &str, plan: &Plan) -> anyhow::Result<Seed
         small_org: "load1k".into(),
         small_token,
         large_group,
+        idp,
         phases: phases.0,
     })
 }
