@@ -3,35 +3,50 @@
 //! process on that store, and drives it over HTTP with BENCH_CONCURRENCY connections
 //! (default 16) for BENCH_SECONDS per scenario (default 10), in the shapes Okta sends.
 //!
-//! Scenarios: `lookup`, `import` (Okta's paging, first and last page timed, and one whole
-//! walk), `create`, `patch`, `groups`, `mix` and `auth-check`. Each reports requests/s,
-//! p50/p95/p99 latency, errors (every status is checked) and the server's RSS. Also: the
-//! milliseconds from spawning the server until `/healthz` answers. Prints a Markdown table
-//! and writes target/bench/load-<backend>.json. On PostgreSQL when
+//! Seeded before the server starts, each phase timed: a second organisation of 1,000
+//! users, the large organisation (`Directory::import_users`, batches of 10,000), its
+//! BENCH_SESSIONS live sessions (default 1,000), a group of its last BENCH_GROUP_MEMBERS
+//! users (default 50,000, at most the users without a session) and a SAML connection to a
+//! test IdP with its own RSA key (`tests/api/saml_idp.rs`).
+//!
+//! Scenarios: `import` (Okta's paging, first and last page timed, and one whole walk),
+//! `lookup`, `lookup-1k` (the same lookup in the 1,000-user organisation), `create`,
+//! `patch`, `groups`, `groups-large` (the same member changes on the large group), `mix`,
+//! `saml-acs` and `auth-check`. `saml-acs` posts IdP-initiated responses to the ACS, each
+//! once: BENCH_SAML_RESPONSES of them (default 1,000 per second of BENCH_SECONDS, plus 5 %
+//! for the warm-up), signed just before the scenario on every core; the scenario ends
+//! early when they run out (or are 80 s old: the server takes them for 90 s). Each scenario reports requests/s, p50/p95/p99 latency, errors
+//! (every status is checked) and the server's RSS. Also: the milliseconds from spawning
+//! the server until `/healthz` answers, and lookup at BENCH_USERS against lookup at 1,000.
+//! Prints a Markdown table and writes target/bench/load-<backend>.json. On PostgreSQL when
 //! GATEHOUSE_TEST_DATABASE_URL names a server (scripts/with-postgres.sh).
+
+#[path = "load/saml.rs"]
+mod saml;
+#[path = "../tests/api/saml_idp.rs"]
+#[allow(dead_code)]
+mod saml_idp;
+#[path = "load/seed.rs"]
+mod seed;
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use gatehouse::clock::SystemClock;
-use gatehouse::config::DatabaseUrl;
-use gatehouse::directory::orgs::NewOrg;
-use gatehouse::directory::users::{Profile, UserData};
-use gatehouse::directory::{Actor, Directory, OrgSlug, UserId, UserName};
-use gatehouse::{Application, Config};
+use gatehouse::directory::UserId;
 use rand::Rng;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
-const IMPORT_BATCH: usize = 10_000;
 const PAGE: usize = 100;
 /// Requests timed, one after another, for the import's first and last page.
 const PAGE_SAMPLES: usize = 50;
 const SCIM: &str = "application/scim+json; charset=utf-8";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// `saml-acs` responses per second of BENCH_SECONDS, unless BENCH_SAML_RESPONSES says.
+const SAML_PER_SECOND: usize = 1_000;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -46,13 +61,21 @@ struct Ctx {
     base: String,
     org: String,
     token: String,
+    small_org: String,
+    small_token: String,
     /// Seeded user ids, by index (user_name(i) has ids[i]).
     ids: Vec<UserId>,
-    /// The first `sessions` users carry live sessions: writes leave them alone, so that a
-    /// deactivation cannot end a session `auth-check` presents.
-    sessions: usize,
+    /// The first BENCH_SESSIONS users carry live sessions, and the next ones, up to
+    /// `writable_from`, are those `saml-acs` signs in: writes leave both alone, so that a
+    /// deactivation cannot end a session `auth-check` presents or refuse a sign-in.
+    writable_from: usize,
     cookies: Vec<String>,
     group: String,
+    large_group: String,
+    /// The large group's members are the users from `large_first` on.
+    large_first: usize,
+    /// Set just before `saml-acs`.
+    saml: OnceLock<saml::Pool>,
     created: AtomicUsize,
     run: String,
 }
@@ -60,6 +83,8 @@ struct Ctx {
 #[derive(Clone, Copy)]
 enum Op {
     Lookup,
+    /// The same lookup in the 1,000-user organisation.
+    LookupSmall,
     Create,
     Put,
     /// PATCH active false, then true: two requests.
@@ -69,6 +94,9 @@ enum Op {
     GroupPair,
     GroupAdd,
     GroupRemove,
+    /// Member add, then remove, of a non-member of the large group.
+    LargeGroupPair,
+    SamlAcs,
     AuthCheck,
 }
 
@@ -120,6 +148,12 @@ async fn main() -> anyhow::Result<()> {
     let concurrency = env("BENCH_CONCURRENCY", 16);
     let seconds = env("BENCH_SECONDS", 10) as u64;
     let sessions = env("BENCH_SESSIONS", 1_000).min(users / 2);
+    let group_members = env("BENCH_GROUP_MEMBERS", 50_000).min(users - sessions);
+    let saml_responses = env("BENCH_SAML_RESPONSES", SAML_PER_SECOND * seconds as usize);
+    // 5 % more for the warm-up.
+    let saml_pool = saml_responses + saml_responses / 20;
+    // Each saml-acs user signs in once when there are enough of them, else several times.
+    let saml_users = saml_pool.clamp(1, ((users - sessions) / 10).max(1));
     let pg = std::env::var("GATEHOUSE_TEST_DATABASE_URL").ok();
     let backend = if pg.is_some() { "postgres" } else { "sqlite" };
     let dir = tempfile::tempdir()?;
@@ -130,7 +164,12 @@ async fn main() -> anyhow::Result<()> {
     let key_file = dir.path().join("secret.key").display().to_string();
 
     let seed_started = Instant::now();
-    let seeded = seed(&url, &key_file, users, sessions).await?;
+    let plan = seed::Plan {
+        users,
+        sessions,
+        group_members,
+    };
+    let seeded = seed::seed(&url, &key_file, &plan).await?;
     let seed_seconds = seed_started.elapsed().as_secs_f64();
     eprintln!("seeded {users} users (+1,000 in a second organisation) in {seed_seconds:.1} s");
 
@@ -140,8 +179,10 @@ async fn main() -> anyhow::Result<()> {
     let (idle_rss, idle_hwm) = server.memory();
     eprintln!("ready in {ready_ms:.1} ms; idle RSS {idle_rss:.1} MB");
 
+    // Redirects are answers to check (the ACS's), not to follow.
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let group = create_group(&client, &server.base, &seeded.org, &seeded.token).await?;
     let ctx = Arc::new(Ctx {
@@ -149,21 +190,32 @@ async fn main() -> anyhow::Result<()> {
         base: server.base.clone(),
         org: seeded.org,
         token: seeded.token,
+        small_org: seeded.small_org,
+        small_token: seeded.small_token,
         ids: seeded.ids,
-        sessions,
+        writable_from: sessions + saml_users,
         cookies: seeded.cookies,
         group,
+        large_group: seeded.large_group,
+        large_first: users - group_members,
+        saml: OnceLock::new(),
         created: AtomicUsize::new(0),
         run: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
     });
 
     let duration = Duration::from_secs(seconds);
+    let warm_up = Duration::from_millis(500);
     let mut rows = Vec::new();
-    let scenarios: [(&str, &[(Op, u32)]); 6] = [
+    let mut saml_run = None;
+    // `saml-acs` after `mix`: mix's writes never reach the users it signs in, and the
+    // sessions it makes are for other users than `auth-check`'s.
+    let scenarios: [(&str, &[(Op, u32)]); 9] = [
         ("lookup", &[(Op::Lookup, 1)]),
+        ("lookup-1k", &[(Op::LookupSmall, 1)]),
         ("create", &[(Op::Create, 1)]),
         ("patch", &[(Op::PatchPair, 1)]),
         ("groups", &[(Op::GroupPair, 1)]),
+        ("groups-large", &[(Op::LargeGroupPair, 1)]),
         (
             "mix",
             &[
@@ -175,6 +227,7 @@ async fn main() -> anyhow::Result<()> {
                 (Op::GroupRemove, 5),
             ],
         ),
+        ("saml-acs", &[(Op::SamlAcs, 1)]),
         ("auth-check", &[(Op::AuthCheck, 1)]),
     ];
     // Import first: its pages should not see the users `create` adds.
@@ -187,7 +240,7 @@ async fn main() -> anyhow::Result<()> {
     let mut import_run = Import::default();
     if wanted("import") {
         server.reset_peak();
-        import_run = import(&ctx, &seeded.small_org, &seeded.small_token).await;
+        import_run = import(&ctx, &ctx.small_org, &ctx.small_token).await;
         let (rss, hwm) = server.memory();
         let mut r = row(
             "import (whole walk, 1 connection)",
@@ -199,8 +252,17 @@ async fn main() -> anyhow::Result<()> {
         rows.push(r);
     }
     for (name, weights) in scenarios.into_iter().filter(|(n, _)| wanted(n)) {
+        if name == "groups-large" && ctx.large_first == 0 {
+            eprintln!("groups-large: skipped, every user is a member of the large group");
+            continue;
+        }
+        if name == "saml-acs" {
+            let names: Vec<String> = (sessions..ctx.writable_from).map(user_name).collect();
+            let pool = saml::Pool::sign(&seeded.idp, &ctx.base, &ctx.org, &names, saml_pool);
+            let _ = ctx.saml.set(pool);
+        }
         // Warm the connections and caches, then measure.
-        load(&ctx, weights, concurrency, Duration::from_millis(500)).await;
+        load(&ctx, weights, concurrency, warm_up).await;
         server.reset_peak();
         let started = Instant::now();
         let tally = load(&ctx, weights, concurrency, duration).await;
@@ -213,100 +275,24 @@ async fn main() -> anyhow::Result<()> {
         for s in &tally.samples {
             eprintln!("{name}: error: {s}");
         }
+        if let Some(pool) = ctx.saml.get().filter(|_| name == "saml-acs") {
+            saml_run = Some(pool.run(elapsed, duration));
+        }
     }
     server.stop();
-    report(
+    report(&Summary {
         backend,
         concurrency,
         users,
+        group_members,
         seed_seconds,
+        seed_phases: &seeded.phases,
         ready_ms,
-        (idle_rss, idle_hwm),
-        &import_run,
-        &rows,
-    )
-}
-
-struct Seeded {
-    org: String,
-    token: String,
-    ids: Vec<UserId>,
-    cookies: Vec<String>,
-    small_org: String,
-    small_token: String,
-}
-
-/// Seeds through the library, then closes its pool: the server is another process.
-async fn seed(url: &str, key_file: &str, users: usize, sessions: usize) -> anyhow::Result<Seeded> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let mut config = Config::default();
-    config.database.url = DatabaseUrl::new(url);
-    config.secrets.key_file = key_file.into();
-    config.log.filter = "warn".into();
-    let lifetimes = gatehouse::session::lifetimes(&config);
-    let app = Application::with_listener(config, listener, Arc::new(SystemClock)).await?;
-    let directory = app.state().directory.clone();
-    let (org_id, token) = seed_org(&directory, "load").await?;
-    let ids = seed_users(&directory, org_id, users).await?;
-    let mut cookies = Vec::with_capacity(sessions);
-    for id in &ids[..sessions] {
-        let user = directory.user(org_id, *id).await?.expect("just imported");
-        let session = directory.create_session(org_id, &user, lifetimes).await?;
-        cookies.push(session.cookie);
-    }
-    let (small_id, small_token) = seed_org(&directory, "load1k").await?;
-    seed_users(&directory, small_id, 1_000).await?;
-    drop(app);
-    Ok(Seeded {
-        org: "load".into(),
-        token,
-        ids,
-        cookies,
-        small_org: "load1k".into(),
-        small_token,
+        idle: (idle_rss, idle_hwm),
+        import: &import_run,
+        rows: &rows,
+        saml: saml_run.as_ref(),
     })
-}
-
-async fn seed_org(
-    directory: &Directory,
-    slug: &str,
-) -> anyhow::Result<(gatehouse::directory::OrgId, String)> {
-    let new = NewOrg {
-        slug: OrgSlug::parse(slug)?,
-        name: None,
-        domains: vec![],
-    };
-    let org = directory.create_org(new, &Actor::Cli).await?;
-    let (_, secret) = directory
-        .create_token(org.id, "bench", None, &Actor::Cli)
-        .await?;
-    Ok((org.id, secret.0))
-}
-
-async fn seed_users(
-    directory: &Directory,
-    org: gatehouse::directory::OrgId,
-    users: usize,
-) -> anyhow::Result<Vec<UserId>> {
-    let mut ids = Vec::with_capacity(users);
-    let mut next = 0;
-    while next < users {
-        let end = (next + IMPORT_BATCH).min(users);
-        let batch = (next..end)
-            .map(|i| UserData {
-                user_name: UserName::parse(&user_name(i)).expect("valid"),
-                external_id: Some(format!("ext-{i}")),
-                active: true,
-                profile: Profile {
-                    emails: vec![json!({"value": user_name(i), "type": "work", "primary": true})],
-                    ..Profile::default()
-                },
-            })
-            .collect();
-        ids.extend(directory.import_users(org, batch, &Actor::Cli).await?);
-        next = end;
-    }
-    Ok(ids)
 }
 
 fn user_name(i: usize) -> String {
@@ -457,7 +443,8 @@ async fn create_group(
     Ok(v["id"].as_str().expect("group id").to_string())
 }
 
-/// Runs `weights`' operations over `concurrency` workers until `duration` has passed.
+/// Runs `weights`' operations over `concurrency` workers until `duration` has passed, or
+/// until an operation has nothing left to send (`saml-acs`'s responses are used up).
 async fn load(
     ctx: &Arc<Ctx>,
     weights: &[(Op, u32)],
@@ -483,7 +470,9 @@ async fn load(
                     })
                     .map(|(op, _)| *op)
                     .expect("weights");
-                run_op(&ctx, op, &mut tally).await;
+                if !run_op(&ctx, op, &mut tally).await {
+                    break;
+                }
             }
             tally
         })
@@ -495,27 +484,37 @@ async fn load(
     all
 }
 
-/// A random seeded user that has no session (writes go there).
+/// A random seeded user that neither has a session nor is signed in by `saml-acs` (writes
+/// go there).
 fn writable(ctx: &Ctx) -> usize {
-    rand::rng().random_range(ctx.sessions..ctx.ids.len())
+    rand::rng().random_range(ctx.writable_from..ctx.ids.len())
 }
 
-async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) {
+/// Sends one operation's requests and records them; false when there was nothing to send.
+async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) -> bool {
     let users = format!("{}/scim/v2/{}/Users", ctx.base, ctx.org);
     match op {
-        Op::Lookup => {
-            let i = rand::rng().random_range(0..ctx.ids.len());
+        Op::Lookup | Op::LookupSmall => {
+            let (url, token, size) = match op {
+                Op::Lookup => (users, &ctx.token, ctx.ids.len()),
+                _ => (
+                    format!("{}/scim/v2/{}/Users", ctx.base, ctx.small_org),
+                    &ctx.small_token,
+                    1_000,
+                ),
+            };
+            let i = rand::rng().random_range(0..size);
             let filter = format!("userName eq \"{}\"", user_name(i));
             let started = Instant::now();
             let r = ctx
                 .client
-                .get(&users)
+                .get(&url)
                 .query(&[
                     ("filter", filter.as_str()),
                     ("startIndex", "1"),
                     ("count", "100"),
                 ])
-                .bearer_auth(&ctx.token)
+                .bearer_auth(token)
                 .send()
                 .await;
             let outcome = expect(r, &[200], Some("\"totalResults\":1")).await;
@@ -576,15 +575,23 @@ async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) {
                 tally.record(started, expect(r, &[200], Some(&want)).await);
             }
         }
-        Op::GroupPair | Op::GroupAdd | Op::GroupRemove => {
-            let i = writable(ctx);
+        Op::GroupPair | Op::GroupAdd | Op::GroupRemove | Op::LargeGroupPair => {
+            // The large group's non-members include users with sessions or sign-ins:
+            // memberships end neither.
+            let (i, group) = match op {
+                Op::LargeGroupPair => (
+                    rand::rng().random_range(0..ctx.large_first),
+                    &ctx.large_group,
+                ),
+                _ => (writable(ctx), &ctx.group),
+            };
             let id = ctx.ids[i].to_string();
-            let url = format!("{}/scim/v2/{}/Groups/{}", ctx.base, ctx.org, ctx.group);
+            let url = format!("{}/scim/v2/{}/Groups/{group}", ctx.base, ctx.org);
             let add = json!({"op": "add", "path": "members",
                 "value": [{"value": id, "display": user_name(i)}]});
             let remove = json!({"op": "remove", "path": format!("members[value eq \"{id}\"]")});
             let ops: Vec<Value> = match op {
-                Op::GroupPair => vec![add, remove],
+                Op::GroupPair | Op::LargeGroupPair => vec![add, remove],
                 Op::GroupAdd => vec![add],
                 _ => vec![remove],
             };
@@ -606,7 +613,20 @@ async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) {
                 .await;
             tally.record(started, expect(r, &[200], None).await);
         }
+        Op::SamlAcs => {
+            let Some(body) = ctx.saml.get().and_then(saml::Pool::take) else {
+                return false;
+            };
+            let (acs, body) = (
+                format!("{}/saml/{}/acs", ctx.base, ctx.org),
+                body.to_string(),
+            );
+            let started = Instant::now();
+            let outcome = saml::post(&ctx.client, &acs, body).await;
+            tally.record(started, outcome);
+        }
     }
+    true
 }
 
 async fn send(
@@ -783,22 +803,31 @@ async fn fresh_pg_database(server: &str) -> anyhow::Result<String> {
     Ok(url.to_string())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn report(
-    backend: &str,
+/// Everything the report prints.
+struct Summary<'a> {
+    backend: &'a str,
     concurrency: usize,
     users: usize,
+    group_members: usize,
     seed_seconds: f64,
+    seed_phases: &'a [(String, f64)],
     ready_ms: f64,
     idle: (f64, f64),
-    import: &Import,
-    rows: &[Row],
-) -> anyhow::Result<()> {
-    println!("\n### Load on {backend}: {users} users, {concurrency} connections\n");
+    import: &'a Import,
+    rows: &'a [Row],
+    saml: Option<&'a saml::Run>,
+}
+
+fn report(s: &Summary) -> anyhow::Result<()> {
+    let (backend, users, import) = (s.backend, s.users, s.import);
+    println!(
+        "\n### Load on {backend}: {users} users, {} connections\n",
+        s.concurrency
+    );
     println!("| scenario | requests | requests/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | server RSS after (MB) | peak RSS during (MB) | anonymous RSS after (MB) |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut json_rows = Vec::new();
-    for r in rows {
+    for r in s.rows {
         let rps = r.requests as f64 / r.seconds;
         println!(
             "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {:.1} |",
@@ -810,34 +839,92 @@ fn report(
             "errors": r.errors, "rss_mb": r.rss_mb, "peak_rss_mb": r.hwm_mb, "anon_rss_mb": r.anon_mb,
         }));
     }
+    println!();
+    if import.pages > 0 {
+        println!(
+            "Import (p50 of {PAGE_SAMPLES} requests each, count={PAGE}): page 1 at 1,000 users {:.2} ms; \
+             page 1 at {users} users {:.2} ms ({:.2}×); last page {:.2} ms ({:.2}× page 1); \
+             whole walk of {} pages {:.1} s.",
+            import.first_small_ms,
+            import.first_ms,
+            import.first_ms / import.first_small_ms,
+            import.last_ms,
+            import.last_ms / import.first_ms,
+            import.pages,
+            import.walk_seconds,
+        );
+    }
+    let find = |name: &str| s.rows.iter().find(|r| r.name == name);
+    let mut lookup_scale = Value::Null;
+    if let (Some(large), Some(small)) = (find("lookup"), find("lookup-1k")) {
+        let rps = |r: &Row| r.requests as f64 / r.seconds;
+        let (p50_ratio, rps_ratio) = (large.p50 / small.p50, rps(large) / rps(small));
+        println!(
+            "Lookup at {users} users against 1,000: p50 {:.2} vs {:.2} ms ({p50_ratio:.2}×); \
+             {:.0} vs {:.0} requests/s ({rps_ratio:.2}×).",
+            large.p50,
+            small.p50,
+            rps(large),
+            rps(small),
+        );
+        lookup_scale = json!({"p50_ratio": p50_ratio, "throughput_ratio": rps_ratio});
+    }
+    if let (Some(large), Some(small)) = (find("groups-large"), find("groups")) {
+        println!(
+            "Group member change in a {}-member group against a small one: p50 {:.2} vs {:.2} ms ({:.2}×).",
+            s.group_members,
+            large.p50,
+            small.p50,
+            large.p50 / small.p50
+        );
+    }
+    if let Some(saml) = s.saml {
+        let stopped = saml
+            .stopped
+            .map(|(t, why)| format!("; the run stopped {t:.1} s in: {why}"))
+            .unwrap_or_default();
+        println!(
+            "SAML responses: {} signed in {:.1} s on {} threads, {} posted (warm-up included){stopped}.",
+            saml.signed, saml.signing_seconds, saml.threads, saml.posted
+        );
+    }
+    let phases: Vec<String> = s
+        .seed_phases
+        .iter()
+        .map(|(name, seconds)| format!("{name} {seconds:.1} s"))
+        .collect();
     println!(
-        "\nImport (p50 of {PAGE_SAMPLES} requests each, count={PAGE}): page 1 at 1,000 users {:.2} ms; \
-         page 1 at {users} users {:.2} ms ({:.2}×); last page {:.2} ms ({:.2}× page 1); \
-         whole walk of {} pages {:.1} s.",
-        import.first_small_ms,
-        import.first_ms,
-        import.first_ms / import.first_small_ms,
-        import.last_ms,
-        import.last_ms / import.first_ms,
-        import.pages,
-        import.walk_seconds,
-    );
-    println!(
-        "Ready to serve: {ready_ms:.1} ms from spawn to /healthz. Idle RSS {:.1} MB (peak so far {:.1} MB). \
-         Seeding: {seed_seconds:.1} s.",
-        idle.0, idle.1
+        "Ready to serve: {:.1} ms from spawn to /healthz. Idle RSS {:.1} MB (peak so far {:.1} MB). \
+         Seeding: {:.1} s ({}).",
+        s.ready_ms,
+        s.idle.0,
+        s.idle.1,
+        s.seed_seconds,
+        phases.join("; ")
     );
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&out)?;
     let body = json!({
-        "backend": backend, "users": users, "concurrency": concurrency,
-        "seed_seconds": seed_seconds, "ready_ms": ready_ms,
-        "idle_rss_mb": idle.0, "idle_peak_rss_mb": idle.1,
+        "backend": backend, "users": users, "concurrency": s.concurrency,
+        "group_members": s.group_members,
+        "seed_seconds": s.seed_seconds,
+        "seed_phases": s.seed_phases.iter()
+            .map(|(name, seconds)| json!({"phase": name, "seconds": seconds}))
+            .collect::<Vec<_>>(),
+        "ready_ms": s.ready_ms,
+        "idle_rss_mb": s.idle.0, "idle_peak_rss_mb": s.idle.1,
         "import": {
             "first_page_1k_ms": import.first_small_ms, "first_page_ms": import.first_ms,
             "last_page_ms": import.last_ms, "walk_seconds": import.walk_seconds,
             "pages": import.pages, "errors": import.errors,
         },
+        "lookup_vs_1k": lookup_scale,
+        "saml": s.saml.map(|r| json!({
+            "signed": r.signed, "signing_seconds": r.signing_seconds, "threads": r.threads,
+            "posted": r.posted,
+            "stopped_after_seconds": r.stopped.map(|s| s.0),
+            "stopped_because": r.stopped.map(|s| s.1),
+        })),
         "scenarios": json_rows,
     });
     std::fs::write(
@@ -845,7 +932,7 @@ fn report(
         serde_json::to_string_pretty(&body)?,
     )?;
     anyhow::ensure!(
-        rows.iter().all(|r| r.errors == 0) && import.errors == 0,
+        s.rows.iter().all(|r| r.errors == 0) && import.errors == 0,
         "some requests failed"
     );
     Ok(())
