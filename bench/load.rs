@@ -180,13 +180,21 @@ async fn main() -> anyhow::Result<()> {
     // Import first: its pages should not see the users `create` adds.
     // BENCH_SCENARIOS (comma-separated names) runs a subset, e.g. while profiling one.
     let only = std::env::var("BENCH_SCENARIOS").ok();
-    let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == name));
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|n| n == name))
+    };
     let mut import_run = Import::default();
     if wanted("import") {
         server.reset_peak();
         import_run = import(&ctx, &seeded.small_org, &seeded.small_token).await;
         let (rss, hwm) = server.memory();
-        let mut r = row("import (whole walk, 1 connection)", &import_run.walk, rss, hwm);
+        let mut r = row(
+            "import (whole walk, 1 connection)",
+            &import_run.walk,
+            rss,
+            hwm,
+        );
         r.anon_mb = server.anon();
         rows.push(r);
     }
