@@ -107,11 +107,11 @@ impl Directory {
     }
 
     /// Positions `offset` to `offset + limit - 1` (0-based) of the default order.
+    ///
+    /// The number of positions is one row that triggers keep (`org_user_positions`), not a
+    /// count of the organisation's users.
     pub async fn users_page(&self, org: OrgId, offset: i64, limit: i64) -> Result<UserPage> {
-        let positions: i64 = sqlx::query_scalar("select count(*) from users where org_id = $1")
-            .bind(org.to_string())
-            .fetch_one(self.db().pool())
-            .await?;
+        let positions = self.user_positions(org).await?;
         if limit <= 0 {
             return Ok(UserPage {
                 users: vec![],
@@ -133,6 +133,21 @@ impl Directory {
             .filter(|u| !matches!(u, Ok(u) if u.deleted))
             .collect::<Result<_>>()?;
         Ok(UserPage { users, positions })
+    }
+
+    /// How many positions the organisation's user list has (`org_user_positions`, kept by
+    /// triggers). No row: no user yet.
+    ///
+    /// Read apart from the page's rows, as the count always was: a write committed between
+    /// the two is seen by one and not the other, which paging by index allows (RFC 7644
+    /// §3.4.2.4: clients should not expect repeatable results).
+    async fn user_positions(&self, org: OrgId) -> Result<i64> {
+        let positions: Option<i64> =
+            sqlx::query_scalar("select positions from org_user_positions where org_id = $1")
+                .bind(org.to_string())
+                .fetch_optional(self.db().pool())
+                .await?;
+        Ok(positions.unwrap_or(0))
     }
 
     /// Live users sorted by a column, by position; with the live count.

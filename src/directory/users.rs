@@ -11,7 +11,7 @@ use sqlx::Row;
 use super::model::{fold_case, OrgId, UserId, UserName};
 use super::orgs::conflict;
 use super::policy::check::check_user;
-use super::policy::lifecycle::check_unique_emails;
+use super::policy::lifecycle::{check_unique_emails, email_turn_before_insert};
 use super::policy::OnDelete;
 use super::sessions::end_user_sessions;
 use super::{parse_id, Actor, Directory, Error, Result};
@@ -217,6 +217,7 @@ impl Directory {
         check_user(&policy_org, &mut data, None)?;
         let now = self.now();
         let mut tx = self.db().begin().await?;
+        email_turn_before_insert(&mut tx, &policy_org, &data.profile).await?;
         let existing = user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?;
         let (id, action) = match existing {
             Some(old) if old.deleted && restore => {
