@@ -248,10 +248,10 @@ impl Directory {
         let (at, id) = after.map_or((i64::MIN, String::new()), |k| {
             (k.created_at, k.id.to_string())
         });
+        // A row-value comparison, to seek to the key (see USERS_AFTER_KEY).
         let rows = sqlx::query(&format!(
             "select {USER_COLUMNS} from users where org_id = $1 and deleted_at is null \
-             and (created_at > $2 or (created_at = $2 and id > $3)) \
-             order by created_at, id limit $4"
+             and (created_at, id) > ($2, $3) order by created_at, id limit $4"
         ))
         .bind(org.to_string())
         .bind(at)
