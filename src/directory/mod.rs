@@ -19,6 +19,7 @@ pub mod model;
 pub mod oidc;
 pub mod org_admins;
 pub mod orgs;
+pub mod page_keys;
 pub mod policy;
 pub mod saml;
 pub mod saml_keys;
@@ -107,15 +108,29 @@ impl fmt::Display for Actor {
 pub struct Directory {
     db: Db,
     clock: Arc<dyn Clock>,
+    /// Where pages of the user list begin. It lives here, shared by every clone (the app
+    /// state holds one; the command line and tests theirs), because it is knowledge of the
+    /// store that only the directory's own queries read and fill, the same for whichever
+    /// front door asks; and it needs no hook in the directory's writes, since the store
+    /// itself counts the changes that make a key stale (see [`page_keys`]).
+    page_keys: Arc<page_keys::PageKeys>,
 }
 
 impl Directory {
     pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock }
+        Self {
+            db,
+            clock,
+            page_keys: Arc::default(),
+        }
     }
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub fn page_keys(&self) -> &page_keys::PageKeys {
+        &self.page_keys
     }
 
     pub fn now(&self) -> Millis {

@@ -4,6 +4,9 @@
 //! soft-deleted users too: they keep their place but are not returned. So positions never
 //! move while a client walks the list by `startIndex` (Okta's import), whatever is created
 //! or deleted meanwhile: every user that lived throughout the walk is seen exactly once.
+//! (Erasing a user, `on_delete=hard`, is the exception: the users after it move up one.)
+//! A page by position costs the same at any depth and any directory size: see
+//! [`Directory::users_page`].
 
 use std::collections::HashMap;
 
@@ -13,6 +16,15 @@ use super::model::{fold_case, GroupId, OrgId, UserId};
 use super::users::{user_from_row, User, USER_COLUMNS};
 use super::{parse_id, Directory, Result};
 use crate::clock::Millis;
+
+/// The rows of an organisation after a key in the default order, soft-deleted ones too
+/// (binds: org, created_at, id, limit, offset). The row-value comparison is what lets both
+/// backends seek in `users_org_created_idx` (org_id, created_at, id) straight to the key.
+/// SQLite bounds the spelled-out `created_at > $2 or (created_at = $2 and id > $3)` by
+/// created_at alone, and walks every row of that created_at up to the key: a bulk import
+/// gives thousands of users one created_at.
+pub const USERS_AFTER_KEY: &str = "from users where org_id = $1 and (created_at, id) > ($2, $3) \
+     order by created_at, id limit $4 offset $5";
 
 /// An equality that an index answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,32 +119,93 @@ impl Directory {
     }
 
     /// Positions `offset` to `offset + limit - 1` (0-based) of the default order.
+    ///
+    /// Costs the same whatever the directory's size and the page's place in it, once the
+    /// position has been reached before: the number of positions is one row that triggers
+    /// keep (`org_user_positions`), and the page starts from the remembered key of the row
+    /// before it (see [`super::page_keys`]) with an index seek. A position not reached
+    /// before is reached from the nearest remembered one (or the start) by OFFSET, once.
     pub async fn users_page(&self, org: OrgId, offset: i64, limit: i64) -> Result<UserPage> {
-        let positions: i64 = sqlx::query_scalar("select count(*) from users where org_id = $1")
-            .bind(org.to_string())
-            .fetch_one(self.db().pool())
-            .await?;
+        let (positions, renumbered) = self.user_positions(org).await?;
         if limit <= 0 {
             return Ok(UserPage {
                 users: vec![],
                 positions,
             });
         }
-        let rows = sqlx::query(&format!(
-            "select {USER_COLUMNS} from users where org_id = $1 \
-             order by created_at, id limit $2 offset $3"
-        ))
-        .bind(org.to_string())
-        .bind(limit)
-        .bind(offset.max(0))
-        .fetch_all(self.db().pool())
-        .await?;
-        let users = rows
+        let offset = offset.max(0);
+        let keys = self.page_keys();
+        let anchor = keys.anchor(org, renumbered, offset);
+        let skip = offset - anchor.position;
+        // When rows are passed over, the last of them is read too: its key leads to this
+        // page, so that asking for the page again seeks to it.
+        let (from, take) = if skip > 0 {
+            (skip - 1, limit + 1)
+        } else {
+            (0, limit)
+        };
+        keys.count(&anchor, from);
+        let rows = match anchor.key {
+            None => {
+                sqlx::query(&format!(
+                    "select {USER_COLUMNS} from users where org_id = $1 \
+                     order by created_at, id limit $2 offset $3"
+                ))
+                .bind(org.to_string())
+                .bind(take)
+                .bind(from)
+                .fetch_all(self.db().pool())
+                .await?
+            }
+            Some(after) => {
+                sqlx::query(&format!("select {USER_COLUMNS} {USERS_AFTER_KEY}"))
+                    .bind(org.to_string())
+                    .bind(after.created_at)
+                    .bind(after.id.to_string())
+                    .bind(take)
+                    .bind(from)
+                    .fetch_all(self.db().pool())
+                    .await?
+            }
+        };
+        let mut read = rows
             .into_iter()
             .map(user_from_row)
-            .filter(|u| !matches!(u, Ok(u) if u.deleted))
-            .collect::<Result<_>>()?;
-        Ok(UserPage { users, positions })
+            .collect::<Result<Vec<User>>>()?;
+        if skip > 0 && !read.is_empty() {
+            let before = read.remove(0);
+            keys.remember(org, renumbered, offset, before.key());
+        }
+        if let Some(last) = read.last() {
+            keys.remember(org, renumbered, offset + read.len() as i64, last.key());
+        }
+        // Soft-deleted users keep their positions but are not shown.
+        read.retain(|u| !u.deleted);
+        Ok(UserPage {
+            users: read,
+            positions,
+        })
+    }
+
+    /// How many positions the organisation's user list has, and how many times positions
+    /// may have moved (`org_user_positions`, kept by triggers). No row: no user yet.
+    ///
+    /// Read apart from the page's rows, as the count always was: a write committed between
+    /// the two is seen by one and not the other, which paging by index allows (RFC 7644
+    /// §3.4.2.4: clients should not expect repeatable results). So an erase committed just
+    /// after this read can give one page that starts where positions stood a moment before
+    /// (the key's continuation); keys remembered from that page carry the older count, and
+    /// the next request, reading the newer one, does not use them.
+    async fn user_positions(&self, org: OrgId) -> Result<(i64, i64)> {
+        let row =
+            sqlx::query("select positions, renumbered from org_user_positions where org_id = $1")
+                .bind(org.to_string())
+                .fetch_optional(self.db().pool())
+                .await?;
+        match row {
+            Some(row) => Ok((row.try_get(0)?, row.try_get(1)?)),
+            None => Ok((0, 0)),
+        }
     }
 
     /// Live users sorted by a column, by position; with the live count.
@@ -175,10 +248,10 @@ impl Directory {
         let (at, id) = after.map_or((i64::MIN, String::new()), |k| {
             (k.created_at, k.id.to_string())
         });
+        // A row-value comparison, to seek to the key (see USERS_AFTER_KEY).
         let rows = sqlx::query(&format!(
             "select {USER_COLUMNS} from users where org_id = $1 and deleted_at is null \
-             and (created_at > $2 or (created_at = $2 and id > $3)) \
-             order by created_at, id limit $4"
+             and (created_at, id) > ($2, $3) order by created_at, id limit $4"
         ))
         .bind(org.to_string())
         .bind(at)

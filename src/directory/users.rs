@@ -12,7 +12,7 @@ use sqlx::Row;
 use super::model::{fold_case, OrgId, UserId, UserName};
 use super::orgs::{conflict, Org};
 use super::policy::check::check_user;
-use super::policy::lifecycle::check_unique_emails;
+use super::policy::lifecycle::{check_unique_emails, email_turn_before_insert};
 use super::policy::OnDelete;
 use super::sessions::end_user_sessions;
 use super::{parse_id, Actor, Directory, Error, Result};
@@ -245,6 +245,7 @@ impl Directory {
         check_user(&policy_org, &mut data, None)?;
         let now = self.now();
         let mut tx = self.db().begin().await?;
+        email_turn_before_insert(&mut tx, &policy_org, &data.profile).await?;
         let existing = user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?;
         let (user, before, action) = match existing {
             Some(old) if old.deleted && restore => {

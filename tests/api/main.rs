@@ -39,6 +39,7 @@ mod scim_errors;
 mod scim_groups;
 mod scim_helpers;
 mod scim_lists;
+mod scim_paging;
 mod scim_patch;
 mod scim_users;
 mod sessions;

@@ -79,6 +79,35 @@ pub(crate) async fn check_unique_emails(
     }
 }
 
+/// In a write that creates a user, takes the organisation's unique-email turn (see
+/// [`check_unique_emails`]) before the user's row is inserted, when the check will run.
+///
+/// On PostgreSQL, inserting a user locks the organisation's `org_user_positions` row (a
+/// trigger counts positions), and erasing one does too. A replace that deactivates takes
+/// the email turn, then may erase the user: organisation row first, positions row second.
+/// A create must lock in the same order, or the two could each wait for the other's lock
+/// (and PostgreSQL would fail one of them as a deadlock).
+pub(crate) async fn email_turn_before_insert(
+    tx: &mut WriteTx,
+    org: &Org,
+    profile: &Profile,
+) -> Result<()> {
+    if org.settings.policy.unique_email && !profile.email_keys().is_empty() {
+        email_turn(tx, org.id).await?;
+    }
+    Ok(())
+}
+
+/// A no-op update of the organisation's row, which takes its row lock until the end of
+/// the transaction.
+async fn email_turn(tx: &mut WriteTx, org: OrgId) -> Result<()> {
+    sqlx::query("update orgs set settings = settings where id = $1")
+        .bind(org.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// One of the email keys the write adds that another live user has, when the policy asks.
 async fn taken_email(
     tx: &mut WriteTx,
@@ -96,10 +125,7 @@ async fn taken_email(
     if !org.settings.policy.unique_email || keys.is_empty() {
         return Ok(None);
     }
-    sqlx::query("update orgs set settings = settings where id = $1")
-        .bind(org.id.to_string())
-        .execute(tx.conn())
-        .await?;
+    email_turn(tx, org.id).await?;
     let sql = format!(
         "select e.value_key from user_emails e \
          join users u on u.org_id = e.org_id and u.id = e.user_id \
