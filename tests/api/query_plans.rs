@@ -42,6 +42,11 @@ const HOT: &[(&str, &str)] = &[
          where m.org_id = $1 and m.user_id in ($2, $3)",
         "group_members_user_idx",
     ),
+    (
+        "select group_id, user_id, display from group_members \
+         where org_id = $1 and group_id in ($2) order by group_id, created_at, user_id",
+        "group_members_group_idx",
+    ),
 ];
 
 #[tokio::test]
