@@ -162,11 +162,22 @@ impl Drop for WriteTx {
 }
 
 /// Rolls the writer's savepoint back and releases it: its work is gone, the group's stays.
-async fn undo(turn: &mut WriterState) {
-    for statement in [UNDO, RELEASE] {
-        if let Err(e) = turn.conn.execute(statement).await {
-            tracing::warn!(error = %e, statement, "undoing a write failed");
-        }
+///
+/// If the savepoint is gone, SQLite has rolled back the whole transaction itself (it does
+/// on some errors: a full disk, an I/O error), and with it the group's other writes. The
+/// group then ends here as failed, without a COMMIT: the next writer begins a new group
+/// rather than a savepoint outside any transaction, which SQLite would commit on its own.
+async fn undo(turn: &mut WriterState, group: &Group) {
+    if let Err(e) = turn.conn.execute(UNDO).await {
+        tracing::warn!(error = %e, "a write's savepoint is gone: its group is rolled back");
+        let _ = group
+            .outcome
+            .set(Err(format!("the database rolled the group back: {e}")));
+        turn.group = None;
+        return;
+    }
+    if let Err(e) = turn.conn.execute(RELEASE).await {
+        tracing::warn!(error = %e, "releasing an undone savepoint failed");
     }
 }
 
@@ -187,7 +198,7 @@ async fn release_and_commit(
     writer: Arc<Mutex<WriterState>>,
 ) -> Result<(), sqlx::Error> {
     if let Err(e) = turn.conn.execute(RELEASE).await {
-        undo(&mut turn).await;
+        undo(&mut turn, &group).await;
         drop(turn);
         let _ = commit_group(writer, group).await;
         return Err(e);
@@ -202,7 +213,7 @@ async fn undo_and_commit(
     group: Arc<Group>,
     writer: Arc<Mutex<WriterState>>,
 ) -> Result<(), sqlx::Error> {
-    undo(&mut turn).await;
+    undo(&mut turn, &group).await;
     drop(turn);
     let _ = commit_group(writer, group).await;
     Ok(())

@@ -101,3 +101,33 @@ async fn a_write_given_up_halfway_leaves_no_lock_behind() {
         .unwrap();
     assert_eq!(slugs(&app).await, vec!["w-cli".to_string()]);
 }
+
+/// SQLite rolls a whole transaction back by itself on some errors (a full disk, an I/O
+/// error), the writes grouped with the failing one included. A raw ROLLBACK leaves the
+/// connection in that same state. The writer queued behind must then get a transaction of
+/// its own, and its commit must say what happened to its row.
+#[tokio::test]
+async fn a_transaction_the_database_rolled_back_takes_no_later_write_with_it() {
+    let app = TestApp::spawn().await;
+    let db = app.directory.db().clone();
+    let mut first = db.begin().await.unwrap();
+    insert_org(&mut first, "w-first").await.unwrap();
+    let queued = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            insert_org(&mut tx, "w-queued").await.unwrap();
+            tx.commit().await
+        }
+    });
+    // Let the second writer queue for its turn.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let gone = sqlx::query("ROLLBACK").execute(first.conn()).await;
+    first.fail(gone.err()).await;
+    let committed = tokio::time::timeout(WAIT, queued)
+        .await
+        .expect("the queued writer finishes")
+        .unwrap();
+    assert!(committed.is_ok(), "{committed:?}");
+    assert_eq!(slugs(&app).await, vec!["w-queued".to_string()]);
+}
