@@ -7,6 +7,7 @@ use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
@@ -274,4 +275,12 @@ impl FromRequestParts<AppState> for Console {
 /// The console cookie's value, if the request carries one.
 pub fn read_cookie(headers: &HeaderMap) -> Option<String> {
     crate::session::cookie(headers, COOKIE_NAME)
+}
+
+/// A form that carries nothing but its CSRF token (revoke, sign out): see
+/// [`Console::check_csrf`].
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
 }

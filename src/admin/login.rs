@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::console::{
     self, clear_session_cookie, cookie_header, csrf_matches, csrf_refused, session_cookie, Console,
-    PRE_CSRF_COOKIE,
+    CsrfForm, PRE_CSRF_COOKIE,
 };
 use crate::directory::admin_sessions::{NewPrincipal, Principal};
 use crate::directory::{Actor, Domain, Email};
@@ -391,12 +391,6 @@ pub async fn sso_finish(
         )
         .await?;
     Ok(opened)
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    pub csrf: String,
 }
 
 /// `POST /admin/logout`.

@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 
-use super::console::Console;
+use super::console::{Console, CsrfForm};
 use super::setup::{back_to, SetupPage};
 use crate::directory;
 use crate::state::AppState;
@@ -72,12 +72,6 @@ pub async fn create(
         state.config.server.base_url()
     ));
     Ok(page.render())
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /admin/orgs/{slug}/setup-links/{id}/revoke`.

@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 
-use super::console::Console;
+use super::console::{Console, CsrfForm};
 use super::setup::{back_to, SetupPage};
 use crate::directory::{self, TokenId};
 use crate::state::AppState;
@@ -68,12 +68,6 @@ pub async fn create(
     let mut page = SetupPage::load(&state, &console, &org).await?;
     page.new_token = Some(secret.0);
     Ok(page.render())
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /admin/orgs/{slug}/tokens/{id}/revoke`.

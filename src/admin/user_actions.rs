@@ -9,18 +9,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::console::Console;
+use super::console::{Console, CsrfForm};
 use super::users::{find, user_page};
 use crate::directory::policy::OnDeactivate;
 use crate::directory::{self, Org};
 use crate::state::AppState;
 use crate::web::pages::{console_page, PageError};
-
-#[derive(Deserialize)]
-pub struct ActionForm {
-    #[serde(default)]
-    csrf: String,
-}
 
 #[derive(Deserialize)]
 pub struct EraseForm {
@@ -35,7 +29,7 @@ pub async fn deactivate(
     state: State<AppState>,
     console: Console,
     path: Path<(String, String)>,
-    form: Form<ActionForm>,
+    form: Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     set_active(state, console, path, form, false).await
 }
@@ -45,7 +39,7 @@ pub async fn reactivate(
     state: State<AppState>,
     console: Console,
     path: Path<(String, String)>,
-    form: Form<ActionForm>,
+    form: Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     set_active(state, console, path, form, true).await
 }
@@ -54,7 +48,7 @@ async fn set_active(
     State(state): State<AppState>,
     console: Console,
     Path((slug, id)): Path<(String, String)>,
-    Form(form): Form<ActionForm>,
+    Form(form): Form<CsrfForm>,
     active: bool,
 ) -> Result<Response, PageError> {
     console.check_csrf(&form.csrf)?;
@@ -79,7 +73,7 @@ pub async fn sign_out(
     State(state): State<AppState>,
     console: Console,
     Path((slug, id)): Path<(String, String)>,
-    Form(form): Form<ActionForm>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     console.check_csrf(&form.csrf)?;
     let org = console.full_org(&state, &slug).await?;
