@@ -1,6 +1,8 @@
 //! SCIM tokens. The secret (`ghs_` and 256 random bits, base64url) is shown once; only its
 //! SHA-256 is stored, and a presented secret is compared with it in constant time.
 
+use std::sync::LazyLock;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
@@ -123,7 +125,9 @@ impl Directory {
         .bind(org.to_string())
         .fetch_all(self.db().pool())
         .await?;
-        rows.into_iter().map(|r| token_from_row(&r, "")).collect()
+        rows.into_iter()
+            .map(|r| token_from_row(&r, &PLAIN))
+            .collect()
     }
 
     /// Revokes a token of this organisation; revoking twice is harmless.
@@ -162,7 +166,7 @@ impl Directory {
         let found = self
             .row_for_secret("scim_tokens", TOKEN_COLUMNS, "token_hash", secret)
             .await?
-            .map(|row| token_from_row(&row, ""))
+            .map(|row| token_from_row(&row, &PLAIN))
             .transpose()?;
         self.accept_token(org, PresentedToken { found }).await
     }
@@ -176,31 +180,33 @@ impl Directory {
         secret: &str,
     ) -> Result<Option<(super::Org, PresentedToken)>> {
         let presented = hash(secret);
-        let row = sqlx::query(&format!(
-            "select {org_columns}, t.id as t_id, t.org_id as t_org_id, t.prefix as t_prefix, \
-             t.token_hash as t_token_hash, t.description as t_description, \
-             t.created_at as t_created_at, t.expires_at as t_expires_at, \
-             t.last_used_at as t_last_used_at, t.revoked_at as t_revoked_at \
-             from org_rows o left join scim_tokens t on t.token_hash = $2 where o.slug = $1",
-            org_columns = super::orgs::ORG_COLUMNS
+        // Built once: every SCIM request runs it.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let org_columns = super::orgs::ORG_COLUMNS
                 .split(", ")
                 .map(|c| format!("o.{c}"))
                 .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .bind(slug)
-        .bind(&presented)
-        .fetch_optional(self.db().pool())
-        .await?;
+                .join(", ");
+            let token_columns = TOKEN_COLUMNS
+                .split(", ")
+                .map(|c| format!("t.{c} as t_{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "select {org_columns}, {token_columns} from org_rows o \
+                 left join scim_tokens t on t.token_hash = $2 where o.slug = $1"
+            )
+        });
+        let row = sqlx::query(&SQL)
+            .bind(slug)
+            .bind(&presented)
+            .fetch_optional(self.db().pool())
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let org = super::orgs::org_from_row(&row)?;
         let stored: Option<String> = row.try_get("t_token_hash")?;
-        // Found by this hash already; compared in constant time all the same, as in
-        // `row_for_secret`.
         let found = match stored {
-            Some(s) if bool::from(s.as_bytes().ct_eq(presented.as_bytes())) => {
-                Some(token_from_row(&row, "t_")?)
-            }
+            Some(s) if same_hash(&s, &presented) => Some(token_from_row(&row, &ALIASED)?),
             _ => None,
         };
         Ok(Some((org, PresentedToken { found })))
@@ -250,9 +256,7 @@ impl Directory {
             return Ok(None);
         };
         let stored: String = row.try_get(hash_column)?;
-        // The lookup found the row by this hash already; the comparison in constant time
-        // keeps that true even if the lookup ever becomes a prefix or range match.
-        Ok(bool::from(stored.as_bytes().ct_eq(presented.as_bytes())).then_some(row))
+        Ok(same_hash(&stored, &presented).then_some(row))
     }
 
     /// Records that a credential of `table` was used, at most once a
@@ -286,18 +290,57 @@ pub fn hash(secret: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A token from a row whose token columns carry `prefix` before their names.
-fn token_from_row(row: &AnyRow, prefix: &str) -> Result<TokenInfo> {
-    let col = |name: &str| format!("{prefix}{name}");
+/// A row found by a secret's hash holds that hash. Compared in constant time all the same,
+/// which keeps that true even if the lookup ever becomes a prefix or range match.
+fn same_hash(stored: &str, presented: &str) -> bool {
+    bool::from(stored.as_bytes().ct_eq(presented.as_bytes()))
+}
+
+/// The names a row gives the token's columns: as in the table, or with `t_` before them
+/// (beside an organisation's, in `org_and_token`).
+struct TokenNames {
+    id: &'static str,
+    org_id: &'static str,
+    prefix: &'static str,
+    description: &'static str,
+    created_at: &'static str,
+    expires_at: &'static str,
+    last_used_at: &'static str,
+    revoked_at: &'static str,
+}
+
+const PLAIN: TokenNames = TokenNames {
+    id: "id",
+    org_id: "org_id",
+    prefix: "prefix",
+    description: "description",
+    created_at: "created_at",
+    expires_at: "expires_at",
+    last_used_at: "last_used_at",
+    revoked_at: "revoked_at",
+};
+
+const ALIASED: TokenNames = TokenNames {
+    id: "t_id",
+    org_id: "t_org_id",
+    prefix: "t_prefix",
+    description: "t_description",
+    created_at: "t_created_at",
+    expires_at: "t_expires_at",
+    last_used_at: "t_last_used_at",
+    revoked_at: "t_revoked_at",
+};
+
+fn token_from_row(row: &AnyRow, n: &TokenNames) -> Result<TokenInfo> {
     Ok(TokenInfo {
-        id: parse_id(&row.try_get::<String, _>(&*col("id"))?, TokenId::parse)?,
-        org_id: parse_id(&row.try_get::<String, _>(&*col("org_id"))?, OrgId::parse)?,
-        prefix: row.try_get(&*col("prefix"))?,
-        description: row.try_get(&*col("description"))?,
-        created_at: row.try_get(&*col("created_at"))?,
-        expires_at: row.try_get(&*col("expires_at"))?,
-        last_used_at: row.try_get(&*col("last_used_at"))?,
-        revoked_at: row.try_get(&*col("revoked_at"))?,
+        id: parse_id(&row.try_get::<String, _>(n.id)?, TokenId::parse)?,
+        org_id: parse_id(&row.try_get::<String, _>(n.org_id)?, OrgId::parse)?,
+        prefix: row.try_get(n.prefix)?,
+        description: row.try_get(n.description)?,
+        created_at: row.try_get(n.created_at)?,
+        expires_at: row.try_get(n.expires_at)?,
+        last_used_at: row.try_get(n.last_used_at)?,
+        revoked_at: row.try_get(n.revoked_at)?,
     })
 }
 
