@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::model::{OrgId, OrgSlug, UserId};
 use super::orgs::OrgSettings;
 use super::tokens::hash;
-use super::users::{user_from_row, User};
+use super::users::{user_from_row, OrgRef, User};
 use super::{Directory, Error, Result};
 use crate::clock::Millis;
 
@@ -55,7 +55,7 @@ impl Directory {
     /// `session_lifetime` where it has one, else the server's absolute timeout.
     pub async fn create_session(
         &self,
-        org: OrgId,
+        org: impl Into<OrgRef<'_>>,
         user: &User,
         lifetimes: Lifetimes,
     ) -> Result<NewSession> {
@@ -63,12 +63,9 @@ impl Directory {
             cookie: crate::random::token(32),
             csrf_token: crate::random::token(32),
         };
-        let settings = self
-            .org(org)
-            .await?
-            .ok_or(Error::NotFound("organisation"))?
-            .settings;
-        let absolute_ms = org_lifetime_ms(&settings).unwrap_or(lifetimes.absolute_ms);
+        let org = self.org_for_policy(org.into()).await?;
+        let absolute_ms = org_lifetime_ms(&org.settings).unwrap_or(lifetimes.absolute_ms);
+        let org = org.id;
         let now = self.now();
         let mut tx = self.db().begin().await?;
         sqlx::query(

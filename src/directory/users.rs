@@ -185,9 +185,9 @@ impl Profile {
 pub(super) const USER_COLUMNS: &str = "id, org_id, user_name, external_id, active, deleted_at, \
     session_epoch, profile, created_at, updated_at, version";
 
-/// The organisation a user write is for: its id, or the organisation itself when the
-/// caller has just read it (SCIM's authentication and a login both have), which spares the
-/// write reading it again for its policy.
+/// The organisation a write is for: its id, or the organisation itself when the caller has
+/// just read it (SCIM's authentication and a login both have), which spares the write
+/// reading it again for its settings (a user's policy, a session's lifetime).
 #[derive(Clone, Copy)]
 pub enum OrgRef<'a> {
     Id(OrgId),
@@ -325,8 +325,8 @@ impl Directory {
         Ok(user)
     }
 
-    /// The organisation whose policy a write must pass: the one the caller holds, or read.
-    async fn org_for_policy<'a>(&self, org: OrgRef<'a>) -> Result<Cow<'a, Org>> {
+    /// The organisation a write is for: the one the caller holds, or read.
+    pub(super) async fn org_for_policy<'a>(&self, org: OrgRef<'a>) -> Result<Cow<'a, Org>> {
         match org {
             OrgRef::Org(o) => Ok(Cow::Borrowed(o)),
             OrgRef::Id(id) => Ok(Cow::Owned(

@@ -418,7 +418,7 @@ async fn finish(
         Ok(user) => {
             let session = state
                 .directory
-                .create_session(org.id, &user, lifetimes(&state.config))
+                .create_session(org, &user, lifetimes(&state.config))
                 .await
                 .map_err(|e| refused(e.to_string()))?;
             let cookie = set_cookie(&state.config, &session.cookie);

@@ -279,7 +279,7 @@ async fn sign_in(
         Ok(user) => {
             let session = state
                 .directory
-                .create_session(org.id, &user, lifetimes(&state.config))
+                .create_session(org, &user, lifetimes(&state.config))
                 .await?;
             let cookie = set_cookie(&state.config, &session.cookie);
             Ok(([cookie], Redirect::to(return_to)).into_response())
