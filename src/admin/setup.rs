@@ -264,13 +264,7 @@ fn time_or(ms: Option<Millis>, none: &str) -> String {
 }
 
 fn token_row(t: directory::tokens::TokenInfo, now: Millis) -> TokenRow {
-    let state = if t.revoked_at.is_some() {
-        "revoked"
-    } else if t.expires_at.is_some_and(|e| e <= now) {
-        "expired"
-    } else {
-        "active"
-    };
+    let state = t.status(now);
     TokenRow {
         id: t.id.to_string(),
         prefix: t.prefix,

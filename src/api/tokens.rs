@@ -18,13 +18,7 @@ use crate::state::AppState;
 const DAY_MS: Millis = 86_400_000;
 
 fn token_json(t: &TokenInfo, now: Millis) -> Value {
-    let status = if t.revoked_at.is_some() {
-        "revoked"
-    } else if t.expires_at.is_some_and(|e| e <= now) {
-        "expired"
-    } else {
-        "active"
-    };
+    let status = t.status(now);
     json!({
         "id": t.id,
         "prefix": t.prefix,

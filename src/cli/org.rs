@@ -1,10 +1,8 @@
 //! `gatehouse org create|show|set|list`.
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::find_org;
-use crate::clock::rfc3339;
 use crate::directory::orgs::{NewOrg, OrgChange};
 use crate::directory::{Actor, Directory, Domain, Org, OrgSlug};
 
@@ -69,14 +67,6 @@ pub async fn run(directory: &Directory, cmd: OrgCommand) -> anyhow::Result<()> {
 }
 
 fn print_json(org: &Org) {
-    let shown = json!({
-        "id": org.id,
-        "slug": org.slug,
-        "name": org.name,
-        "domains": org.domains,
-        "settings": org.settings,
-        "created": rfc3339(org.created_at),
-        "lastModified": rfc3339(org.updated_at),
-    });
+    let shown = crate::api::orgs::org_json(org);
     println!("{}", serde_json::to_string_pretty(&shown).expect("JSON"));
 }

@@ -50,13 +50,7 @@ pub async fn run(directory: &Directory, cmd: TokenCommand) -> anyhow::Result<()>
             let now = directory.now();
             println!("ID\tPREFIX\tSTATUS\tCREATED\tEXPIRES\tLAST USED\tDESCRIPTION");
             for t in directory.list_tokens(org.id).await? {
-                let status = if t.revoked_at.is_some() {
-                    "revoked"
-                } else if t.expires_at.is_some_and(|e| e <= now) {
-                    "expired"
-                } else {
-                    "active"
-                };
+                let status = t.status(now);
                 println!(
                     "{}\t{}…\t{status}\t{}\t{}\t{}\t{}",
                     t.id,

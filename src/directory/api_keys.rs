@@ -36,13 +36,7 @@ pub struct ApiKeyInfo {
 impl ApiKeyInfo {
     /// "active", "expired" or "revoked", as of `now`.
     pub fn status(&self, now: Millis) -> &'static str {
-        if self.revoked_at.is_some() {
-            "revoked"
-        } else if self.expires_at.is_some_and(|t| t <= now) {
-            "expired"
-        } else {
-            "active"
-        }
+        super::tokens::status(self.revoked_at, self.expires_at, now)
     }
 
     /// Who this key acts as, in the event log.

@@ -34,6 +34,29 @@ pub struct TokenInfo {
     pub revoked_at: Option<Millis>,
 }
 
+impl TokenInfo {
+    /// "active", "expired" or "revoked", as of `now`.
+    pub fn status(&self, now: Millis) -> &'static str {
+        status(self.revoked_at, self.expires_at, now)
+    }
+}
+
+/// A credential's state (SCIM token, API key) as of `now`: "active", "expired" or
+/// "revoked"; revocation wins over expiry.
+pub(super) fn status(
+    revoked_at: Option<Millis>,
+    expires_at: Option<Millis>,
+    now: Millis,
+) -> &'static str {
+    if revoked_at.is_some() {
+        "revoked"
+    } else if expires_at.is_some_and(|t| t <= now) {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
 /// Why a presented token was refused. Clients are told only "invalid token"; the event log
 /// gets the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
