@@ -1,12 +1,12 @@
 # `make run` and `make test` install what they need first (see scripts/deps.sh).
 CARGO ?= cargo
 
-.PHONY: run test test-sqlite test-pg test-interop browser-deps lint fmt deps build migrate bench
+.PHONY: run test test-sqlite test-pg test-bench test-interop browser-deps lint fmt deps build migrate bench
 
 run: deps
 	$(CARGO) run --release --locked -- serve
 
-test: deps test-sqlite test-pg test-interop
+test: deps test-sqlite test-pg test-bench test-interop
 
 # Playwright's driver for the console's browser test (it drives Debian's Chromium; it never
 # downloads a browser of its own).
@@ -20,6 +20,16 @@ test-sqlite: browser-deps
 test-pg: browser-deps
 	@echo "== tests on PostgreSQL =="
 	scripts/with-postgres.sh $(CARGO) test --locked --lib --bins --tests
+
+# The load bench at a tiny size, in the dev profile, on both databases: it checks every
+# answer it gets (statuses, bodies, verified SAML sign-ins), so this proves `make bench` runs
+# clean. Its timings mean nothing here; speed is measured by `make bench` alone.
+SMOKE = BENCH_USERS=2000 BENCH_SESSIONS=100 BENCH_GROUP_MEMBERS=500 BENCH_SECONDS=1 \
+	BENCH_SAML_RESPONSES=300 BENCH_JSON_NAME=load-smoke
+test-bench:
+	@echo "== load bench, smoke size =="
+	$(SMOKE) $(CARGO) bench --locked --profile dev --bench load
+	$(SMOKE) scripts/with-postgres.sh $(CARGO) bench --locked --profile dev --bench load
 
 test-interop:
 	tests/interop/run.sh

@@ -930,7 +930,11 @@ fn report(s: &Summary) -> anyhow::Result<()> {
         "scenarios": json_rows,
     });
     std::fs::write(
-        out.join(format!("load-{backend}.json")),
+        // BENCH_JSON_NAME keeps a smoke run (`make test`) from replacing a measured run's file.
+        out.join(format!(
+            "{}-{backend}.json",
+            std::env::var("BENCH_JSON_NAME").unwrap_or_else(|_| "load".into())
+        )),
         serde_json::to_string_pretty(&body)?,
     )?;
     anyhow::ensure!(
