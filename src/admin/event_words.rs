@@ -87,6 +87,11 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("user.erase", "Erased user", "Refused to erase user"),
     (
+        "user.adopt",
+        "Adopted user made at first sign-in (SCIM took it over)",
+        "Refused to adopt user",
+    ),
+    (
         "user.role_from_login",
         "Set role from sign-in",
         "Refused role from sign-in",

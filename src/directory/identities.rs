@@ -1,9 +1,11 @@
 //! Identity links: which user an IdP's subject on one connection is. Logins look here first,
 //! before matching by userName or email, so a renamed user keeps its account.
 
-use super::model::{OrgId, UserId};
+use super::model::{fold_case, OrgId, UserId};
 use super::orgs::conflict;
+use super::users::{user_from_row, User, USER_COLUMNS};
 use super::{parse_id, Actor, Directory, Result};
+use crate::db::placeholders;
 
 impl Directory {
     /// The user linked to `subject` on `connection`, if any.
@@ -61,5 +63,32 @@ impl Directory {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Directory {
+    /// The users a login may be: those whose userName or any stored email equals one of
+    /// `names`, case-insensitively, soft-deleted ones included. Both are index lookups
+    /// (`users_org_user_name_key`, `user_emails_lookup_idx`).
+    pub async fn users_matching(&self, org: OrgId, names: &[&str]) -> Result<Vec<User>> {
+        let mut keys: Vec<String> = names.iter().map(|n| fold_case(n.trim())).collect();
+        keys.sort();
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = placeholders(2, keys.len());
+        let sql = format!(
+            "select {USER_COLUMNS} from users where org_id = $1 and id in ( \
+               select id from users where org_id = $1 and user_name_key in ({list}) \
+               union select user_id from user_emails where org_id = $1 and value_key in ({list})) \
+             order by created_at, id"
+        );
+        let mut query = sqlx::query(&sql).bind(org.to_string());
+        for key in &keys {
+            query = query.bind(key);
+        }
+        let rows = query.fetch_all(self.db().pool()).await?;
+        rows.into_iter().map(user_from_row).collect()
     }
 }

@@ -25,6 +25,7 @@ pub mod saml;
 pub mod saml_keys;
 pub mod sessions;
 pub mod tokens;
+pub mod tombstones;
 pub mod user_admin;
 pub mod user_import;
 pub mod user_lists;

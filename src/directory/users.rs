@@ -15,6 +15,7 @@ use super::policy::check::check_user;
 use super::policy::lifecycle::{check_unique_emails, email_turn_before_insert};
 use super::policy::OnDelete;
 use super::sessions::end_user_sessions;
+use super::tombstones;
 use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::WriteTx;
@@ -211,13 +212,28 @@ const WRITE_ATTEMPTS: usize = 5;
 
 impl Directory {
     /// Creates a user. A soft-deleted user with the same userName is brought back instead,
-    /// with its id, and the new data.
+    /// with its id, and the new data; a SCIM create may adopt a user that a first login
+    /// made (see [`Self::provision_user`]).
     pub async fn create_user(
         &self,
         org: impl Into<OrgRef<'_>>,
         data: UserData,
         actor: &Actor,
     ) -> Result<User> {
+        Ok(self.insert_user(org.into(), data, actor, true).await?.0)
+    }
+
+    /// Creates a user as [`Self::create_user`] does, and says how. A SCIM create whose
+    /// userName, externalId or email matches exactly one user, made by a first login (JIT)
+    /// and never written by SCIM, takes that user over (DESIGN.md, Login rules): the same
+    /// id, links, sessions and groups, with SCIM's attributes. Matching a JIT user and
+    /// another user at once is a conflict; any other match is handled as by any create.
+    pub async fn provision_user(
+        &self,
+        org: impl Into<OrgRef<'_>>,
+        data: UserData,
+        actor: &Actor,
+    ) -> Result<(User, Provisioned)> {
         self.insert_user(org.into(), data, actor, true).await
     }
 
@@ -229,7 +245,7 @@ impl Directory {
         data: UserData,
         actor: &Actor,
     ) -> Result<User> {
-        self.insert_user(org.into(), data, actor, false).await
+        Ok(self.insert_user(org.into(), data, actor, false).await?.0)
     }
 
     async fn insert_user(
@@ -238,21 +254,42 @@ impl Directory {
         data: UserData,
         actor: &Actor,
         restore: bool,
-    ) -> Result<User> {
+    ) -> Result<(User, Provisioned)> {
         let mut data = data;
         let policy_org = self.org_for_policy(org).await?;
         let org = policy_org.id;
         check_user(&policy_org, &mut data, None)?;
         let now = self.now();
+        let scim = matches!(actor, Actor::ScimToken(_));
         let mut tx = self.db().begin().await?;
         email_turn_before_insert(&mut tx, &policy_org, &data.profile).await?;
-        let existing = user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?;
-        let (user, before, action) = match existing {
-            Some(old) if old.deleted && restore => {
+        let adopt = if restore && scim {
+            match adoptable(&mut tx, org, &data).await {
+                Ok(found) => found,
+                Err(e) => return Err(tx.fail(e).await),
+            }
+        } else {
+            None
+        };
+        let adopting = adopt.is_some();
+        let existing = match adopt {
+            Some(jit) => Some(jit),
+            None => user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?,
+        };
+        let (user, before, how) = match existing {
+            Some(old) if (old.deleted && restore) || adopting => {
+                let how = if adopting {
+                    Provisioned::Adopted
+                } else {
+                    Provisioned::Restored
+                };
+                let epoch_step = i64::from(old.active != data.active);
                 let row = sqlx::query(&format!(
                     "update users set user_name = $1, user_name_key = $2, external_id = $3, \
                      display_name = $4, primary_email_key = $5, active = $6, deleted_at = null, \
-                     profile = $7, updated_at = $8, version = version + 1 \
+                     profile = $7, updated_at = $8, version = version + 1, \
+                     scim_managed = case when $11 = 1 then 1 else scim_managed end, \
+                     session_epoch = session_epoch + $12 \
                      where org_id = $9 and id = $10 returning {USER_COLUMNS}",
                 ))
                 .bind(data.user_name.as_str())
@@ -265,9 +302,22 @@ impl Directory {
                 .bind(now)
                 .bind(org.to_string())
                 .bind(old.id.to_string())
+                .bind(scim as i64)
+                .bind(epoch_step)
                 .fetch_one(tx.conn())
-                .await?;
-                (user_from_row(row)?, Some(old.profile), "user.restore")
+                .await;
+                let row = match row {
+                    Ok(row) => row,
+                    Err(e) => {
+                        let name = data.user_name.as_str();
+                        let err = conflict(e, "users_org_user_name_key", "userName", name);
+                        return Err(tx.fail(err).await);
+                    }
+                };
+                if epoch_step != 0 && !data.active {
+                    end_user_sessions(tx.conn(), org, old.id).await?;
+                }
+                (user_from_row(row)?, Some(old.profile), how)
             }
             Some(_) => {
                 let err = Error::Conflict {
@@ -281,7 +331,8 @@ impl Directory {
                 let row = sqlx::query(&format!(
                     "insert into users (id, org_id, user_name, user_name_key, external_id, \
                      display_name, primary_email_key, active, profile, created_at, updated_at, \
-                     version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1) \
+                     version, created_by, scim_managed) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11, $12) \
                      returning {USER_COLUMNS}",
                 ))
                 .bind(id.to_string())
@@ -294,6 +345,8 @@ impl Directory {
                 .bind(data.active as i64)
                 .bind(profile_json(&data.profile))
                 .bind(now)
+                .bind(origin(actor))
+                .bind(scim as i64)
                 .fetch_one(tx.conn())
                 .await;
                 let row = match row {
@@ -305,24 +358,29 @@ impl Directory {
                         return Err(tx.fail(err).await);
                     }
                 };
-                (user_from_row(row)?, None, "user.create")
+                (user_from_row(row)?, None, Provisioned::Created)
             }
         };
         let id = user.id;
         write_email_keys(&mut tx, org, id, &data.profile, before.as_ref()).await?;
         let mut tx = check_unique_emails(tx, &policy_org, id, &data.profile, None).await?;
+        if restore {
+            // SCIM or an admin made this person (again): their earlier removal no longer
+            // refuses their logins.
+            tombstones::raise(&mut tx, &user).await?;
+        }
         let detail = serde_json::json!({ "userName": data.user_name, "active": data.active });
         self.record(
             &mut tx,
             Some(org),
             actor,
-            action,
+            how.action(),
             Some(id.to_string()),
             detail,
         )
         .await?;
         tx.commit().await?;
-        Ok(user)
+        Ok((user, how))
     }
 
     /// The organisation a write is for: the one the caller holds, or read.
@@ -391,7 +449,8 @@ impl Directory {
             let updated = sqlx::query(&format!(
                 "update users set user_name = $1, user_name_key = $2, external_id = $3, \
                  display_name = $4, primary_email_key = $5, active = $6, profile = $7, \
-                 session_epoch = session_epoch + $8, updated_at = $9, version = version + 1 \
+                 session_epoch = session_epoch + $8, updated_at = $9, version = version + 1, \
+                 scim_managed = case when $13 = 1 then 1 else scim_managed end \
                  where org_id = $10 and id = $11 and version = $12 returning {USER_COLUMNS}",
             ))
             .bind(data.user_name.as_str())
@@ -406,6 +465,7 @@ impl Directory {
             .bind(org.to_string())
             .bind(id.to_string())
             .bind(current.version)
+            .bind(matches!(actor, Actor::ScimToken(_)) as i64)
             .fetch_optional(tx.conn())
             .await;
             let updated = match updated {
@@ -478,13 +538,15 @@ impl Directory {
         let mut tx = self.db().begin().await?;
         let updated = sqlx::query(
             "update users set active = $1, session_epoch = session_epoch + 1, \
-             updated_at = $2, version = version + 1 \
+             updated_at = $2, version = version + 1, \
+             scim_managed = case when $5 = 1 then 1 else scim_managed end \
              where org_id = $3 and id = $4 and deleted_at is null and active <> $1",
         )
         .bind(active as i64)
         .bind(self.now())
         .bind(org.to_string())
         .bind(id.to_string())
+        .bind(matches!(actor, Actor::ScimToken(_)) as i64)
         .execute(tx.conn())
         .await?;
         if updated.rows_affected() == 1 {
@@ -549,6 +611,9 @@ impl Directory {
         if updated.rows_affected() == 0 {
             return Err(Error::NotFound("user"));
         }
+        if let Some(user) = user_in(&mut tx, org, UserKey::Id(id)).await? {
+            tombstones::bury(&mut tx, &user, self.now()).await?;
+        }
         end_user_sessions(tx.conn(), org, id).await?;
         sqlx::query("delete from group_members where org_id = $1 and user_id = $2")
             .bind(org.to_string())
@@ -569,6 +634,87 @@ impl Directory {
     }
 }
 
+/// How [`Directory::provision_user`] answered a create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provisioned {
+    Created,
+    /// A soft-deleted user with the userName, brought back with its id.
+    Restored,
+    /// A user that a first login made, now SCIM's, with its id, links and groups.
+    Adopted,
+}
+
+impl Provisioned {
+    fn action(self) -> &'static str {
+        match self {
+            Provisioned::Created => "user.create",
+            Provisioned::Restored => "user.restore",
+            Provisioned::Adopted => "user.adopt",
+        }
+    }
+}
+
+/// Who made a user, as stored in `users.created_by`.
+fn origin(actor: &Actor) -> &'static str {
+    match actor {
+        Actor::Idp(_) => "jit",
+        Actor::ScimToken(_) => "scim",
+        _ => "admin",
+    }
+}
+
+/// The user a SCIM create adopts: the one live user whose userName, externalId or any
+/// email matches the new user's, when a first login made it and SCIM never wrote it. None
+/// when nothing matches, or what matches is not such a user (the create then goes on as
+/// any create). A JIT user matched together with another user is a conflict: adopting
+/// either would leave the other a second account of the same person.
+async fn adoptable(tx: &mut WriteTx, org: OrgId, data: &UserData) -> Result<Option<User>> {
+    let emails = data.profile.email_keys();
+    let mut sql = format!(
+        "select {USER_COLUMNS}, created_by, scim_managed from users where org_id = $1 \
+         and deleted_at is null and id in ( \
+           select id from users where org_id = $1 and user_name_key = $2 \
+           union select id from users where org_id = $1 and external_id = $3"
+    );
+    if !emails.is_empty() {
+        sql.push_str(&format!(
+            " union select user_id from user_emails where org_id = $1 and value_key in ({})",
+            crate::db::placeholders(4, emails.len())
+        ));
+    }
+    sql.push_str(") order by created_at, id");
+    let mut query = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(data.user_name.key())
+        .bind(&data.external_id);
+    for e in &emails {
+        query = query.bind(e);
+    }
+    let rows = query.fetch_all(tx.conn()).await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        let jit = row.try_get::<String, _>("created_by")? == "jit"
+            && row.try_get::<i64, _>("scim_managed")? == 0;
+        found.push((user_from_row(row)?, jit));
+    }
+    match found.as_slice() {
+        [(user, true)] => Ok(Some(user.clone())),
+        many if many.len() > 1 && many.iter().any(|(_, jit)| *jit) => {
+            let names: Vec<&str> = many.iter().map(|(u, _)| u.user_name.as_str()).collect();
+            Err(Error::Conflict {
+                field: "userName",
+                value: format!(
+                    "{} (it matches {} users: {})",
+                    data.user_name.as_str(),
+                    names.len(),
+                    names.join(", ")
+                ),
+            })
+        }
+        _ => Ok(None),
+    }
+}
+
 fn activation_action(active: bool) -> &'static str {
     if active {
         "user.reactivate"
@@ -577,13 +723,17 @@ fn activation_action(active: bool) -> &'static str {
     }
 }
 
-enum UserKey<'a> {
+pub(crate) enum UserKey<'a> {
     Id(UserId),
     Name(&'a str),
 }
 
 /// Reads a user inside a transaction, so a write sees its own changes.
-async fn user_in(tx: &mut WriteTx, org: OrgId, key: UserKey<'_>) -> Result<Option<User>> {
+pub(crate) async fn user_in(
+    tx: &mut WriteTx,
+    org: OrgId,
+    key: UserKey<'_>,
+) -> Result<Option<User>> {
     let (column, value) = match key {
         UserKey::Id(id) => ("id", id.to_string()),
         UserKey::Name(k) => ("user_name_key", k.to_string()),

@@ -16,7 +16,7 @@ use super::precondition::{check_if_match, if_match_given, not_modified};
 use super::projection::Projection;
 use super::user::{self, etag, Mode};
 use super::user_query;
-use crate::directory::users::User;
+use crate::directory::users::{Provisioned, User};
 use crate::directory::UserId;
 use crate::state::AppState;
 
@@ -29,18 +29,23 @@ pub async fn create(
         let data = user::from_json(&body, Mode::Create, None, &UserType::of(&auth.org))?;
         Ok(state
             .directory
-            .create_user(&auth.org, data, &auth.actor())
+            .provision_user(&auth.org, data, &auth.actor())
             .await?)
     }
     .await;
-    let created = record_failure(&state, &auth, "user.create", None, result).await?;
-    // A user just created (or brought back, its memberships having ended with its deletion)
-    // belongs to no group yet: no need to ask.
-    let user_type = UserType::of(&auth.org);
-    let body = Projection::default().apply(
-        &user_type,
-        user::to_json(&created, &[], &base_url(&state, &auth), &user_type),
-    );
+    let (created, how) = record_failure(&state, &auth, "user.create", None, result).await?;
+    let body = if how == Provisioned::Adopted {
+        // A user that a first login made keeps its groups: show them.
+        render_one(&state, &auth, &created, &Projection::default()).await?
+    } else {
+        // A user just created (or brought back, its memberships having ended with its
+        // deletion) belongs to no group yet: no need to ask.
+        let user_type = UserType::of(&auth.org);
+        Projection::default().apply(
+            &user_type,
+            user::to_json(&created, &[], &base_url(&state, &auth), &user_type),
+        )
+    };
     Ok(respond(
         StatusCode::CREATED,
         &body,

@@ -77,6 +77,13 @@ pub enum Refusal {
     Deleted,
     JitDisabled,
     NoIdentifier,
+    /// A tombstone matches: SCIM or an admin removed this person.
+    Removed,
+    /// A first login would take a userName that a user holds whom this login cannot be
+    /// matched to (its claim is not verified).
+    NameTaken,
+    /// More than one user matches (the event names them).
+    Ambiguous,
 }
 
 impl Refusal {
@@ -91,6 +98,14 @@ impl Refusal {
             Refusal::NoIdentifier => {
                 "the identity provider asserted neither a user name nor a verified email"
             }
+            Refusal::Removed => {
+                "the user was removed by the organisation's provisioning (SCIM delete or erase)"
+            }
+            Refusal::NameTaken => {
+                "the asserted user name belongs to an existing user, and no verified claim \
+                 links this login to it"
+            }
+            Refusal::Ambiguous => "more than one user matches the asserted user name or email",
         }
     }
 
@@ -108,6 +123,20 @@ impl Refusal {
             Refusal::NoIdentifier => {
                 "Your identity provider did not say who you are (no user name or verified email). \
                  Ask your administrator to check the connection's settings."
+            }
+            Refusal::Removed => {
+                "Your account was removed by your organisation's provisioning. \
+                 Contact your administrator to have it restored."
+            }
+            Refusal::NameTaken => {
+                "An account with your user name exists, but your identity provider did not \
+                 verify your email, so Gatehouse cannot tell that it is yours. \
+                 Contact your administrator."
+            }
+            Refusal::Ambiguous => {
+                "More than one account here matches you, so Gatehouse cannot tell which is \
+                 yours. Your administrator can see the accounts in the event log and merge \
+                 or remove one."
             }
         }
     }
@@ -130,8 +159,35 @@ pub enum LoginError {
     /// email outside its domains...).
     #[error("refused by policy: {0}")]
     Policy(directory::policy::Violation),
+    /// More than one user matches the login; none is picked.
+    #[error("refused: {}: {}", Refusal::Ambiguous.reason(), names(.0))]
+    Ambiguous(Vec<User>),
     #[error(transparent)]
     Failed(directory::Error),
+}
+
+impl LoginError {
+    /// What the person is told, and what the event log says, for a refusal; None for a
+    /// failure of Gatehouse itself.
+    pub fn refusal(&self) -> Option<(String, String)> {
+        match self {
+            LoginError::Refused(r) => Some((r.reason().into(), r.message().into())),
+            LoginError::Policy(v) => Some((format!("refused by policy: {v}"), policy_message(v))),
+            LoginError::Ambiguous(_) => {
+                Some((self.to_string(), Refusal::Ambiguous.message().into()))
+            }
+            LoginError::Failed(_) => None,
+        }
+    }
+}
+
+/// Users as the event log names them: userName and id.
+fn names(users: &[User]) -> String {
+    users
+        .iter()
+        .map(|u| format!("{} ({})", u.user_name.as_str(), u.id))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl From<directory::Error> for LoginError {
@@ -171,7 +227,7 @@ pub async fn resolve_login(
                 )
                 .await?;
         }
-        Err(e @ (LoginError::Refused(_) | LoginError::Policy(_))) => {
+        Err(e @ (LoginError::Refused(_) | LoginError::Policy(_) | LoginError::Ambiguous(_))) => {
             let why = match e {
                 LoginError::Refused(r) => r.reason().to_string(),
                 other => other.to_string(),
@@ -222,23 +278,37 @@ async fn find_or_create(
             return Ok((user, "link"));
         }
     }
-    let candidates = [
+    let names: Vec<&str> = [
         a.user_name.as_deref().filter(|_| a.trusted_user_name),
         a.email.as_deref().filter(|_| a.email_verified),
-    ];
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     for _ in 0..ATTEMPTS {
-        for name in candidates.iter().flatten() {
-            if let Some(user) = directory.user_by_user_name(org.id, name).await? {
-                let user = admit(user)?;
+        let found = directory.users_matching(org.id, &names).await?;
+        let any_found = !found.is_empty();
+        let live: Vec<User> = found.into_iter().filter(|u| !u.deleted).collect();
+        match live.len() {
+            0 if any_found => return Err(LoginError::Refused(Refusal::Deleted)),
+            0 => {}
+            1 => {
+                let user = admit(live.into_iter().next().expect("one user"))?;
                 check_login_policy(org, &user)?;
                 link(directory, org, a, &user).await?;
                 return Ok((user, "match"));
             }
+            // Never pick one: either choice could be the account the organisation has
+            // deactivated, and the person would sign in around it.
+            _ => return Err(LoginError::Ambiguous(live)),
+        }
+        let data = new_user(org, a)?;
+        if removed(directory, org, a, &data).await? {
+            return Err(LoginError::Refused(Refusal::Removed));
         }
         if !org.settings.jit {
             return Err(LoginError::Refused(Refusal::JitDisabled));
         }
-        let data = new_user(org, a)?;
         match directory
             .create_user_strict(org, data, &Actor::Idp(a.connection.clone()))
             .await
@@ -248,16 +318,39 @@ async fn find_or_create(
                 return Ok((user, "jit"));
             }
             // Another first login (a second tab, a SCIM create) made the user meanwhile:
-            // look again, and take that one.
+            // look again, and take that one. When the name is taken by a user this login
+            // cannot match (an unverified claim), the loop ends refused below.
             Err(directory::Error::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(directory::Error::Conflict {
-        field: "userName",
-        value: a.subject.clone(),
+    Err(LoginError::Refused(Refusal::NameTaken))
+}
+
+/// Whether the person signing in is one the organisation's provisioning removed: a
+/// tombstone holds the subject, a name or email this login is known by, or the userName a
+/// first login would give it.
+async fn removed(
+    directory: &Directory,
+    org: &Org,
+    a: &Assertion,
+    data: &UserData,
+) -> Result<bool, LoginError> {
+    use directory::tombstones::Key;
+    let mut keys = vec![
+        Key::Subject {
+            connection: &a.connection,
+            subject: &a.subject,
+        },
+        Key::Name(data.user_name.as_str()),
+    ];
+    if let Some(name) = a.user_name.as_deref().filter(|_| a.trusted_user_name) {
+        keys.push(Key::Name(name));
     }
-    .into())
+    if let Some(email) = a.email.as_deref().filter(|_| a.email_verified) {
+        keys.push(Key::Name(email));
+    }
+    Ok(directory.tombstoned(org.id, &keys).await?.is_some())
 }
 
 fn admit(user: User) -> Result<User, LoginError> {
@@ -371,9 +464,12 @@ fn new_user(org: &Org, a: &Assertion) -> Result<UserData, LoginError> {
         family_name: a.family_name.clone(),
         ..Name::default()
     });
+    // An unverified email is not stored: a later SCIM create or login would match by it,
+    // and the person need not own it.
     let emails = a
         .email
         .iter()
+        .filter(|_| a.email_verified)
         .map(|e| json!({ "value": e, "type": "work", "primary": true }))
         .collect();
     let mut profile = Profile {

@@ -424,15 +424,11 @@ async fn finish(
             let cookie = set_cookie(&state.config, &session.cookie);
             Ok(([cookie], Redirect::to(&flow.return_to)).into_response())
         }
-        Err(LoginError::Refused(r)) => Err(Refused {
-            reason: r.reason().into(),
-            message: r.message().into(),
-        }),
-        Err(LoginError::Policy(v)) => Err(Refused {
-            reason: format!("refused by policy: {v}"),
-            message: super::policy_message(&v),
-        }),
         Err(LoginError::Failed(e)) => Err(refused(e.to_string())),
+        Err(e) => {
+            let (reason, message) = e.refusal().unwrap_or_default();
+            Err(Refused { reason, message })
+        }
     }
 }
 

@@ -23,6 +23,7 @@ mod http_basics;
 mod migrations;
 mod oidc;
 mod oidc_op;
+mod one_account;
 mod policy_apps;
 mod policy_attributes;
 mod policy_extension;

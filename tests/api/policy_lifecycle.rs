@@ -360,10 +360,22 @@ async fn on_delete_hard_erases_memberships_and_links_so_a_later_login_is_a_new_u
     let erased = log.iter().find(|e| e.0 == "user.erase").unwrap();
     assert_eq!(erased.2["because"], "on_delete=hard");
 
-    // JIT makes a new user with a new id at the next login.
+    // The erased user's tombstone refuses the next login: JIT does not make it again.
+    let o = saml.login("ada@acme.test", "ada@acme.test").await;
+    assert_refused(
+        &app,
+        &scim.org,
+        &o,
+        "removed by your organisation",
+        "removed",
+    )
+    .await;
+    // Until SCIM creates the person again: a new user with a new id.
+    let again = okta_user(&scim, "ada@acme.test").await;
+    assert_ne!(again, id);
     let cookie = saml.login("ada@acme.test", "ada@acme.test").await.session();
     let body = me(&app, &cookie).await;
-    assert_ne!(body["id"], json!(id));
+    assert_eq!(body["id"], json!(again));
     assert_eq!(body["userName"], "ada@acme.test");
     assert_eq!(body["groups"], json!([]));
 }

@@ -7,13 +7,20 @@ use crate::clock::Millis;
 use crate::db::{placeholders, WriteTx};
 use crate::directory::model::{OrgId, UserId};
 use crate::directory::orgs::Org;
-use crate::directory::users::Profile;
+use crate::directory::tombstones;
+use crate::directory::users::{user_in, Profile, UserKey};
 use crate::directory::{Actor, Directory, Error, Result};
 
-/// Erases a user in the caller's transaction: the groups it was in move their version on,
-/// its console sessions go, then the row, with its memberships, identity links, emails,
-/// sessions and admin grant (their foreign keys cascade). The caller records the event.
+/// Erases a user in the caller's transaction: its keys are buried (so its next login is
+/// refused, not answered with a new user) and its data in the event log is replaced by a
+/// hash; the groups it was in move their version on, its console sessions go, then the
+/// row, with its memberships, identity links, emails, sessions and admin grant (their
+/// foreign keys cascade). The caller records the event.
 pub(crate) async fn erase_in(tx: &mut WriteTx, org: OrgId, id: UserId, now: Millis) -> Result<()> {
+    if let Some(user) = user_in(tx, org, UserKey::Id(id)).await? {
+        tombstones::bury(tx, &user, now).await?;
+        tombstones::redact_events(tx, &user).await?;
+    }
     sqlx::query(
         "update groups set version = version + 1, updated_at = $3 \
          where org_id = $1 and id in \

@@ -284,15 +284,14 @@ async fn sign_in(
             let cookie = set_cookie(&state.config, &session.cookie);
             Ok(([cookie], Redirect::to(return_to)).into_response())
         }
-        Err(LoginError::Refused(r)) => Ok(page(
-            StatusCode::FORBIDDEN,
-            &Message::new("You cannot sign in", r.message()),
-        )),
-        Err(LoginError::Policy(v)) => Ok(page(
-            StatusCode::FORBIDDEN,
-            &Message::new("You cannot sign in", &super::policy_message(&v)),
-        )),
         Err(LoginError::Failed(e)) => Err(e.into()),
+        Err(refused) => {
+            let (_, message) = refused.refusal().unwrap_or_default();
+            Ok(page(
+                StatusCode::FORBIDDEN,
+                &Message::new("You cannot sign in", &message),
+            ))
+        }
     }
 }
 
