@@ -220,7 +220,10 @@ impl Directory {
         data: UserData,
         actor: &Actor,
     ) -> Result<User> {
-        Ok(self.insert_user(org.into(), data, actor, true).await?.0)
+        Ok(self
+            .insert_user(org.into(), data, actor, true, origin(actor))
+            .await?
+            .0)
     }
 
     /// Creates a user as [`Self::create_user`] does, and says how. A SCIM create whose
@@ -234,18 +237,32 @@ impl Directory {
         data: UserData,
         actor: &Actor,
     ) -> Result<(User, Provisioned)> {
-        self.insert_user(org.into(), data, actor, true).await
+        self.insert_user(org.into(), data, actor, true, origin(actor))
+            .await
     }
 
-    /// Creates a user only where no record at all holds the userName, deleted or not: a
-    /// first login must never bring back a deleted user (JIT never reactivates anyone).
-    pub async fn create_user_strict(
+    /// Creates a user at its first login (JIT), only where no record at all holds the
+    /// userName, deleted or not: a first login must never bring back a deleted user (JIT
+    /// never reactivates anyone). `verified_name`: the userName comes from a claim the IdP
+    /// vouches for. Only such a user may later be adopted by SCIM: one named by a claim the
+    /// person chose (an OIDC `preferred_username`) would hand whoever chose it the account
+    /// SCIM provisions under that name.
+    pub async fn create_user_at_login(
         &self,
         org: impl Into<OrgRef<'_>>,
         data: UserData,
         actor: &Actor,
+        verified_name: bool,
     ) -> Result<User> {
-        Ok(self.insert_user(org.into(), data, actor, false).await?.0)
+        let origin = if verified_name {
+            "jit"
+        } else {
+            "jit-unverified"
+        };
+        let created = self
+            .insert_user(org.into(), data, actor, false, origin)
+            .await?;
+        Ok(created.0)
     }
 
     async fn insert_user(
@@ -254,6 +271,7 @@ impl Directory {
         data: UserData,
         actor: &Actor,
         restore: bool,
+        origin: &'static str,
     ) -> Result<(User, Provisioned)> {
         let mut data = data;
         let policy_org = self.org_for_policy(org).await?;
@@ -345,7 +363,7 @@ impl Directory {
                 .bind(data.active as i64)
                 .bind(profile_json(&data.profile))
                 .bind(now)
-                .bind(origin(actor))
+                .bind(origin)
                 .bind(scim as i64)
                 .fetch_one(tx.conn())
                 .await;

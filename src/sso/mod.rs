@@ -10,6 +10,7 @@ use crate::state::AppState;
 
 use serde_json::json;
 
+use crate::directory::model::fold_case;
 use crate::directory::orgs::Org;
 use crate::directory::policy::attributes::{role_of, set_role};
 use crate::directory::users::{Name, Profile, User, UserData};
@@ -309,8 +310,11 @@ async fn find_or_create(
         if !org.settings.jit {
             return Err(LoginError::Refused(Refusal::JitDisabled));
         }
+        let verified_name = a.trusted_user_name
+            || (a.email_verified
+                && a.email.as_deref().map(fold_case) == Some(data.user_name.key()));
         match directory
-            .create_user_strict(org, data, &Actor::Idp(a.connection.clone()))
+            .create_user_at_login(org, data, &Actor::Idp(a.connection.clone()), verified_name)
             .await
         {
             Ok(user) => {

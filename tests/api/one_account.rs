@@ -334,3 +334,71 @@ async fn an_oidc_login_with_an_unverified_email_does_not_reach_an_existing_user(
         .session();
     assert_eq!(me(&app, &cookie).await["id"], json!(victim));
 }
+
+/// The same stories through OpenID Connect: a verified email finds the provisioned user,
+/// SCIM DELETE ends the session, and the next login is refused, not a new user.
+#[tokio::test]
+async fn an_oidc_login_finds_the_provisioned_user_and_its_deletion_holds() {
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "klue").await;
+    let oidc = OidcIdp::connect(&app, &scim.org).await;
+    let id = create(&scim, "lea.m", "lea@klue.test").await;
+
+    let cookie = oidc
+        .login("00u-lea", "Lea@Klue.test", json!({}))
+        .await
+        .session();
+    assert_eq!(me(&app, &cookie).await["id"], json!(id));
+    assert_eq!(user_count(&scim).await, 1);
+
+    assert_eq!(scim.delete(&format!("/Users/{id}")).await.status, 204);
+    assert_eq!(check(&app, &cookie).await, 401);
+    let o = oidc.login("00u-lea", "lea@klue.test", json!({})).await;
+    assert_eq!(o.status, 403, "{}", o.page);
+    // A new subject with the same email: still the removed person.
+    let o = oidc.login("00u-other", "lea@klue.test", json!({})).await;
+    assert_eq!(o.status, 403, "{}", o.page);
+    assert_eq!(user_count(&scim).await, 0);
+}
+
+/// A user that a first login named by a claim its holder chose (an unverified OIDC
+/// `preferred_username`) is never adopted: the SCIM create of that name clashes instead
+/// of handing the account, and its links, to whoever chose the name.
+#[tokio::test]
+async fn scim_never_adopts_a_user_named_by_an_unverified_claim() {
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "acme").await;
+    let oidc = OidcIdp::connect(&app, &scim.org).await;
+    let cookie = oidc
+        .login(
+            "squatter",
+            "nia@acme.test",
+            json!({"email_verified": false, "preferred_username": "nia@acme.test"}),
+        )
+        .await
+        .session();
+    let squatter = me(&app, &cookie).await["id"].clone();
+
+    let r = scim
+        .post("/Users", user("nia@acme.test", "nia@acme.test"))
+        .await;
+    assert_eq!(r.status, 409, "{:#}", r.body);
+    assert_eq!(r.body["scimType"], "uniqueness");
+    let log = events(&app, &scim.org).await;
+    assert!(!log.iter().any(|e| e.0 == "user.adopt"));
+    assert_eq!(me(&app, &cookie).await["id"], squatter);
+
+    // The same flow with a verified email is adopted.
+    let cookie = oidc
+        .login(
+            "owner",
+            "oli@acme.test",
+            json!({"preferred_username": "oli@acme.test"}),
+        )
+        .await
+        .session();
+    let jit = me(&app, &cookie).await["id"].clone();
+    let r = scim.post("/Users", user("oli.o", "oli@acme.test")).await;
+    assert_eq!(r.status, 201, "{:#}", r.body);
+    assert_eq!(r.body["id"], jit);
+}

@@ -23,6 +23,17 @@ const HOT: &[(&str, &str)] = &[
          id in (select user_id from user_emails where org_id = $1 and value_key = $2)",
         "user_emails_lookup_idx",
     ),
+    // A login's candidates (Directory::users_matching): by userName and by every email.
+    (
+        "select id from users where org_id = $1 and id in ( \
+           select id from users where org_id = $1 and user_name_key in ($2) \
+           union select user_id from user_emails where org_id = $1 and value_key in ($2))",
+        "user_emails_lookup_idx",
+    ),
+    (
+        "select user_id from user_tombstones where org_id = $1 and key_hash in ($2, $3) limit 1",
+        "user_tombstones_pkey",
+    ),
     (
         "delete from sessions where org_id = $1 and user_id = $2",
         "sessions_user_idx",
