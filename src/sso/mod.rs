@@ -203,11 +203,13 @@ impl From<directory::Error> for LoginError {
 /// Attempts at creating a user that lost a race with another creation.
 const ATTEMPTS: usize = 3;
 
-/// Maps an assertion to one user of the organisation: an existing link of (connection,
-/// subject); else a user whose userName equals the asserted user name (when the connection
-/// is trusted for it) or verified email, case-insensitively, which is then linked; else a
-/// new user, when the organisation allows it. Inactive and deleted users are refused: JIT
-/// never reactivates anyone, and never creates a second user beside a deactivated one.
+/// Maps an assertion to one user of the organisation (DESIGN.md, Login rules): an existing
+/// link of (connection, subject); else the one user whose userName or any stored email
+/// equals the asserted user name (when the connection is trusted for it) or verified
+/// email, case-insensitively, which is then linked (two such users: refused, naming both);
+/// else a new user, when the organisation allows it and no tombstone says the person was
+/// removed. Inactive and deleted users are refused: JIT never reactivates anyone, and never
+/// creates a second user beside a deactivated one.
 pub async fn resolve_login(
     directory: &Directory,
     org: &Org,
