@@ -402,3 +402,48 @@ async fn scim_never_adopts_a_user_named_by_an_unverified_claim() {
     assert_eq!(r.status, 201, "{:#}", r.body);
     assert_eq!(r.body["id"], jit);
 }
+
+/// Another organisation's SCIM never adopts this one's users, and this one's tombstones
+/// refuse nobody there.
+#[tokio::test]
+async fn adoption_and_tombstones_stay_inside_their_organisation() {
+    let app = TestApp::spawn().await;
+    let acme = Scim::new(&app, "acme").await;
+    let globex = Scim::new(&app, "globex").await;
+    let acme_saml = SamlIdp::connect(&app, &acme.org).await;
+    let globex_saml = SamlIdp::connect(&app, &globex.org).await;
+    let cookie = acme_saml
+        .login("pat@shared.test", "pat@shared.test")
+        .await
+        .session();
+    let acme_pat = me(&app, &cookie).await["id"].clone();
+
+    let r = globex
+        .post("/Users", user("pat@shared.test", "pat@shared.test"))
+        .await;
+    assert_eq!(r.status, 201, "{:#}", r.body);
+    assert_ne!(r.body["id"], acme_pat, "a user of its own");
+    let globex_pat = r.body["id"].as_str().unwrap().to_string();
+    let still = acme
+        .get(&format!("/Users/{}", acme_pat.as_str().unwrap()))
+        .await;
+    assert_eq!(still.status, 200);
+    assert!(
+        still.body.get("externalId").is_none(),
+        "acme's user untouched"
+    );
+
+    // globex removes its Pat; acme's Pat still signs in.
+    assert_eq!(
+        globex.delete(&format!("/Users/{globex_pat}")).await.status,
+        204
+    );
+    let o = globex_saml
+        .login("pat@shared.test", "pat@shared.test")
+        .await;
+    assert_eq!(o.status, 403);
+    acme_saml
+        .login("pat@shared.test", "pat@shared.test")
+        .await
+        .session();
+}
