@@ -2,7 +2,7 @@
 # Installs what building and testing Gatehouse needs on Debian 12, skipping what is there:
 # the C libraries samael's XML signatures link against, libclang for its bindings,
 # the PostgreSQL server for the second test leg, Python for the SCIM conformance suite,
-# nginx for the forward-auth test, Chromium and Node.js for the browser tests, xmlsec1 for
+# nginx and Caddy for the forward-auth tests, Chromium and Node.js for the browser tests, xmlsec1 for
 # the pysaml2 identity provider of the interoperability suite.
 # Rust itself comes from rustup (>= 1.89).
 set -euo pipefail
@@ -13,6 +13,7 @@ packages=(
     postgresql
     python3 python3-venv
     nginx
+    caddy
     chromium
     xmlsec1
 )

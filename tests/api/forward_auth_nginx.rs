@@ -30,16 +30,59 @@ fn readme_snippet() -> String {
     readme[start..end].to_string()
 }
 
-/// An app that answers with the Gatehouse headers it was given.
-async fn upstream() -> SocketAddr {
+/// An app that answers with every `X-Gatehouse-*` header it was given, as a JSON object.
+pub async fn upstream() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = axum::Router::new().fallback(get(|headers: HeaderMap| async move {
-        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        Json(json!({"user": h("x-gatehouse-user"), "org": h("x-gatehouse-org"), "groups": h("x-gatehouse-groups")}))
+        let mut seen = serde_json::Map::new();
+        for (name, value) in &headers {
+            if let Some(rest) = name.as_str().strip_prefix("x-gatehouse-") {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                seen.insert(rest.to_string(), Value::String(value));
+            }
+        }
+        Json(Value::Object(seen))
     }));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
+}
+
+/// Headers a client may send to pass as someone else: every one Gatehouse sets, and one
+/// it does not (yet).
+pub const FORGED: &[(&str, &str)] = &[
+    ("x-gatehouse-user", "root@evil.example"),
+    (
+        "x-gatehouse-user-id",
+        "00000000-0000-0000-0000-000000000000",
+    ),
+    ("x-gatehouse-email", "root@evil.example"),
+    ("x-gatehouse-org", "globex"),
+    ("x-gatehouse-groups", "Admins"),
+    ("x-gatehouse-roles", "owner"),
+    ("x-gatehouse-role", "owner"),
+    ("x-gatehouse-token", "forged"),
+];
+
+/// Sends a request with every forged header; what the app saw, or the proxy's status when
+/// the request did not reach it.
+pub async fn forge(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: Option<&str>,
+) -> Result<Value, u16> {
+    let mut req = client.get(url);
+    for (name, value) in FORGED {
+        req = req.header(*name, *value);
+    }
+    if let Some(c) = cookie {
+        req = req.header("cookie", format!("gatehouse_session={c}"));
+    }
+    let r = req.send().await.unwrap();
+    if r.status() != 200 {
+        return Err(r.status().as_u16());
+    }
+    Ok(r.json().await.unwrap())
 }
 
 struct Nginx(Child);
@@ -51,7 +94,7 @@ impl Drop for Nginx {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -125,21 +168,31 @@ async fn nginx_with_the_readme_snippet_lets_a_signed_in_user_through_and_stops_a
     let r = through(cookie.clone()).await;
     assert_eq!(r.status(), 200, "{}", log());
     let seen: Value = r.json().await.unwrap();
-    assert_eq!(
-        seen,
-        json!({"user": "ada@acme.test", "org": "acme", "groups": "Engineering"})
-    );
-
-    // A client cannot forge the headers: nginx replaces them.
-    let r = client
-        .get(format!("{front}/dashboard"))
-        .header("cookie", format!("gatehouse_session={cookie}"))
-        .header("x-gatehouse-user", "root@evil.example")
-        .send()
+    assert_eq!(seen["user"], "ada@acme.test");
+    assert_eq!(seen["org"], "acme");
+    assert_eq!(seen["groups"], "Engineering");
+    // A client cannot forge the headers: nginx replaces every one Gatehouse sets, and
+    // passes no forged value where Gatehouse's is empty (this user has no role).
+    let seen = forge(&client, &format!("{front}/dashboard"), Some(&cookie))
         .await
         .unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["user"], "ada@acme.test");
-
+    assert_eq!(seen["user"], "ada@acme.test", "{seen:#}");
+    assert_eq!(
+        seen["user-id"],
+        json!(user_id(&app, &org).await),
+        "{seen:#}"
+    );
+    assert_eq!(seen["email"], "ada@acme.test");
+    assert_eq!(seen["org"], "acme");
+    assert_eq!(seen["groups"], "Engineering");
+    assert!(seen.get("roles").is_none_or(|v| v == ""), "{seen:#}");
+    assert!(seen.get("role").is_none_or(|v| v == ""), "{seen:#}");
+    assert!(seen.get("token").is_none(), "{seen:#}");
+    // Without a session the app is never reached.
+    assert_eq!(
+        forge(&client, &format!("{front}/dashboard"), None).await,
+        Err(302)
+    );
     // Gatehouse's own pages pass through to it.
     let r = client
         .get(format!("{front}/me"))
@@ -172,4 +225,14 @@ async fn nginx_with_the_readme_snippet_lets_a_signed_in_user_through_and_stops_a
         .await
         .unwrap();
     assert_eq!(r.status(), 302, "no cookie: sign in first");
+}
+
+pub async fn user_id(app: &TestApp, org: &gatehouse::directory::Org) -> String {
+    let user = app
+        .directory
+        .user_by_user_name(org.id, "ada@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    user.id.to_string()
 }
