@@ -28,17 +28,15 @@ fn check(raw: &str, config: &Config) -> Option<String> {
     {
         return None;
     }
-    let origin = url.origin().ascii_serialization();
-    let own = url::Url::parse(&config.server.public_url)
-        .ok()?
-        .origin()
-        .ascii_serialization();
-    let allowed =
-        origin == own
-            || config.server.app_origins.iter().any(|o| {
-                url::Url::parse(o).is_ok_and(|u| u.origin().ascii_serialization() == origin)
-            });
-    allowed.then(|| url.to_string())
+    trusted_origin(&url.origin().ascii_serialization(), config).then(|| url.to_string())
+}
+
+/// Whether `origin` (as a browser serialises it: `https://app.example.com`) is this
+/// server's own or one of the configured app origins.
+pub fn trusted_origin(origin: &str, config: &Config) -> bool {
+    let same =
+        |o: &str| url::Url::parse(o).is_ok_and(|u| u.origin().ascii_serialization() == origin);
+    same(&config.server.public_url) || config.server.app_origins.iter().any(|o| same(o))
 }
 
 #[cfg(test)]

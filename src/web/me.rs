@@ -2,6 +2,7 @@
 //! `POST /logout`.
 
 use askama::Template;
+use axum::extract::rejection::FormRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,6 +14,7 @@ use subtle::ConstantTimeEq;
 use super::pages::{page, Message, PageError};
 use crate::directory::policy::attributes::role_of;
 use crate::session::{clear_cookie, read_cookie, CurrentSession};
+use crate::sso::return_to::trusted_origin;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -91,26 +93,35 @@ pub async fn show(
     Ok(page(StatusCode::OK, &p))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct LogoutForm {
-    csrf: String,
+    #[serde(default)]
+    csrf: Option<String>,
 }
 
-/// Ends the session. The form must carry the session's CSRF token, which a page of another
-/// site cannot know; without a live session there is nothing to protect, and the cookie is
-/// cleared all the same.
+/// Ends the session. A sign-out must come from Gatehouse's own page (the form carries the
+/// session's CSRF token) or from a page of this server or of a configured app origin, as
+/// the browser tells: `Origin`, else `Sec-Fetch-Site: same-origin`. So the app's own
+/// sign-out button works, and a page of another site cannot sign anyone out. Without a
+/// live session there is nothing to protect, and the cookie is cleared all the same.
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
     CurrentSession(session): CurrentSession,
-    Form(form): Form<LogoutForm>,
+    form: Result<Form<LogoutForm>, FormRejection>,
 ) -> Result<Response, PageError> {
+    // An app's button may post no form at all.
+    let form = form.map(|Form(f)| f).unwrap_or_default();
     if let Ok(session) = &session {
-        if !bool::from(form.csrf.as_bytes().ct_eq(session.csrf_token.as_bytes())) {
+        let token = form
+            .csrf
+            .as_deref()
+            .is_some_and(|csrf| bool::from(csrf.as_bytes().ct_eq(session.csrf_token.as_bytes())));
+        if !token && !from_trusted_page(&headers, &state) {
             return Err(PageError::new(
                 StatusCode::FORBIDDEN,
                 "Sign-out refused",
-                "This sign-out request did not come from Gatehouse's own page. Sign out from the page that shows your account.",
+                "This sign-out request came from another site. Sign out from the page that shows your account, or from the app's own sign-out button.",
             ));
         }
     }
@@ -118,4 +129,16 @@ pub async fn logout(
         state.directory.end_session(&cookie).await?;
     }
     Ok(([clear_cookie(&state.config)], Redirect::to("/login")).into_response())
+}
+
+/// Whether the browser says the request comes from a page of this server or of an app
+/// origin. `Origin` names the page's origin on every cross-origin POST and, in current
+/// browsers, on same-origin ones too; `null` (a sandboxed or privacy-stripped page) is no
+/// origin. Without it, `Sec-Fetch-Site` tells same-origin apart (Fetch Metadata).
+fn from_trusted_page(headers: &HeaderMap, state: &AppState) -> bool {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match value("origin") {
+        Some(origin) => origin != "null" && trusted_origin(origin, &state.config),
+        None => value("sec-fetch-site") == Some("same-origin"),
+    }
 }

@@ -569,3 +569,75 @@ async fn expired_sessions_are_swept_from_the_table() {
         0
     );
 }
+
+/// The app's own sign-out button posts no token: a post from this server's pages or a
+/// configured app origin (as `Origin` or `Sec-Fetch-Site` tell) signs out; one from
+/// another site, or that says nothing of where it comes from, does not.
+#[tokio::test]
+async fn logout_from_the_apps_own_button_works_and_a_cross_site_one_does_not() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.app_origins = vec!["https://app.acme.test".into()];
+    })
+    .await;
+    let org = app.org("acme", &[]).await;
+    let own = url::Url::parse(&app.base_url)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    let session = || async {
+        login(&app, &org, &okta("00u1", "ada@acme.test"))
+            .await
+            .unwrap()
+    };
+    let post = |cookie: String, headers: Vec<(&'static str, String)>| {
+        let mut req = app
+            .client
+            .post(app.url("/logout"))
+            .header("cookie", format!("gatehouse_session={cookie}"));
+        for (n, v) in headers {
+            req = req.header(n, v);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+
+    for refused in [
+        vec![("origin", "https://evil.example".to_string())],
+        vec![("origin", "null".to_string())],
+        vec![("sec-fetch-site", "cross-site".to_string())],
+        vec![("sec-fetch-site", "same-site".to_string())],
+        vec![
+            ("origin", "https://evil.example".to_string()),
+            ("sec-fetch-site", "same-origin".to_string()),
+        ],
+        vec![],
+    ] {
+        let cookie = session().await;
+        assert_eq!(
+            post(cookie.clone(), refused.clone()).await,
+            403,
+            "{refused:?}"
+        );
+        assert_eq!(
+            get(&app, "/auth/check", &cookie, false).await.0,
+            200,
+            "{refused:?}"
+        );
+    }
+    for allowed in [
+        vec![("origin", own.clone())],
+        vec![("origin", "https://app.acme.test".to_string())],
+        vec![("sec-fetch-site", "same-origin".to_string())],
+    ] {
+        let cookie = session().await;
+        assert_eq!(
+            post(cookie.clone(), allowed.clone()).await,
+            303,
+            "{allowed:?}"
+        );
+        assert_eq!(
+            get(&app, "/auth/check", &cookie, false).await.0,
+            401,
+            "{allowed:?}"
+        );
+    }
+}
