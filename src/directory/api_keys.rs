@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::model::OrgId;
+use super::model::{OrgId, UserId};
 use super::tokens::{hash, NewSecret};
 use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
@@ -61,6 +61,11 @@ pub enum ApiKeyRefusal {
     Unknown,
     Expired,
     Revoked,
+    /// The key's organisation is disabled: its keys stop with it.
+    OrgDisabled,
+    /// Whoever issued the key no longer holds the rights it was issued with (a customer
+    /// admin who lost the organisation, or whose account ended; a platform admin removed).
+    IssuerGone,
 }
 
 impl ApiKeyRefusal {
@@ -69,6 +74,8 @@ impl ApiKeyRefusal {
             Self::Unknown => "unknown API key",
             Self::Expired => "API key has expired",
             Self::Revoked => "API key has been revoked",
+            Self::OrgDisabled => "the API key's organisation is disabled",
+            Self::IssuerGone => "whoever issued the API key no longer holds its rights",
         }
     }
 }
@@ -202,9 +209,79 @@ impl Directory {
         if info.expires_at.is_some_and(|t| t <= now) {
             return Ok(Err(ApiKeyRefusal::Expired));
         }
+        if let Some(refusal) = self.key_rights_ended(&info).await? {
+            return Ok(Err(refusal));
+        }
         self.touch_last_used("api_keys", &info.id, info.last_used_at)
             .await?;
         Ok(Ok(info))
+    }
+}
+
+impl Directory {
+    /// Why a key that is neither revoked nor expired must still stop: a key can do no more
+    /// than the organisation and the person it was issued for. Checked on every use, so a
+    /// change (an organisation disabled, an admin's grant taken away, a user deactivated or
+    /// erased) takes effect at once, with no key to revoke by hand.
+    async fn key_rights_ended(&self, key: &ApiKeyInfo) -> Result<Option<ApiKeyRefusal>> {
+        let org = match key.org_id {
+            Some(id) => match self.org(id).await? {
+                Some(org) if org.settings.enabled => Some(org),
+                _ => return Ok(Some(ApiKeyRefusal::OrgDisabled)),
+            },
+            None => None,
+        };
+        let root = self.root_issuer(&key.created_by).await?;
+        let issuer = root.as_deref().and_then(|r| r.split_once(':'));
+        let holds = match (issuer, &org) {
+            (Some(("org-admin", user)), Some(org)) => match UserId::parse(user) {
+                Some(user) => {
+                    let live = self
+                        .user(org.id, user)
+                        .await?
+                        .is_some_and(|u| u.can_sign_in());
+                    live && self.is_org_admin(org.id, &org.settings, user).await?
+                }
+                None => false,
+            },
+            // A customer admin acts on its own organisation only: a key it issued that is
+            // not scoped to it has no rights to inherit.
+            (Some(("org-admin", _)), None) => false,
+            (Some(("admin", admin)), _) => {
+                let found: Option<String> =
+                    sqlx::query_scalar("select id from admins where id = $1")
+                        .bind(admin)
+                        .fetch_optional(self.db().pool())
+                        .await?;
+                found.is_some()
+            }
+            // A chain of keys too long to follow, or one whose first key is gone.
+            _ if root.is_none() => false,
+            // The command line, a setup link: rights that do not end.
+            _ => true,
+        };
+        Ok((!holds).then_some(ApiKeyRefusal::IssuerGone))
+    }
+
+    /// Who first issued a key that another key issued: a key minted by a key has the rights
+    /// of the person behind the first one. None when the chain is broken or too long.
+    async fn root_issuer(&self, created_by: &str) -> Result<Option<String>> {
+        let mut issuer = created_by.to_string();
+        for _ in 0..8 {
+            let Some(parent) = issuer.strip_prefix("api-key:") else {
+                return Ok(Some(issuer));
+            };
+            let next: Option<String> =
+                sqlx::query_scalar("select created_by from api_keys where id = $1")
+                    .bind(parent)
+                    .fetch_optional(self.db().pool())
+                    .await?;
+            match next {
+                Some(next) => issuer = next,
+                None => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 }
 

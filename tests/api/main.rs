@@ -5,6 +5,7 @@ mod admin_api;
 mod admin_api_connections;
 mod admin_api_users;
 mod api_helpers;
+mod api_key_rights;
 mod cli;
 mod console_api_keys;
 mod console_auth;
