@@ -23,6 +23,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub admin: AdminConfig,
     pub saml: SamlConfig,
+    pub dns: DnsConfig,
     pub secrets: SecretsConfig,
     pub log: LogConfig,
 }
@@ -199,14 +200,25 @@ impl Default for AdminConfig {
 pub struct SamlConfig {
     /// How often IdP metadata imported from a URL is fetched again; 0 never.
     pub metadata_refresh_minutes: u64,
+    /// How long a signing certificate that a metadata refresh dropped is still accepted.
+    pub certificate_overlap_hours: u64,
 }
 
 impl Default for SamlConfig {
     fn default() -> Self {
         Self {
             metadata_refresh_minutes: 720,
+            certificate_overlap_hours: 168,
         }
     }
+}
+
+/// Where domain proofs (DNS TXT records) are looked up.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// `IP:PORT` of the DNS server to ask; empty: the system's (`/etc/resolv.conf`).
+    pub resolver: String,
 }
 
 /// Where the key that encrypts stored secrets comes from.

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod directory;
+pub mod dns;
 pub mod events;
 pub mod metrics;
 pub mod password;

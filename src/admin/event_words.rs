@@ -57,6 +57,11 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("org.update", "Changed settings", "Refused settings change"),
     (
+        "org.domain.verify",
+        "Verified domain (DNS record found or approved)",
+        "Refused to verify domain",
+    ),
+    (
         "token.create",
         "Issued SCIM token",
         "Refused to issue SCIM token",

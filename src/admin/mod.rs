@@ -19,6 +19,7 @@ pub mod ops;
 pub mod orgs;
 pub mod settings;
 pub mod setup;
+pub mod setup_domains;
 pub mod setup_links;
 pub mod setup_oidc;
 pub mod setup_saml;
@@ -92,7 +93,15 @@ fn routes() -> Router<AppState> {
         .route("/admin/setup/{token}", get(login::setup_link_show))
         .route("/admin/orgs", get(orgs::list).post(orgs::create))
         .route("/admin/orgs/{slug}", get(setup::show))
-        .route("/admin/orgs/{slug}/domains", post(setup::domains))
+        .route("/admin/orgs/{slug}/domains", post(setup_domains::save))
+        .route(
+            "/admin/orgs/{slug}/domains/{domain}/check",
+            post(setup_domains::check),
+        )
+        .route(
+            "/admin/orgs/{slug}/domains/{domain}/approve",
+            post(setup_domains::approve),
+        )
         .route("/admin/orgs/{slug}/admins", post(setup::admins))
         .route("/admin/orgs/{slug}/tokens", post(setup_tokens::create))
         .route(

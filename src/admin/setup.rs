@@ -17,7 +17,8 @@ use serde::Deserialize;
 use super::console::{Console, Nav};
 use crate::clock::{rfc3339, Millis};
 use crate::directory;
-use crate::directory::orgs::{Org, OrgChange};
+use crate::directory::domains::DomainClaim;
+use crate::directory::orgs::Org;
 use crate::sso::saml::metadata::certificate_info;
 use crate::state::AppState;
 use crate::web::pages::{console_page, PageError};
@@ -104,6 +105,16 @@ pub struct LinkRow {
     pub revocable: bool,
 }
 
+/// A pending domain on the page.
+pub struct ClaimRow {
+    pub domain: String,
+    pub record_name: String,
+    pub record_value: String,
+    pub created: String,
+    /// What the last DNS check found, and when.
+    pub checked: Option<(String, String)>,
+}
+
 /// What the forms show: the current values, or after a refusal what was sent.
 #[derive(Default)]
 pub struct Echo {
@@ -139,6 +150,8 @@ pub struct SetupPage {
     pub saml: Option<SamlView>,
     pub oidc: Option<OidcView>,
     pub domains: Vec<String>,
+    /// Domains named and not yet proven, with the TXT record each needs.
+    pub claims: Vec<ClaimRow>,
     /// None for setup-link sessions, which do not see who administers the organisation.
     pub admins: Option<AdminsView>,
     /// Setup links: platform admins only.
@@ -167,6 +180,7 @@ impl SetupPage {
         } else {
             None
         };
+        let claims = directory.domain_claims(org.id).await?;
         let echo = Echo {
             oidc_issuer: oidc.as_ref().map(|c| c.issuer.clone()).unwrap_or_default(),
             oidc_client_id: oidc
@@ -177,7 +191,7 @@ impl SetupPage {
                 .as_ref()
                 .map(|c| extra_scopes(&c.scopes))
                 .unwrap_or_else(|| super::setup_oidc::DEFAULT_SCOPES.to_string()),
-            domains: join_domains(org),
+            domains: join_domains(org, &claims),
             link_hours: state.config.admin.setup_link_hours.to_string(),
             ..Echo::default()
         };
@@ -201,6 +215,7 @@ impl SetupPage {
                 scopes: c.scopes.join(" "),
             }),
             domains: org.domains.iter().map(|d| d.as_str().to_string()).collect(),
+            claims: claims.into_iter().map(claim_row).collect(),
             admins,
             links,
             new_link: None,
@@ -251,12 +266,26 @@ fn extra_scopes(scopes: &[String]) -> String {
         .join(" ")
 }
 
-fn join_domains(org: &Org) -> String {
+/// The domains form's value: verified and pending domains, so saving it keeps both.
+fn join_domains(org: &Org, claims: &[DomainClaim]) -> String {
     org.domains
         .iter()
+        .chain(claims.iter().map(|c| &c.domain))
         .map(|d| d.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn claim_row(c: DomainClaim) -> ClaimRow {
+    ClaimRow {
+        domain: c.domain.as_str().to_string(),
+        record_name: c.record_name(),
+        record_value: c.record_value(),
+        created: rfc3339(c.created_at),
+        checked: c
+            .checked_at
+            .map(|at| (rfc3339(at), c.problem.clone().unwrap_or_default())),
+    }
 }
 
 fn time_or(ms: Option<Millis>, none: &str) -> String {
@@ -368,58 +397,6 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let org = console.org(&state, &slug).await?;
     Ok(SetupPage::load(&state, &console, &org).await?.render())
-}
-
-#[derive(Deserialize)]
-pub struct DomainsForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    domains: String,
-}
-
-/// `POST /admin/orgs/{slug}/domains`: replaces the verified email domains.
-pub async fn domains(
-    State(state): State<AppState>,
-    console: Console,
-    Path(slug): Path<String>,
-    Form(form): Form<DomainsForm>,
-) -> Result<Response, PageError> {
-    console.check_csrf(&form.csrf)?;
-    let org = console.org(&state, &slug).await?;
-    let refuse = |message: String| {
-        let sent = form.domains.clone();
-        SetupPage::refuse(&state, &console, &org, "domains", message, |e| {
-            e.domains = sent
-        })
-    };
-    let change = match OrgChange::parse(&format!("domains={}", form.domains)) {
-        Ok(change) => change,
-        Err(e) => return refuse(format!("The domains were not saved: {e}")).await,
-    };
-    if let OrgChange::Domains(wanted) = &change {
-        let mut wanted = wanted.clone();
-        wanted.sort();
-        wanted.dedup();
-        if wanted == org.domains {
-            return Ok(back_to(&org, "domains"));
-        }
-    }
-    match state
-        .directory
-        .update_org(org.id, &[change], &console.actor())
-        .await
-    {
-        Ok(_) => Ok(back_to(&org, "domains")),
-        Err(directory::Error::Conflict { value, .. }) => {
-            refuse(format!(
-                "The domains were not saved: {value} is a verified domain of another \
-                 organisation. A domain belongs to one organisation only."
-            ))
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[derive(Deserialize)]

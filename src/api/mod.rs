@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod connections;
+pub mod domains;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -26,6 +27,15 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/orgs/{slug}/settings",
             axum::routing::patch(orgs::patch_settings),
+        )
+        .route("/api/v1/orgs/{slug}/domains", get(domains::list))
+        .route(
+            "/api/v1/orgs/{slug}/domains/{domain}/check",
+            post(domains::check),
+        )
+        .route(
+            "/api/v1/orgs/{slug}/domains/{domain}/approve",
+            post(domains::approve),
         )
         .route(
             "/api/v1/orgs/{slug}/saml",

@@ -100,7 +100,11 @@ pub async fn patch_settings(
     ApiJson(body): ApiJson<serde_json::Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let org = caller.org(&state, &slug).await?;
-    let changes = changes(&body)?;
+    let mut changes = changes(&body)?;
+    if !caller.is_platform() {
+        // A key of the organisation itself names domains; only proof verifies them.
+        changes = changes.into_iter().map(OrgChange::for_customer).collect();
+    }
     let org = state
         .directory
         .update_org(org.id, &changes, &caller.actor())

@@ -11,6 +11,7 @@ pub mod admin_sessions;
 pub mod admins;
 pub mod api_keys;
 pub mod console_queries;
+pub mod domains;
 pub mod group_members;
 pub mod groups;
 pub mod identities;

@@ -8,7 +8,7 @@ use super::model::{Domain, OrgId, OrgSlug, ParseError};
 use super::policy::{PolicyChange, PolicySettings, POLICY_KEYS};
 use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
-use crate::db::{violates, WriteTx};
+use crate::db::violates;
 
 /// An organisation (tenant).
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +44,11 @@ pub struct OrgSettings {
     pub saml_encrypted_assertions: bool,
     /// The SP entity ID (the Audience IdPs address); None: the SP metadata URL.
     pub saml_sp_entity_id: Option<String>,
+    /// A SAML assertion's email counts as verified: the organisation's own IdP signed it.
+    pub saml_trust_emails: bool,
+    /// An OIDC `email` counts as verified even without `email_verified: true`. Off by
+    /// default: Entra ID sends emails its users can set (the nOAuth takeover).
+    pub oidc_trust_emails: bool,
     /// The SAML attributes that carry the user's names, email and groups.
     pub saml_attribute_first_name: String,
     pub saml_attribute_last_name: String,
@@ -73,6 +78,8 @@ impl Default for OrgSettings {
             saml_sign_requests: false,
             saml_encrypted_assertions: false,
             saml_sp_entity_id: None,
+            saml_trust_emails: true,
+            oidc_trust_emails: false,
             saml_attribute_first_name: "firstName".into(),
             saml_attribute_last_name: "lastName".into(),
             saml_attribute_email: "email".into(),
@@ -101,7 +108,10 @@ pub struct NewOrg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrgChange {
     Name(String),
+    /// The verified domains, as an operator or a platform admin sets them.
     Domains(Vec<Domain>),
+    /// The domains as a customer admin names them: new ones are claims until proven.
+    ClaimDomains(Vec<Domain>),
     Jit(bool),
     GroupsFromLogin(bool),
     Enabled(bool),
@@ -110,6 +120,8 @@ pub enum OrgChange {
     SamlSignRequests(bool),
     SamlEncryptedAssertions(bool),
     SamlSpEntityId(Option<String>),
+    SamlTrustEmails(bool),
+    OidcTrustEmails(bool),
     /// Which attribute feeds which user field: (setting key, attribute name).
     SamlAttribute(&'static str, String),
     AdminGroup(Option<String>),
@@ -154,6 +166,14 @@ pub const ORG_KEYS: &[(&str, &str)] = &[
     (
         "saml_sp_entity_id",
         "the SP entity ID IdPs address (default: the SP metadata URL; empty restores it)",
+    ),
+    (
+        "saml_trust_emails",
+        "true|false: a SAML assertion's email matches an existing user (default true)",
+    ),
+    (
+        "oidc_trust_emails",
+        "true|false: an OIDC email matches an existing user even without email_verified (default false)",
     ),
     (
         "saml_attribute_first_name",
@@ -216,6 +236,15 @@ pub const ORG_KEYS: &[(&str, &str)] = &[
 ];
 
 impl OrgChange {
+    /// The change as a customer admin may make it: domains it adds are claims, verified
+    /// only by their DNS record or a platform admin's approval.
+    pub fn for_customer(self) -> Self {
+        match self {
+            Self::Domains(d) => Self::ClaimDomains(d),
+            other => other,
+        }
+    }
+
     /// Parses `KEY=VALUE`.
     pub fn parse(pair: &str) -> Result<Self, ParseError> {
         let (key, value) = pair
@@ -247,6 +276,8 @@ impl OrgChange {
             "saml_encrypted_assertions" => {
                 parse_bool(key, value).map(Self::SamlEncryptedAssertions)
             }
+            "saml_trust_emails" => parse_bool(key, value).map(Self::SamlTrustEmails),
+            "oidc_trust_emails" => parse_bool(key, value).map(Self::OidcTrustEmails),
             "admin_group" => match value.trim() {
                 "" => Ok(Self::AdminGroup(None)),
                 v => Ok(Self::AdminGroup(Some(v.to_string()))),
@@ -294,7 +325,7 @@ impl OrgChange {
     fn describe(&self) -> (&'static str, serde_json::Value) {
         match self {
             Self::Name(n) => ("name", n.as_str().into()),
-            Self::Domains(d) => ("domains", serde_json::json!(d)),
+            Self::Domains(d) | Self::ClaimDomains(d) => ("domains", serde_json::json!(d)),
             Self::Jit(b) => ("jit", (*b).into()),
             Self::GroupsFromLogin(b) => ("groups_from_login", (*b).into()),
             Self::Enabled(b) => ("enabled", (*b).into()),
@@ -303,6 +334,8 @@ impl OrgChange {
             Self::SamlSignRequests(b) => ("saml_sign_requests", (*b).into()),
             Self::SamlEncryptedAssertions(b) => ("saml_encrypted_assertions", (*b).into()),
             Self::SamlSpEntityId(v) => ("saml_sp_entity_id", serde_json::json!(v)),
+            Self::SamlTrustEmails(b) => ("saml_trust_emails", (*b).into()),
+            Self::OidcTrustEmails(b) => ("oidc_trust_emails", (*b).into()),
             Self::SamlAttribute(k, v) => (k, v.as_str().into()),
             Self::AdminGroup(v) => ("admin_group", serde_json::json!(v)),
             Self::Policy(p) => p.describe(),
@@ -344,7 +377,7 @@ impl Directory {
         .execute(tx.conn())
         .await
         .map_err(|e| conflict(e, "orgs_slug_key", "slug", new.slug.as_str()))?;
-        insert_domains(&mut tx, id, &new.domains, now).await?;
+        super::domains::replace_verified(&mut tx, id, &new.domains, now).await?;
         let detail = serde_json::json!({ "slug": new.slug, "name": name, "domains": new.domains });
         self.record(
             &mut tx,
@@ -430,6 +463,8 @@ impl Directory {
                 OrgChange::SamlSignRequests(b) => settings.saml_sign_requests = *b,
                 OrgChange::SamlEncryptedAssertions(b) => settings.saml_encrypted_assertions = *b,
                 OrgChange::SamlSpEntityId(v) => settings.saml_sp_entity_id = v.clone(),
+                OrgChange::SamlTrustEmails(b) => settings.saml_trust_emails = *b,
+                OrgChange::OidcTrustEmails(b) => settings.oidc_trust_emails = *b,
                 OrgChange::AdminGroup(v) => settings.admin_group = v.clone(),
                 OrgChange::Policy(p) => p.apply(&mut settings.policy),
                 OrgChange::SamlAttribute(k, v) => {
@@ -447,11 +482,11 @@ impl Directory {
                     *field = v.clone();
                 }
                 OrgChange::Domains(domains) => {
-                    sqlx::query("delete from org_domains where org_id = $1")
-                        .bind(org.to_string())
-                        .execute(tx.conn())
+                    super::domains::replace_verified(&mut tx, org, domains, now).await?;
+                }
+                OrgChange::ClaimDomains(domains) => {
+                    super::domains::replace_claimed(&mut tx, org, &current.domains, domains, now)
                         .await?;
-                    insert_domains(&mut tx, org, domains, now).await?;
                 }
             }
         }
@@ -523,24 +558,6 @@ pub(super) fn org_from_row(row: &AnyRow) -> Result<Org> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
-}
-
-async fn insert_domains(
-    tx: &mut WriteTx,
-    org: OrgId,
-    domains: &[Domain],
-    now: Millis,
-) -> Result<()> {
-    for domain in sorted(domains.to_vec()) {
-        sqlx::query("insert into org_domains (domain, org_id, created_at) values ($1, $2, $3)")
-            .bind(domain.as_str())
-            .bind(org.to_string())
-            .bind(now)
-            .execute(tx.conn())
-            .await
-            .map_err(|e| conflict(e, "org_domains_pkey", "domain", domain.as_str()))?;
-    }
-    Ok(())
 }
 
 /// Maps a violation of the named unique constraint to [`Error::Conflict`].

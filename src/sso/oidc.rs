@@ -388,7 +388,7 @@ async fn finish(
             .and_then(|v| v.as_str())
             .map(str::to_string)
     };
-    let email_verified = claims.email_verified() == Some(true);
+    let email_verified = claims.email_verified() == Some(true) || names.oidc_trust_emails;
     let email = text(&names.oidc_claim_email);
     let groups = payload
         .get(&names.oidc_claim_groups)

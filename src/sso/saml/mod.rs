@@ -339,8 +339,9 @@ fn to_assertion(org: &Org, a: &SamlAssertion) -> Assertion {
         user_name: Some(name_id.clone()),
         email: first(&names.saml_attribute_email)
             .or_else(|| name_id.contains('@').then(|| name_id.clone())),
-        // The organisation's own IdP signed it: what it says about its people stands.
-        email_verified: true,
+        // The organisation's own IdP signed it: what it says about its people stands, unless
+        // the organisation says its IdP lets people set their own email.
+        email_verified: names.saml_trust_emails,
         trusted_user_name: true,
         given_name: first(&names.saml_attribute_first_name),
         family_name: first(&names.saml_attribute_last_name),
