@@ -87,6 +87,7 @@ impl Application {
             sso::saml::refresh::spawn(
                 self.state.directory.clone(),
                 Duration::from_secs(refresh * 60),
+                self.state.config.saml.certificate_overlap_ms(),
             );
         }
         let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);

@@ -213,6 +213,12 @@ impl Default for SamlConfig {
     }
 }
 
+impl SamlConfig {
+    pub fn certificate_overlap_ms(&self) -> i64 {
+        i64::try_from(self.certificate_overlap_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)
+    }
+}
+
 /// Where domain proofs (DNS TXT records) are looked up.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

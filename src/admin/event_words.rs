@@ -132,6 +132,16 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "Refused SAML configuration",
     ),
     (
+        "saml.certificate.change",
+        "IdP signing certificate changed (metadata refresh)",
+        "Refused IdP certificate change",
+    ),
+    (
+        "oidc.issuer.change",
+        "OIDC issuer changed: old links ended, client secret dropped",
+        "Refused OIDC issuer change",
+    ),
+    (
         "saml.metadata.refresh",
         "Refreshed SAML metadata",
         "SAML metadata refresh failed",

@@ -48,6 +48,7 @@ pub async fn import_saml_metadata(
         idp_entity_id: md.entity_id.clone(),
         sso_url: md.sso_url.clone(),
         certificates: md.certificates.clone(),
+        retired: Vec::new(),
         metadata_url: url,
         created_at: now,
         updated_at: now,

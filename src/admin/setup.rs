@@ -19,7 +19,7 @@ use crate::clock::{rfc3339, Millis};
 use crate::directory;
 use crate::directory::domains::DomainClaim;
 use crate::directory::orgs::Org;
-use crate::sso::saml::metadata::certificate_info;
+use crate::sso::saml::metadata::{certificate_info, fingerprint};
 use crate::state::AppState;
 use crate::web::pages::{console_page, PageError};
 
@@ -62,6 +62,8 @@ pub struct TokenRow {
 
 pub struct CertRow {
     pub subject: String,
+    /// SHA-256, as IdP consoles show it.
+    pub fingerprint: String,
     pub valid_until: String,
     /// The badge: "good", "warn" or "bad".
     pub tone: &'static str,
@@ -306,13 +308,23 @@ fn token_row(t: directory::tokens::TokenInfo, now: Millis) -> TokenRow {
 }
 
 fn saml_view(c: directory::saml::SamlConnection, now: Millis) -> SamlView {
-    let certificates: Vec<CertRow> = c
+    let mut certificates: Vec<CertRow> = c
         .certificates
         .iter()
         .map(|b64| cert_row(b64, now))
         .collect();
+    let attention = certificates.iter().any(|c| c.tone != "good");
+    // Certificates a refresh removed, still accepted for their overlap.
+    certificates.extend(c.retired.iter().filter(|r| r.until > now).map(|r| CertRow {
+        tone: "warn",
+        status: format!(
+            "retired by the IdP's metadata; still accepted until {}",
+            rfc3339(r.until)
+        ),
+        ..cert_row(&r.certificate, now)
+    }));
     SamlView {
-        attention: certificates.iter().any(|c| c.tone != "good"),
+        attention,
         entity_id: c.idp_entity_id,
         sso_url: c.sso_url,
         metadata_url: c.metadata_url,
@@ -327,6 +339,7 @@ fn cert_row(b64: &str, now: Millis) -> CertRow {
         Err(reason) => {
             return CertRow {
                 subject: format!("unreadable certificate ({reason})"),
+                fingerprint: fingerprint(b64),
                 valid_until: String::new(),
                 tone: "bad",
                 status: "unreadable".into(),
@@ -349,6 +362,7 @@ fn cert_row(b64: &str, now: Millis) -> CertRow {
     };
     CertRow {
         subject: info.subject,
+        fingerprint: fingerprint(b64),
         valid_until: rfc3339(info.not_after_ms),
         tone,
         status,

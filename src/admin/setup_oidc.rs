@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::console::Console;
 use super::ops::{configure_oidc, OidcSettings, SetupError};
 use super::setup::{back_to, SetupPage};
+use crate::directory::oidc::same_issuer;
 use crate::state::AppState;
 use crate::web::pages::PageError;
 
@@ -73,8 +74,9 @@ pub async fn save(
     }
 }
 
-/// The secret to store: the one typed in; else, when asked to keep it, the current one;
-/// else none (a public client, PKCE only). The inner error is a message for the admin.
+/// The secret to store: the one typed in; else, when asked to keep it, the current one
+/// (only while the issuer stays the same); else none (a public client, PKCE only). The
+/// inner error is a message for the admin.
 async fn client_secret(
     state: &AppState,
     org: &crate::directory::Org,
@@ -87,6 +89,8 @@ async fn client_secret(
         return Ok(Ok(None));
     }
     let current = state.directory.oidc_connection(org.id).await?;
+    // A secret belongs to its provider: a new issuer never inherits the old one's.
+    let current = current.filter(|c| same_issuer(&c.issuer, form.issuer.trim()));
     let Some(sealed) = current.and_then(|c| c.sealed_secret) else {
         return Ok(Ok(None));
     };

@@ -71,6 +71,7 @@ pub async fn run(directory: &Directory, config: &Config, cmd: SamlCommand) -> an
                 idp_entity_id: md.entity_id,
                 sso_url: md.sso_url,
                 certificates: md.certificates,
+                retired: Vec::new(),
                 metadata_url: None,
                 created_at: now,
                 updated_at: now,

@@ -20,6 +20,17 @@ pub struct OidcConnection {
     pub scopes: Vec<String>,
 }
 
+/// The connection an organisation's OIDC links are recorded under.
+pub fn connection_key(org: OrgId) -> String {
+    format!("oidc:{org}")
+}
+
+/// Whether two issuer URLs name the same provider: equal but for a final slash, which
+/// providers and admins add or leave out freely.
+pub fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
 /// A flow waiting for its callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingFlow {
@@ -29,9 +40,18 @@ pub struct PendingFlow {
 }
 
 impl Directory {
+    /// Sets (or replaces) an organisation's OpenID provider. A new issuer is another
+    /// provider: the links its predecessor's subjects made are ended in the same
+    /// transaction (a `sub` is unique only within its issuer, OIDC Core §2), so no account
+    /// is reached by the new provider's users through the old provider's links.
     pub async fn set_oidc_connection(&self, c: &OidcConnection, actor: &Actor) -> Result<()> {
         let now = self.now();
         let mut tx = self.db().begin().await?;
+        let previous: Option<String> =
+            sqlx::query_scalar("select issuer from oidc_connections where org_id = $1")
+                .bind(c.org_id.to_string())
+                .fetch_optional(tx.conn())
+                .await?;
         sqlx::query(
             "insert into oidc_connections (org_id, issuer, client_id, client_secret, scopes, created_at, updated_at) \
              values ($1, $2, $3, $4, $5, $6, $6) on conflict (org_id) do update set issuer = excluded.issuer, \
@@ -59,6 +79,27 @@ impl Directory {
             detail,
         )
         .await?;
+        if let Some(old) = previous.filter(|old| !same_issuer(old, &c.issuer)) {
+            let ended =
+                sqlx::query("delete from identities where org_id = $1 and connection_id = $2")
+                    .bind(c.org_id.to_string())
+                    .bind(connection_key(c.org_id))
+                    .execute(tx.conn())
+                    .await?
+                    .rows_affected();
+            let detail = serde_json::json!({
+                "from": old, "to": c.issuer, "linksEnded": ended,
+            });
+            self.record(
+                &mut tx,
+                Some(c.org_id),
+                actor,
+                "oidc.issuer.change",
+                None,
+                detail,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! SAML connection storage, outstanding AuthnRequests (single use) and the assertion replay
 //! cache. The protocol itself lives in `sso::saml`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::model::OrgId;
@@ -17,9 +17,34 @@ pub struct SamlConnection {
     /// Base64 DER signing certificates; a signature by any of them is accepted, so a new
     /// certificate can be added before the old one is retired.
     pub certificates: Vec<String>,
+    /// Certificates a metadata refresh removed, still accepted until their time ends.
+    pub retired: Vec<RetiredCertificate>,
     pub metadata_url: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+/// A signing certificate the IdP no longer publishes, trusted for an overlap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredCertificate {
+    pub certificate: String,
+    pub until: Millis,
+}
+
+impl SamlConnection {
+    /// Every certificate whose signature a login may carry at `now`: the published ones
+    /// and those retired less than their overlap ago.
+    pub fn trusted_certificates(&self, now: Millis) -> Vec<String> {
+        let mut all = self.certificates.clone();
+        all.extend(
+            self.retired
+                .iter()
+                .filter(|r| r.until > now && !all.contains(&r.certificate))
+                .map(|r| r.certificate.clone())
+                .collect::<Vec<_>>(),
+        );
+        all
+    }
 }
 
 /// A request waiting for its answer.
@@ -38,14 +63,38 @@ impl Directory {
         c: &SamlConnection,
         actor: &Actor,
     ) -> Result<()> {
+        self.write_saml_connection(org, c, actor, None).await
+    }
+
+    /// Applies what a metadata refresh found. A change of signing certificates is an event
+    /// of its own (`saml.certificate.change`, with `change` as its detail) in the same
+    /// transaction, so the console's log shows the rotation.
+    pub async fn refresh_saml_connection(
+        &self,
+        org: OrgId,
+        c: &SamlConnection,
+        change: Option<serde_json::Value>,
+    ) -> Result<()> {
+        self.write_saml_connection(org, c, &Actor::System, change)
+            .await
+    }
+
+    async fn write_saml_connection(
+        &self,
+        org: OrgId,
+        c: &SamlConnection,
+        actor: &Actor,
+        certificate_change: Option<serde_json::Value>,
+    ) -> Result<()> {
         let now = self.now();
         let mut tx = self.db().begin().await?;
         sqlx::query(
-            "insert into saml_connections (org_id, idp_entity_id, sso_url, certificates, metadata_url, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $6) \
+            "insert into saml_connections (org_id, idp_entity_id, sso_url, certificates, metadata_url, created_at, updated_at, retired_certificates) \
+             values ($1, $2, $3, $4, $5, $6, $6, $7) \
              on conflict (org_id) do update set idp_entity_id = excluded.idp_entity_id, \
                sso_url = excluded.sso_url, certificates = excluded.certificates, \
-               metadata_url = excluded.metadata_url, updated_at = excluded.updated_at",
+               metadata_url = excluded.metadata_url, updated_at = excluded.updated_at, \
+               retired_certificates = excluded.retired_certificates",
         )
         .bind(org.to_string())
         .bind(&c.idp_entity_id)
@@ -53,6 +102,7 @@ impl Directory {
         .bind(serde_json::to_string(&c.certificates).expect("strings serialise"))
         .bind(&c.metadata_url)
         .bind(now)
+        .bind(serde_json::to_string(&c.retired).expect("certificates serialise"))
         .execute(tx.conn())
         .await?;
         let detail = serde_json::json!({
@@ -70,26 +120,39 @@ impl Directory {
             detail,
         )
         .await?;
+        if let Some(change) = certificate_change {
+            self.record(
+                &mut tx,
+                Some(org),
+                actor,
+                "saml.certificate.change",
+                None,
+                change,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn saml_connection(&self, org: OrgId) -> Result<Option<SamlConnection>> {
         let row = sqlx::query(
-            "select idp_entity_id, sso_url, certificates, metadata_url, created_at, updated_at \
-             from saml_connections where org_id = $1",
+            "select idp_entity_id, sso_url, certificates, retired_certificates, metadata_url, \
+             created_at, updated_at from saml_connections where org_id = $1",
         )
         .bind(org.to_string())
         .fetch_optional(self.db().pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
         let certs: String = row.try_get("certificates")?;
+        let retired: String = row.try_get("retired_certificates")?;
         Ok(Some(SamlConnection {
             org_id: org,
             idp_entity_id: row.try_get("idp_entity_id")?,
             sso_url: row.try_get("sso_url")?,
             certificates: serde_json::from_str(&certs)
                 .map_err(|e| Error::Corrupt(e.to_string()))?,
+            retired: serde_json::from_str(&retired).map_err(|e| Error::Corrupt(e.to_string()))?,
             metadata_url: row.try_get("metadata_url")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,

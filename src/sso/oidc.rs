@@ -138,7 +138,7 @@ pub fn redirect_uri(state: &AppState, slug: &str) -> String {
 }
 
 pub fn connection_id(org: &Org) -> String {
-    format!("oidc:{}", org.id)
+    crate::directory::oidc::connection_key(org.id)
 }
 
 async fn org_and_connection(

@@ -757,6 +757,7 @@ async fn saml_idp(app: &TestApp, org: &Org) -> TestIdp {
         idp_entity_id: md.entity_id,
         sso_url: md.sso_url,
         certificates: md.certificates,
+        retired: Vec::new(),
         metadata_url: None,
         created_at: 0,
         updated_at: 0,

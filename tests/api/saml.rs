@@ -35,6 +35,7 @@ impl<'a> Saml<'a> {
             idp_entity_id: md.entity_id,
             sso_url: md.sso_url,
             certificates: md.certificates,
+            retired: Vec::new(),
             metadata_url: None,
             created_at: 0,
             updated_at: 0,
@@ -568,6 +569,7 @@ async fn metadata_from_a_url_is_fetched_again_and_changes_are_applied_and_logged
         idp_entity_id: md.entity_id,
         sso_url: md.sso_url,
         certificates: md.certificates,
+        retired: Vec::new(),
         metadata_url: Some(url),
         created_at: 0,
         updated_at: 0,
@@ -577,13 +579,13 @@ async fn metadata_from_a_url_is_fetched_again_and_changes_are_applied_and_logged
         .await
         .unwrap();
     assert_eq!(
-        refresh_all(&app.directory).await.unwrap(),
+        refresh_all(&app.directory, 3_600_000).await.unwrap(),
         [Refreshed::Unchanged]
     );
 
     *served.lock().unwrap() = idp.metadata(&[&idp.cert_b64, &next.cert_b64]);
     assert_eq!(
-        refresh_all(&app.directory).await.unwrap(),
+        refresh_all(&app.directory, 3_600_000).await.unwrap(),
         [Refreshed::Changed]
     );
     let stored = app
@@ -606,7 +608,7 @@ async fn metadata_from_a_url_is_fetched_again_and_changes_are_applied_and_logged
 
     // A broken document changes nothing, and says so in the log.
     *served.lock().unwrap() = "<not-metadata/>".into();
-    let results = refresh_all(&app.directory).await.unwrap();
+    let results = refresh_all(&app.directory, 3_600_000).await.unwrap();
     assert!(matches!(&results[0], Refreshed::Failed(_)), "{results:?}");
     assert_eq!(
         app.directory

@@ -115,6 +115,20 @@ pub fn certificate_info(b64: &str, now_ms: Millis) -> Result<CertificateInfo, St
     })
 }
 
+/// The SHA-256 fingerprint of a base64 DER certificate, as IdP consoles show it
+/// (uppercase hex pairs joined by colons); the input itself when it is not base64.
+pub fn fingerprint(b64: &str) -> String {
+    use sha2::{Digest, Sha256};
+    match STANDARD.decode(b64) {
+        Ok(der) => Sha256::digest(der)
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+        Err(_) => b64.to_string(),
+    }
+}
+
 /// Whether XML declares a DTD or entities; SAML never needs them, and they are the door to
 /// entity-expansion and external-entity attacks.
 pub fn has_dtd(xml: &str) -> bool {

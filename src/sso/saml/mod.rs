@@ -233,6 +233,11 @@ pub async fn acs(
         .iter()
         .filter_map(|k| sp_key::private_key(&state.secrets, k).ok())
         .collect();
+    // A certificate a metadata refresh removed is still trusted for its overlap.
+    let connection = SamlConnection {
+        certificates: connection.trusted_certificates(state.directory.now()),
+        ..connection
+    };
     // xmlsec is C and CPU-bound: off the async workers.
     let checked = tokio::task::spawn_blocking(move || {
         let expected = verify::Expected {
