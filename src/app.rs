@@ -86,6 +86,7 @@ impl Application {
         if refresh > 0 {
             sso::saml::refresh::spawn(
                 self.state.directory.clone(),
+                self.state.outbound.clone(),
                 Duration::from_secs(refresh * 60),
                 self.state.config.saml.certificate_overlap_ms(),
             );

@@ -24,6 +24,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub saml: SamlConfig,
     pub dns: DnsConfig,
+    pub outbound: OutboundConfig,
     pub secrets: SecretsConfig,
     pub log: LogConfig,
 }
@@ -133,9 +134,10 @@ impl fmt::Display for DatabaseUrl {
 #[serde(deny_unknown_fields, default)]
 pub struct ScimConfig {
     pub max_results: u32,
-    /// Requests per second each organisation may make; 0 means no limit.
+    /// Requests per second each SCIM token may make, counted once it is accepted; 0 means
+    /// no limit.
     pub requests_per_second: f64,
-    /// Requests an organisation may make at once before the rate applies.
+    /// Requests a token may make at once before the rate applies.
     pub burst: u32,
 }
 
@@ -216,6 +218,29 @@ impl Default for SamlConfig {
 impl SamlConfig {
     pub fn certificate_overlap_ms(&self) -> i64 {
         i64::try_from(self.certificate_overlap_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)
+    }
+}
+
+/// Fetches made for an IdP (SAML metadata, OIDC discovery, keys, tokens): see `outbound`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// Reach private, loopback and link-local addresses too (tests, IdPs on a private
+    /// network). Off: only public addresses, and loopback on a development server.
+    pub allow_private_addresses: bool,
+    /// The largest response read.
+    pub max_response_bytes: usize,
+    /// How long one fetch may take, from connecting to the last byte.
+    pub timeout_seconds: u64,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_addresses: false,
+            max_response_bytes: 1024 * 1024,
+            timeout_seconds: 10,
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod dns;
 pub mod events;
 pub mod metrics;
+pub mod outbound;
 pub mod password;
 pub mod random;
 pub mod scim;

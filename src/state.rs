@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::metrics::Metrics;
+use crate::outbound::Outbound;
 use crate::scim::rate_limit::RateLimiter;
 use crate::secrets::SecretBox;
 use crate::sso::oidc::Providers;
@@ -17,16 +18,20 @@ pub struct App {
     pub directory: Directory,
     pub config: Arc<Config>,
     pub metrics: Metrics,
-    pub scim_limiter: RateLimiter,
+    /// SCIM requests, per accepted token.
+    pub scim_limiter: RateLimiter<crate::directory::TokenId>,
     /// Console password sign-ins, per client address.
     pub admin_login_limiter: RateLimiter<std::net::IpAddr>,
     pub secrets: SecretBox,
     pub oidc: Providers,
+    /// The client for every fetch made for an IdP.
+    pub outbound: Outbound,
 }
 
 impl AppState {
     pub fn new(directory: Directory, config: Arc<Config>, secrets: SecretBox) -> Self {
         let scim_limiter = RateLimiter::new(config.scim.requests_per_second, config.scim.burst);
+        let outbound = Outbound::new(&config);
         Self(Arc::new(App {
             directory,
             config,
@@ -36,7 +41,8 @@ impl AppState {
             // far below a password sprayer. The per-email lockout is the other half.
             admin_login_limiter: RateLimiter::new(0.5, 20),
             secrets,
-            oidc: Providers::default(),
+            oidc: Providers::new(outbound.clone()),
+            outbound,
         }))
     }
 }

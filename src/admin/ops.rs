@@ -5,6 +5,7 @@ use crate::directory::oidc::OidcConnection;
 use crate::directory::orgs::Org;
 use crate::directory::saml::SamlConnection;
 use crate::directory::{self, Actor, Directory};
+use crate::outbound::Outbound;
 use crate::secrets::SecretBox;
 use crate::sso::oidc::Providers;
 use crate::sso::saml::metadata::{fetch, idp_url_allowed, parse_idp_metadata, IdpMetadata};
@@ -20,14 +21,14 @@ pub enum SetupError {
 }
 
 /// Fetches IdP metadata from a URL: https, or http on a loopback address.
-pub async fn fetch_saml_metadata(url: &str) -> Result<String, SetupError> {
+pub async fn fetch_saml_metadata(outbound: &Outbound, url: &str) -> Result<String, SetupError> {
     let url = url.trim();
     if !idp_url_allowed(url) {
         return Err(SetupError::Invalid(format!(
             "the metadata URL must be https:// (http:// only on loopback addresses): {url}"
         )));
     }
-    fetch(url)
+    fetch(outbound, url)
         .await
         .map_err(|e| SetupError::Invalid(format!("cannot fetch the metadata: {e:#}")))
 }
@@ -75,6 +76,7 @@ pub struct OidcSettings {
 pub async fn configure_oidc(
     directory: &Directory,
     secrets: &SecretBox,
+    outbound: &Outbound,
     org: &Org,
     settings: OidcSettings,
     actor: &Actor,
@@ -91,7 +93,7 @@ pub async fn configure_oidc(
             "the client ID must not be empty".into(),
         ));
     }
-    Providers::default()
+    Providers::new(outbound.clone())
         .metadata(&issuer)
         .await
         .map_err(SetupError::Invalid)?;

@@ -59,6 +59,7 @@ pub async fn save(
     let done = configure_oidc(
         &state.directory,
         &state.secrets,
+        &state.outbound,
         &org,
         settings,
         &console.actor(),

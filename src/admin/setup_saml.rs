@@ -102,7 +102,7 @@ pub async fn save(
             .await
         }
     }
-    let (xml, url) = match metadata_of(&form).await {
+    let (xml, url) = match metadata_of(&state, &form).await {
         Ok(found) => found,
         Err(reason) => return refuse(format!("The SAML connection was not saved: {reason}")).await,
     };
@@ -116,10 +116,15 @@ pub async fn save(
 }
 
 /// The metadata XML, and the URL it came from when it was fetched.
-async fn metadata_of(form: &SamlForm) -> Result<(String, Option<String>), String> {
+async fn metadata_of(
+    state: &AppState,
+    form: &SamlForm,
+) -> Result<(String, Option<String>), String> {
     if !form.url.trim().is_empty() {
         let url = form.url.trim().to_string();
-        let xml = fetch_saml_metadata(&url).await.map_err(|e| e.to_string())?;
+        let xml = fetch_saml_metadata(&state.outbound, &url)
+            .await
+            .map_err(|e| e.to_string())?;
         return Ok((xml, Some(url)));
     }
     if !form.xml.trim().is_empty() {

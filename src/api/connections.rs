@@ -93,7 +93,7 @@ pub async fn saml_put(
         match (body.metadata_xml, body.metadata_url) {
             (Some(xml), None) => (xml, None),
             (None, Some(url)) => (
-                fetch_saml_metadata(&url).await?,
+                fetch_saml_metadata(&state.outbound, &url).await?,
                 Some(url.trim().to_string()),
             ),
             _ => {
@@ -174,6 +174,7 @@ pub async fn oidc_put(
     configure_oidc(
         &state.directory,
         &state.secrets,
+        &state.outbound,
         &org,
         settings,
         &caller.actor(),

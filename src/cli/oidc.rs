@@ -44,7 +44,15 @@ pub async fn run(directory: &Directory, config: &Config, cmd: OidcCommand) -> an
         client_secret,
         scopes,
     };
-    let connection = configure_oidc(directory, &secrets, &org, settings, &Actor::Cli).await?;
+    let connection = configure_oidc(
+        directory,
+        &secrets,
+        &crate::outbound::Outbound::new(config),
+        &org,
+        settings,
+        &Actor::Cli,
+    )
+    .await?;
     println!(
         "OpenID provider set for {}: {}",
         org.slug, connection.issuer

@@ -130,7 +130,11 @@ async fn import(
     let org = find_org(directory, slug).await?;
     let (xml, url) = if file_or_url.starts_with("http://") || file_or_url.starts_with("https://") {
         (
-            crate::admin::ops::fetch_saml_metadata(&file_or_url).await?,
+            crate::admin::ops::fetch_saml_metadata(
+                &crate::outbound::Outbound::new(config),
+                &file_or_url,
+            )
+            .await?,
             Some(file_or_url),
         )
     } else {

@@ -55,13 +55,13 @@ impl FromRequestParts<AppState> for ScimAuth {
             tracing::warn!(org = %slug, "SCIM request for an unknown organisation");
             return Err(ScimError::unauthorized(REFUSED));
         };
-        // Limited before the token is judged: a flood of bad tokens costs no more than the
-        // one read that found the organisation.
-        if let Err(seconds) = state.scim_limiter.check(org.id) {
-            return Err(ScimError::too_many_requests(seconds));
-        }
         match state.directory.accept_token(org.id, presented).await? {
             Ok(token) => {
+                // Charged to the token once it is accepted: a stranger's requests, with no
+                // valid token, never spend the budget the organisation's IdP relies on.
+                if let Err(seconds) = state.scim_limiter.check(token.id) {
+                    return Err(ScimError::too_many_requests(seconds));
+                }
                 super::received::authenticated(org.id, Actor::ScimToken(token.id));
                 Ok(ScimAuth { org, token })
             }

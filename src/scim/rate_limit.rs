@@ -1,5 +1,5 @@
-//! Per-organisation request rate limit for SCIM: a token bucket per organisation, refilled
-//! at `scim.requests_per_second` up to `scim.burst`. Over the limit a request gets 429 with
+//! Request rate limits: a token bucket per key, refilled at a rate up to a burst. SCIM is
+//! limited per accepted SCIM token, at `scim.requests_per_second` up to `scim.burst`. Over the limit a request gets 429 with
 //! `Retry-After` in whole seconds: Okta waits exactly that long when the header is an
 //! integer, and five minutes when it is missing.
 

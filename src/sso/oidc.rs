@@ -25,6 +25,7 @@ use serde::Deserialize;
 use crate::directory::oidc::{OidcConnection, PendingFlow};
 use crate::directory::orgs::Org;
 use crate::directory::Actor;
+use crate::outbound::Outbound;
 use crate::session::{lifetimes, set_cookie};
 use crate::sso::return_to::safe_return_to;
 use crate::sso::{resolve_login, Assertion, LoginError};
@@ -62,26 +63,19 @@ struct Cached {
 
 /// Discovery and keys per issuer, shared by every request of this process.
 pub struct Providers {
-    http: openidconnect::reqwest::Client,
+    http: Outbound,
     cache: Mutex<HashMap<String, Cached>>,
 }
 
-impl Default for Providers {
-    fn default() -> Self {
-        let http = openidconnect::reqwest::ClientBuilder::new()
-            // Following redirects would let a provider point us anywhere (SSRF).
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("an HTTP client");
+impl Providers {
+    /// Every fetch goes through `http`, the outbound client with its address checks.
+    pub fn new(http: Outbound) -> Self {
         Self {
             http,
             cache: Mutex::new(HashMap::new()),
         }
     }
-}
 
-impl Providers {
     /// The provider's discovery document (with its keys), fetched when missing or stale.
     /// openidconnect refuses a document whose `issuer` is not the one asked for.
     pub async fn metadata(&self, issuer: &str) -> Result<CoreProviderMetadata, String> {
@@ -94,7 +88,7 @@ impl Providers {
             .map_err(|e| format!("the issuer is not a URL: {e}"))?;
         let metadata = CoreProviderMetadata::discover_async(url, &self.http)
             .await
-            .map_err(|e| format!("discovery at {issuer} failed: {e}"))?;
+            .map_err(|e| format!("discovery at {issuer} failed: {}", causes(&e)))?;
         let now = Instant::now();
         let cached = Cached {
             metadata: metadata.clone(),
@@ -123,7 +117,7 @@ impl Providers {
         };
         let keys = JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
             .await
-            .map_err(|e| format!("fetching the provider's keys failed: {e}"))?;
+            .map_err(|e| format!("fetching the provider's keys failed: {}", causes(&e)))?;
         let metadata = metadata.set_jwks(keys);
         if let Some(c) = self.cache.lock().expect("cache").get_mut(issuer) {
             c.metadata = metadata.clone();
@@ -131,6 +125,19 @@ impl Providers {
         }
         Ok(Some(metadata))
     }
+}
+
+/// An error with the errors that caused it, so the admin reads why ("a link-local
+/// address, which is refused"), not only that a request failed.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 pub fn redirect_uri(state: &AppState, slug: &str) -> String {

@@ -131,6 +131,14 @@ impl TestApp {
     }
 }
 
+/// An outbound client for calls a test makes itself (a metadata refresh), allowed to
+/// reach the test's local IdPs.
+pub fn outbound() -> gatehouse::outbound::Outbound {
+    let mut config = Config::default();
+    config.outbound.allow_private_addresses = true;
+    gatehouse::outbound::Outbound::new(&config)
+}
+
 /// A minimal user.
 pub fn user_data(user_name: &str) -> UserData {
     UserData {

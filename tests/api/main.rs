@@ -30,6 +30,7 @@ mod oidc;
 mod oidc_issuer_change;
 mod oidc_op;
 mod one_account;
+mod outbound;
 mod policy_apps;
 mod policy_attributes;
 mod policy_extension;

@@ -579,13 +579,17 @@ async fn metadata_from_a_url_is_fetched_again_and_changes_are_applied_and_logged
         .await
         .unwrap();
     assert_eq!(
-        refresh_all(&app.directory, 3_600_000).await.unwrap(),
+        refresh_all(&app.directory, &crate::helpers::outbound(), 3_600_000)
+            .await
+            .unwrap(),
         [Refreshed::Unchanged]
     );
 
     *served.lock().unwrap() = idp.metadata(&[&idp.cert_b64, &next.cert_b64]);
     assert_eq!(
-        refresh_all(&app.directory, 3_600_000).await.unwrap(),
+        refresh_all(&app.directory, &crate::helpers::outbound(), 3_600_000)
+            .await
+            .unwrap(),
         [Refreshed::Changed]
     );
     let stored = app
@@ -608,7 +612,9 @@ async fn metadata_from_a_url_is_fetched_again_and_changes_are_applied_and_logged
 
     // A broken document changes nothing, and says so in the log.
     *served.lock().unwrap() = "<not-metadata/>".into();
-    let results = refresh_all(&app.directory, 3_600_000).await.unwrap();
+    let results = refresh_all(&app.directory, &crate::helpers::outbound(), 3_600_000)
+        .await
+        .unwrap();
     assert!(matches!(&results[0], Refreshed::Failed(_)), "{results:?}");
     assert_eq!(
         app.directory

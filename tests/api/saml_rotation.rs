@@ -73,7 +73,9 @@ async fn a_refreshed_certificate_is_logged_shown_and_the_old_one_trusted_for_the
     // The IdP switches to a new certificate in one step (no overlap in its metadata).
     *doc.lock().unwrap() = new.metadata(&[&new.cert_b64]);
     assert_eq!(
-        refresh_all(&app.directory, 24 * HOUR).await.unwrap(),
+        refresh_all(&app.directory, &crate::helpers::outbound(), 24 * HOUR)
+            .await
+            .unwrap(),
         [Refreshed::Changed]
     );
     let change = events(&app, &org)
@@ -108,7 +110,9 @@ async fn a_refreshed_certificate_is_logged_shown_and_the_old_one_trusted_for_the
     assert_eq!(login_signed_by(&app, &org, &old).await, 403);
     assert_eq!(login_signed_by(&app, &org, &new).await, 303);
     // The next refresh forgets the retired certificate.
-    refresh_all(&app.directory, 24 * HOUR).await.unwrap();
+    refresh_all(&app.directory, &crate::helpers::outbound(), 24 * HOUR)
+        .await
+        .unwrap();
     let stored = app
         .directory
         .saml_connection(org.id)
@@ -142,7 +146,9 @@ async fn with_no_overlap_a_dropped_certificate_stops_at_once() {
         .await
         .unwrap();
     *doc.lock().unwrap() = new.metadata(&[&new.cert_b64]);
-    refresh_all(&app.directory, 0).await.unwrap();
+    refresh_all(&app.directory, &crate::helpers::outbound(), 0)
+        .await
+        .unwrap();
     assert_eq!(login_signed_by(&app, &org, &old).await, 403);
     assert_eq!(login_signed_by(&app, &org, &new).await, 303);
 }

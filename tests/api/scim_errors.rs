@@ -220,6 +220,31 @@ async fn over_the_rate_limit_is_429_with_retry_after_in_seconds() {
     );
 }
 
+/// Requests with a bad token are refused without spending the budget of the
+/// organisation's own token: a stranger cannot lock its IdP out.
+#[tokio::test]
+async fn requests_without_a_valid_token_do_not_spend_the_rate_budget() {
+    let app = TestApp::spawn_with(|c| {
+        c.scim.requests_per_second = 0.1;
+        c.scim.burst = 2;
+    })
+    .await;
+    let scim = Scim::new(&app, "acme").await;
+    for _ in 0..10 {
+        let r = app
+            .client
+            .get(app.url("/scim/v2/acme/Users"))
+            .bearer_auth("ghs_not-a-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    assert_eq!(scim.get("/Users").await.status, 200);
+    assert_eq!(scim.get("/Users").await.status, 200);
+    scim.get("/Users").await.assert_error(429);
+}
+
 #[tokio::test]
 async fn a_server_failure_is_500_in_scim_json_and_says_nothing_of_internals() {
     let app = TestApp::spawn().await;

@@ -6,9 +6,8 @@ use openssl::asn1::Asn1Time;
 use openssl::x509::X509;
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 
-use std::time::Duration;
-
 use crate::clock::Millis;
+use crate::outbound::Outbound;
 
 /// What an IdP's metadata says, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,22 +191,15 @@ pub fn idp_metadata_xml(entity_id: &str, sso_url: &str, certificates: &[String])
 }
 
 /// Fetches metadata over https, or over http from a loopback address only.
-pub async fn fetch(url: &str) -> anyhow::Result<String> {
+pub async fn fetch(outbound: &Outbound, url: &str) -> anyhow::Result<String> {
     anyhow::ensure!(
         idp_url_allowed(url),
         "metadata URLs must be https:// (http:// only on loopback addresses): {url}"
     );
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let response = client.get(url).send().await?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "{url} answered {}",
-        response.status()
-    );
-    Ok(response.text().await?)
+    let (status, body) = outbound.get(url).await?;
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    String::from_utf8(body)
+        .map_err(|_| anyhow::anyhow!("{url} answered with a body that is not UTF-8"))
 }
 
 /// An IdP URL (SAML metadata, OIDC issuer) must be https://, except on loopback addresses

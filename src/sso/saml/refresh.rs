@@ -14,6 +14,7 @@ use super::metadata::{fetch, fingerprint, parse_idp_metadata};
 use crate::clock::{rfc3339, Millis};
 use crate::directory::saml::{RetiredCertificate, SamlConnection};
 use crate::directory::{Actor, Directory};
+use crate::outbound::Outbound;
 
 /// What one refresh did to one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,22 +27,24 @@ pub enum Refreshed {
 /// Fetches every metadata URL once; a dropped certificate stays trusted for `overlap_ms`.
 pub async fn refresh_all(
     directory: &Directory,
+    outbound: &Outbound,
     overlap_ms: Millis,
 ) -> crate::directory::Result<Vec<Refreshed>> {
     let mut results = Vec::new();
     for connection in directory.saml_connections_with_url().await? {
-        results.push(refresh_one(directory, &connection, overlap_ms).await?);
+        results.push(refresh_one(directory, outbound, &connection, overlap_ms).await?);
     }
     Ok(results)
 }
 
 async fn refresh_one(
     directory: &Directory,
+    outbound: &Outbound,
     current: &SamlConnection,
     overlap_ms: Millis,
 ) -> crate::directory::Result<Refreshed> {
     let url = current.metadata_url.clone().unwrap_or_default();
-    let fetched = match fetch(&url).await {
+    let fetched = match fetch(outbound, &url).await {
         Ok(xml) => parse_idp_metadata(&xml, directory.now()),
         Err(e) => Err(e.to_string()),
     };
@@ -125,13 +128,13 @@ fn retire(
 }
 
 /// Refreshes every `every` until the process ends.
-pub fn spawn(directory: Directory, every: Duration, overlap_ms: Millis) {
+pub fn spawn(directory: Directory, outbound: Outbound, every: Duration, overlap_ms: Millis) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await; // the first tick is immediate: start after one period
         loop {
             tick.tick().await;
-            if let Err(e) = refresh_all(&directory, overlap_ms).await {
+            if let Err(e) = refresh_all(&directory, &outbound, overlap_ms).await {
                 tracing::error!(error = %e, "SAML metadata refresh failed");
             }
         }
