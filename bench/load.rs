@@ -323,6 +323,9 @@ impl Server {
             .env("GATEHOUSE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .env("GATEHOUSE_SERVER__PUBLIC_URL", &base)
             .env("GATEHOUSE_SECRETS__KEY_FILE", key_file)
+            // One load generator is one client address: the per-client bound of the sign-in
+            // doors would measure itself, not the server.
+            .env("GATEHOUSE_LOGIN__REQUESTS_PER_SECOND", "0")
             .env(
                 "GATEHOUSE_LOG__FILTER",
                 // BENCH_SERVER_LOG, e.g. "sqlx::query=debug", shows each statement's time.

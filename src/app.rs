@@ -50,7 +50,14 @@ impl Application {
         let db = Db::connect(&config.database).await?;
         db.migrate().await?;
         let secrets = crate::secrets::SecretBox::load(&config.secrets)?;
-        let state = AppState::new(Directory::new(db, clock), Arc::new(config), secrets);
+        let proxies = web::client_ip::TrustedProxies::parse(&config.server.trusted_proxies)
+            .map_err(anyhow::Error::msg)?;
+        let state = AppState::new(
+            Directory::new(db, clock),
+            Arc::new(config),
+            secrets,
+            proxies,
+        );
         Ok(Self {
             listener,
             router: router(state.clone()),
@@ -147,7 +154,7 @@ pub fn router(state: AppState) -> Router {
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-");
-                    tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+                    tracing::info_span!("request", id = %id, method = %req.method(), path = %logged_path(req.uri().path()))
                 }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 // Inside the request id and the log span, outside everything that can fail:
@@ -158,6 +165,15 @@ pub fn router(state: AppState) -> Router {
                 .layer(RequestBodyLimitLayer::new(max_body)),
         )
         .with_state(state)
+}
+
+/// A request's path as the access log writes it: a setup link's secret (its last
+/// segment) never reaches a log line.
+pub fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/admin/setup/") {
+        Some(secret) if !secret.is_empty() => "/admin/setup/[secret]".into(),
+        _ => path.into(),
+    }
 }
 
 /// What the outer layers answer themselves (a body over the limit, a caught panic) in the
@@ -198,5 +214,20 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::logged_path;
+
+    #[test]
+    fn a_setup_links_secret_never_reaches_the_access_log() {
+        assert_eq!(
+            logged_path("/admin/setup/gsl_SECRETsecret"),
+            "/admin/setup/[secret]"
+        );
+        assert_eq!(logged_path("/admin/setup"), "/admin/setup");
+        assert_eq!(logged_path("/scim/v2/acme/Users"), "/scim/v2/acme/Users");
     }
 }

@@ -24,6 +24,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub saml: SamlConfig,
     pub dns: DnsConfig,
+    pub login: LoginConfig,
     pub outbound: OutboundConfig,
     pub secrets: SecretsConfig,
     pub log: LogConfig,
@@ -39,6 +40,9 @@ pub struct ServerConfig {
     /// Origins (scheme://host[:port]) of the apps behind Gatehouse, to which `return_to`
     /// and `RelayState` may lead besides this server's own paths.
     pub app_origins: Vec<String>,
+    /// Addresses (or CIDR ranges) of the reverse proxies in front of this server: only a
+    /// request from one of them has its client address read from `X-Forwarded-For`.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +53,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             shutdown_grace_seconds: 10,
             app_origins: vec![],
+            trusted_proxies: vec![],
         }
     }
 }
@@ -240,6 +245,28 @@ impl Default for OutboundConfig {
             allow_private_addresses: false,
             max_response_bytes: 1024 * 1024,
             timeout_seconds: 10,
+        }
+    }
+}
+
+/// Bounds on the sign-in doors anyone can post to (SAML ACS, OIDC callback).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// Posts per second one client address may make to one organisation's doors; 0 no limit.
+    pub requests_per_second: f64,
+    /// Posts a client may make at once before the rate applies.
+    pub burst: u32,
+    /// Identical refused logins within this many seconds are one event with a count.
+    pub fold_seconds: u64,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 1.0,
+            burst: 30,
+            fold_seconds: 60,
         }
     }
 }

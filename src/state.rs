@@ -9,7 +9,9 @@ use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 use crate::scim::rate_limit::RateLimiter;
 use crate::secrets::SecretBox;
+use crate::sso::flood::Floodgate;
 use crate::sso::oidc::Providers;
+use crate::web::client_ip::TrustedProxies;
 
 #[derive(Clone)]
 pub struct AppState(Arc<App>);
@@ -26,15 +28,23 @@ pub struct App {
     pub oidc: Providers,
     /// The client for every fetch made for an IdP.
     pub outbound: Outbound,
+    /// Rate limits and refusal folding of the sign-in doors.
+    pub floodgate: Floodgate,
+    /// Whose `X-Forwarded-For` is believed.
+    pub proxies: TrustedProxies,
 }
 
 impl AppState {
-    pub fn new(directory: Directory, config: Arc<Config>, secrets: SecretBox) -> Self {
+    pub fn new(
+        directory: Directory,
+        config: Arc<Config>,
+        secrets: SecretBox,
+        proxies: TrustedProxies,
+    ) -> Self {
         let scim_limiter = RateLimiter::new(config.scim.requests_per_second, config.scim.burst);
         let outbound = Outbound::new(&config);
         Self(Arc::new(App {
             directory,
-            config,
             metrics: Metrics::default(),
             scim_limiter,
             // Bursts of a few tries, then one every two seconds: far beyond a person,
@@ -43,6 +53,9 @@ impl AppState {
             secrets,
             oidc: Providers::new(outbound.clone()),
             outbound,
+            floodgate: Floodgate::new(&config.login),
+            proxies,
+            config,
         }))
     }
 }

@@ -30,6 +30,16 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "Refused to create platform admin",
     ),
     (
+        "admin.password.change",
+        "Changed own password (other sessions ended)",
+        "Refused password change",
+    ),
+    (
+        "admin.password.reset",
+        "Reset an admin's password (their sessions ended)",
+        "Refused password reset",
+    ),
+    (
         "admin.grant",
         "Made user an organisation admin",
         "Refused to make user an admin",

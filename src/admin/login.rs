@@ -49,7 +49,6 @@ struct FirstAdminPage {
 #[template(path = "admin/setup_link.html")]
 struct SetupLinkPage {
     csrf: String,
-    token: String,
     org_name: String,
     note: String,
 }
@@ -185,7 +184,10 @@ pub async fn submit(
         };
         console_page(status, &p)
     };
-    if let Err(wait) = state.admin_login_limiter.check(peer.ip()) {
+    if let Err(wait) = state
+        .admin_login_limiter
+        .check(state.proxies.client(peer, &headers))
+    {
         let mut r = again(
             StatusCode::TOO_MANY_REQUESTS,
             format!("Too many sign-in attempts from your address. Try again in {wait} seconds."),
@@ -519,13 +521,38 @@ pub async fn first_admin_submit(
     open_console(&state, NewPrincipal::Platform(admin), "/admin/orgs").await
 }
 
-/// `GET /admin/setup/{token}`: what the setup link opens, and a button to start. Opening the
-/// link alone uses nothing up, so a mail scanner that follows links cannot spend it.
+/// The cookie a setup link's secret is kept in between its first visit and its use.
+const SETUP_COOKIE: &str = "gatehouse_setup_link";
+
+/// `GET /admin/setup/{token}`: the link as sent by email. Its secret leaves the URL at
+/// once: it goes into a short-lived cookie and the browser is sent to `/admin/setup`, so
+/// the secret is not kept in the browser's history, sent on in a Referer, or shown by the
+/// page (and the access log never writes this path's last segment, see `app`).
 pub async fn setup_link_show(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
+    if let Err(refusal) = state.directory.peek_setup_link(&token).await? {
+        return Ok(message(
+            StatusCode::FORBIDDEN,
+            "Link not valid",
+            refusal.message(),
+        ));
+    }
+    let (name, value) = cookie_header(&state.config, SETUP_COOKIE, &token, 900);
+    let mut r = Redirect::to("/admin/setup").into_response();
+    r.headers_mut().insert(name, value);
+    r.headers_mut()
+        .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    Ok(r)
+}
+
+/// `GET /admin/setup`: what the link opens, and the button that uses it.
+pub async fn setup_link_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let token = cookie(&headers, SETUP_COOKIE).unwrap_or_default();
     let link = match state.directory.peek_setup_link(&token).await? {
         Ok(link) => link,
         Err(refusal) => {
@@ -546,7 +573,6 @@ pub async fn setup_link_show(
     let (csrf, set) = pre_csrf(&state, &headers);
     let p = SetupLinkPage {
         csrf,
-        token,
         org_name: org.name,
         note: link.note,
     };
@@ -568,7 +594,12 @@ pub async fn setup_link_use(
     Form(form): Form<SetupForm>,
 ) -> Result<Response, PageError> {
     check_pre_csrf(&headers, &form.csrf)?;
-    let link = match state.directory.use_setup_link(&form.token).await? {
+    // The secret from the cookie its first visit set (or, from an older page, the form).
+    let token = match form.token.as_str() {
+        "" => cookie(&headers, SETUP_COOKIE).unwrap_or_default(),
+        t => t.to_string(),
+    };
+    let link = match state.directory.use_setup_link(&token).await? {
         Ok(link) => link,
         Err(refusal) => {
             return Ok(message(
@@ -588,5 +619,8 @@ pub async fn setup_link_use(
         link_id: link.id,
     };
     let start = start_page(&state, &principal).await?;
-    open_console(&state, who, &start).await
+    let mut r = open_console(&state, who, &start).await?;
+    let (name, value) = cookie_header(&state.config, SETUP_COOKIE, "", 0);
+    r.headers_mut().append(name, value);
+    Ok(r)
 }

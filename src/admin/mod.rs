@@ -7,6 +7,7 @@
 //!   signed in through its own SSO) sees its own organisation only;
 //! - a setup link opens one organisation's connections and tokens, nothing else.
 
+pub mod account;
 pub mod api_keys;
 pub mod assets;
 pub mod console;
@@ -85,11 +86,17 @@ fn routes() -> Router<AppState> {
         .route("/admin/login/sso", post(login::sso_start))
         .route("/admin/sso", get(login::sso_finish))
         .route("/admin/logout", post(login::logout))
+        .route("/admin/account", get(account::show))
+        .route("/admin/account/password", post(account::change))
+        .route("/admin/account/reset", post(account::reset))
         .route(
             "/admin/first-admin",
             get(login::first_admin_form).post(login::first_admin_submit),
         )
-        .route("/admin/setup", post(login::setup_link_use))
+        .route(
+            "/admin/setup",
+            get(login::setup_link_page).post(login::setup_link_use),
+        )
         .route("/admin/setup/{token}", get(login::setup_link_show))
         .route("/admin/orgs", get(orgs::list).post(orgs::create))
         .route("/admin/orgs/{slug}", get(setup::show))

@@ -51,4 +51,60 @@ impl Directory {
         row.map(|(id, hash)| Ok((super::parse_id(&id, AdminId::parse)?, hash)))
             .transpose()
     }
+
+    /// The stored password hash of an admin, by id.
+    pub async fn admin_password_hash_by_id(&self, id: AdminId) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("select password_hash from admins where id = $1")
+                .bind(id.to_string())
+                .fetch_optional(self.db().pool())
+                .await?,
+        )
+    }
+
+    /// Sets an admin's password (already hashed) and ends that admin's console sessions,
+    /// all but `keep` (the session of an admin changing its own password), in one
+    /// transaction: a stolen session does not outlive the password that let it in.
+    /// `action` is `admin.password.change` or `admin.password.reset`. The number of
+    /// sessions ended; NotFound for an unknown admin.
+    pub async fn set_admin_password(
+        &self,
+        admin: AdminId,
+        password_hash: &str,
+        keep: Option<&str>,
+        action: &str,
+        actor: &Actor,
+    ) -> Result<u64> {
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        let updated =
+            sqlx::query("update admins set password_hash = $1, updated_at = $2 where id = $3")
+                .bind(password_hash)
+                .bind(now)
+                .bind(admin.to_string())
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            return Err(super::Error::NotFound("admin"));
+        }
+        let ended = sqlx::query("delete from admin_sessions where admin_id = $1 and id_hash <> $2")
+            .bind(admin.to_string())
+            .bind(keep.unwrap_or(""))
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        let detail = serde_json::json!({ "sessionsEnded": ended });
+        self.record(
+            &mut tx,
+            None,
+            actor,
+            action,
+            Some(admin.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
 }

@@ -2,6 +2,7 @@
 //! into an [`Assertion`]; [`resolve_login`] decides which user that is, or refuses, and
 //! records what happened.
 
+pub mod flood;
 pub mod oidc;
 pub mod return_to;
 pub mod saml;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -277,23 +277,25 @@ pub struct CallbackQuery {
 pub async fn callback(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Query(q): Query<CallbackQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (org, connection) = org_and_connection(&state, &slug).await?;
+    // Anyone may call this: bounded per organisation and client before any work is done.
+    if let Err(wait) = state
+        .floodgate
+        .admit(org.id, state.proxies.client(peer, &headers))
+    {
+        return Ok(super::flood::too_many(wait));
+    }
     match finish(&state, &org, &connection, &slug, q, &headers).await {
         Ok(response) => Ok(response),
         Err(Refused { reason, message }) => {
             let actor = Actor::Idp(connection_id(&org));
             state
-                .directory
-                .record_failure(
-                    Some(org.id),
-                    &actor,
-                    "login",
-                    None,
-                    &format!("oidc: {reason}"),
-                )
+                .floodgate
+                .record_refusal(&state.directory, org.id, &actor, &format!("oidc: {reason}"))
                 .await?;
             let m =
                 Message::new("Sign-in failed", &message).link("/login", "Go to the sign-in page");

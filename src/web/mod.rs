@@ -1,5 +1,6 @@
 //! End-user and operator endpoints outside the protocol doors.
 
+pub mod client_ip;
 pub mod forward_auth;
 pub mod health;
 pub mod login;

@@ -385,20 +385,15 @@ async fn members_of_the_admin_group_are_customer_admins_while_they_stay_members(
 /// Opens a setup link like a browser: the page, then its button.
 async fn open_setup_link(app: &TestApp, secret: &str) -> (reqwest::Client, reqwest::Response) {
     let client = browser();
-    let page = client
-        .get(app.url(&format!("/admin/setup/{secret}")))
-        .send()
-        .await
-        .unwrap();
-    let status = page.status();
-    let html = page.text().await.unwrap();
+    let (status, html) = crate::console_helpers::setup_page(app, &client, secret).await;
     if status != 200 {
         panic!("setup page {status}: {html}");
     }
+    assert!(!html.contains(secret), "the page never shows the secret");
     let csrf = csrf_of(&html);
     let r = client
         .post(app.url("/admin/setup"))
-        .form(&[("csrf", csrf.as_str()), ("token", secret)])
+        .form(&[("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();

@@ -59,6 +59,22 @@ impl ConsoleUser {
     }
 }
 
+/// Follows a setup link as a browser does: the link (its secret goes into a cookie, and the
+/// browser is sent on), then the page it opens; that page's status and HTML.
+pub async fn setup_page(app: &TestApp, client: &reqwest::Client, secret: &str) -> (u16, String) {
+    let r = client
+        .get(app.url(&format!("/admin/setup/{secret}")))
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 303 {
+        return (r.status().as_u16(), r.text().await.unwrap());
+    }
+    assert_eq!(r.headers()["location"], "/admin/setup");
+    let page = client.get(app.url("/admin/setup")).send().await.unwrap();
+    (page.status().as_u16(), page.text().await.unwrap())
+}
+
 /// Creates a platform admin in the directory.
 pub async fn create_platform_admin(app: &TestApp, email: &str) {
     let hash = gatehouse::password::hash(PASSWORD).unwrap();

@@ -38,16 +38,12 @@ pub async fn setup_session(app: &TestApp, org: &Org) -> ConsoleUser {
 /// Opens a setup link by its secret: its page, then its form.
 pub async fn use_setup_link(app: &TestApp, secret: &str) -> ConsoleUser {
     let client = browser();
-    let page = client
-        .get(app.url(&format!("/admin/setup/{secret}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let csrf = csrf_of(&page.text().await.unwrap());
+    let (status, html) = crate::console_helpers::setup_page(app, &client, secret).await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&html);
     let r = client
         .post(app.url("/admin/setup"))
-        .form(&[("csrf", csrf.as_str()), ("token", secret)])
+        .form(&[("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();

@@ -100,15 +100,11 @@ pub async fn setup_session(app: &TestApp, org: &Org) -> ConsoleUser {
         .await
         .unwrap();
     let client = browser();
-    let page = client
-        .get(app.url(&format!("/admin/setup/{secret}")))
-        .send()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&page.text().await.unwrap());
+    let (_, html) = crate::console_helpers::setup_page(app, &client, &secret).await;
+    let csrf = csrf_of(&html);
     let r = client
         .post(app.url("/admin/setup"))
-        .form(&[("csrf", csrf.as_str()), ("token", secret.as_str())])
+        .form(&[("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();

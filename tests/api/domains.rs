@@ -21,13 +21,7 @@ async fn app_with_dns(zone: &str) -> (TestApp, DnsServer) {
 
 /// Where `/login` sends an email: the SAML login of an organisation, or a status.
 async fn login_route(app: &TestApp, email: &str) -> Result<String, u16> {
-    let r = app
-        .client
-        .post(app.url("/login"))
-        .form(&[("email", email)])
-        .send()
-        .await
-        .unwrap();
+    let r = app.submit_login(email).await;
     match r.headers().get("location") {
         Some(l) => Ok(l.to_str().unwrap().to_string()),
         None => Err(r.status().as_u16()),

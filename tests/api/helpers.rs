@@ -121,6 +121,28 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{statement}: {e}"));
     }
 
+    /// Submits the `/login` form the way a browser does: the page first (its token and
+    /// cookie), then the form with `email`.
+    pub async fn submit_login(&self, email: &str) -> reqwest::Response {
+        let page = self.client.get(self.url("/login")).send().await.unwrap();
+        let cookie = page.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let html = page.text().await.unwrap();
+        let csrf = crate::console_helpers::csrf_of(&html);
+        self.client
+            .post(self.url("/login"))
+            .header("cookie", cookie)
+            .form(&[("csrf", csrf.as_str()), ("email", email)])
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn org(&self, slug: &str, domains: &[&str]) -> Org {
         let new = NewOrg {
             slug: OrgSlug::parse(slug).unwrap(),

@@ -4,6 +4,7 @@
 mod admin_api;
 mod admin_api_connections;
 mod admin_api_users;
+mod admin_passwords;
 mod api_helpers;
 mod api_key_rights;
 mod cli;
@@ -25,6 +26,7 @@ mod forward_auth_nginx;
 mod forward_auth_values;
 mod helpers;
 mod http_basics;
+mod login_floods;
 mod migrations;
 mod oidc;
 mod oidc_issuer_change;

@@ -178,13 +178,7 @@ async fn me(app: &TestApp, r: &reqwest::Response) -> Value {
 async fn a_login_with_pkce_creates_a_session_and_the_verifier_reaches_the_token_endpoint() {
     let app = TestApp::spawn().await;
     let oidc = Oidc::new(&app, app.org("acme", &["acme.test"]).await, None).await;
-    let r = app
-        .client
-        .post(app.url("/login"))
-        .form(&[("email", "ada@acme.test")])
-        .send()
-        .await
-        .unwrap();
+    let r = app.submit_login("ada@acme.test").await;
     assert!(
         r.headers()["location"]
             .to_str()
@@ -291,7 +285,8 @@ async fn jit_linking_and_deactivation_work_as_in_the_gate() {
 
 #[tokio::test]
 async fn every_callback_check_refuses_what_it_should() {
-    let app = TestApp::spawn().await;
+    // Every refusal's own event is read here: none folded into an earlier identical one.
+    let app = TestApp::spawn_with(|c| c.login.fold_seconds = 0).await;
     let oidc = Oidc::new(&app, app.org("acme", &[]).await, None).await;
 
     // State: unknown, replayed, from another browser.

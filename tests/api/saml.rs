@@ -148,13 +148,7 @@ async fn sp_initiated_login_creates_a_session_and_goes_back() {
     let app = TestApp::spawn().await;
     let saml = Saml::new(&app, app.org("acme", &["acme.test"]).await).await;
     // /login finds the organisation by domain and sends the browser to its SAML login.
-    let r = app
-        .client
-        .post(app.url("/login"))
-        .form(&[("email", "ada@acme.test")])
-        .send()
-        .await
-        .unwrap();
+    let r = app.submit_login("ada@acme.test").await;
     assert!(r.headers()["location"]
         .to_str()
         .unwrap()

@@ -501,24 +501,12 @@ async fn the_login_page_finds_the_organisation_and_refuses_foreign_return_to() {
     assert!(page.contains("name=\"return_to\" value=\"/me\""), "{page}");
     assert!(!page.contains("evil.example"));
 
-    let r = app
-        .client
-        .post(app.url("/login"))
-        .form(&[("email", "someone@unknown.test")])
-        .send()
-        .await
-        .unwrap();
+    let r = app.submit_login("someone@unknown.test").await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("unknown.test"));
 
     // Found by domain; its identity provider is not connected yet, and the page says so.
-    let r = app
-        .client
-        .post(app.url("/login"))
-        .form(&[("email", "ada@ACME.test")])
-        .send()
-        .await
-        .unwrap();
+    let r = app.submit_login("ada@ACME.test").await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("identity provider"));
     let r = app
@@ -640,4 +628,42 @@ async fn logout_from_the_apps_own_button_works_and_a_cross_site_one_does_not() {
             "{allowed:?}"
         );
     }
+}
+
+/// Login CSRF: the `/login` form needs the token of the browser's own sign-in page, so
+/// another site cannot post an email and start a sign-in the person never asked for.
+#[tokio::test]
+async fn the_login_form_needs_the_token_of_its_own_page() {
+    let app = TestApp::spawn().await;
+    app.org("acme", &["acme.test"]).await;
+    let post = |cookie: Option<String>, csrf: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut req = app.client.post(app.url("/login"));
+            if let Some(c) = cookie {
+                req = req.header("cookie", c);
+            }
+            let mut form = vec![("email", "ada@acme.test")];
+            if let Some(t) = csrf {
+                form.push(("csrf", t));
+            }
+            req.form(&form).send().await.unwrap()
+        }
+    };
+    // No token, a token without its cookie, a cookie with another token.
+    for (cookie, csrf) in [
+        (None, None),
+        (None, Some("forged-token-forged-token-forged-token")),
+        (
+            Some("gatehouse_login_csrf=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_string()),
+            Some("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+        ),
+    ] {
+        let r = post(cookie, csrf).await;
+        assert_eq!(r.status(), 403);
+        assert!(r.headers().get("location").is_none(), "no sign-in started");
+        assert!(r.text().await.unwrap().contains("sign-in form has expired"));
+    }
+    // The page's own token and cookie: found by domain (no IdP yet, so 409 says so).
+    assert_eq!(app.submit_login("ada@acme.test").await.status(), 409);
 }

@@ -7,8 +7,10 @@ pub mod refresh;
 pub mod sp_key;
 pub mod verify;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use samael::schema::Assertion as SamlAssertion;
@@ -19,6 +21,7 @@ use crate::directory::orgs::Org;
 use crate::directory::saml::SamlConnection;
 use crate::directory::Actor;
 use crate::session::{lifetimes, set_cookie};
+use crate::sso::flood;
 use crate::sso::return_to::safe_return_to;
 use crate::sso::{resolve_login, Assertion, LoginError};
 use crate::state::AppState;
@@ -182,9 +185,18 @@ pub struct AcsForm {
 pub async fn acs(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Form(form): Form<AcsForm>,
 ) -> Result<Response, PageError> {
     let (org, connection) = org_and_connection(&state, &slug).await?;
+    // Anyone may post here: bounded per organisation and client before any work is done.
+    if let Err(wait) = state
+        .floodgate
+        .admit(org.id, state.proxies.client(peer, &headers))
+    {
+        return Ok(flood::too_many(wait));
+    }
     let actor = Actor::Idp(connection_id(&org));
     let relay = form.relay_state.as_deref().unwrap_or_default();
     // A RelayState we issued names the request this answers, which is used up here.
@@ -197,14 +209,8 @@ pub async fn acs(
         let actor = actor.clone();
         async move {
             state
-                .directory
-                .record_failure(
-                    Some(org.id),
-                    &actor,
-                    "login",
-                    None,
-                    &format!("saml: {reason}"),
-                )
+                .floodgate
+                .record_refusal(&state.directory, org.id, &actor, &format!("saml: {reason}"))
                 .await?;
             Ok::<Response, PageError>(failure_page(expired))
         }
