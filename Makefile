@@ -1,7 +1,7 @@
 # `make run` and `make test` install what they need first (see scripts/deps.sh).
 CARGO ?= cargo
 
-.PHONY: run test test-sqlite test-pg test-bench test-interop browser-deps lint fmt deps build migrate bench
+.PHONY: run test test-sqlite test-pg test-bench test-interop browser-deps lint fmt deps build migrate bench fuzz
 
 run: deps
 	$(CARGO) run --release --locked -- serve
@@ -54,6 +54,14 @@ bench: deps
 	scripts/with-postgres.sh $(CARGO) bench --locked --bench scim
 	$(CARGO) bench --locked --bench load
 	scripts/with-postgres.sh $(CARGO) bench --locked --bench load
+
+# The property tests over bad input (src/props.rs, tests/api/props_http.rs) with many more
+# cases than `make test` runs: the filter parser, the PATCH engine, the SAML response check,
+# path decoding and credentials, and the running server's answers to random requests.
+FUZZ_CASES ?= 20000
+fuzz: deps
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --locked --lib props
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --locked --test api props_http
 
 deps:
 	@scripts/deps.sh

@@ -159,6 +159,9 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 // Inside the request id and the log span, outside everything that can fail:
                 // what it rewrites has already been logged with its request id.
+                // A path that names nothing (invalid UTF-8) is answered before anything else.
+                .layer(axum::middleware::from_fn(web::bad_path::guard))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), web::request_limits::guard))
                 .layer(axum::middleware::from_fn_with_state(state.clone(), scim::routes::scim_guard))
                 .layer(axum::middleware::from_fn(error_shapes))
                 .layer(CatchPanicLayer::new())

