@@ -270,14 +270,21 @@ impl Directory {
                 user.to_string(),
             ),
         };
+        // Sorted here, not by ORDER BY: SQLite would answer an ORDER BY by walking the
+        // organisation's groups in creation order (tests/api/query_plans.rs).
         let rows = sqlx::query(&format!(
-            "select {GROUP_COLUMNS} from groups where org_id = $1 and {condition} order by created_at, id"
+            "select {GROUP_COLUMNS} from groups where org_id = $1 and {condition}"
         ))
         .bind(org.to_string())
         .bind(value)
         .fetch_all(self.db().pool())
         .await?;
-        rows.into_iter().map(group_from_row).collect()
+        let mut groups = rows
+            .into_iter()
+            .map(group_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        groups.sort_by_key(|g| (g.created_at, g.id));
+        Ok(groups)
     }
 
     /// Every group of the organisation, in creation order.

@@ -700,7 +700,10 @@ async fn adoptable(tx: &mut WriteTx, org: OrgId, data: &UserData) -> Result<Opti
             crate::db::placeholders(4, emails.len())
         ));
     }
-    sql.push_str(") order by created_at, id");
+    // No ORDER BY: SQLite would then walk the organisation's users in creation order and
+    // test each against the list (a scan of the whole organisation on every SCIM create);
+    // without it, each listed id is one primary-key lookup. The few rows sort here.
+    sql.push(')');
     let mut query = sqlx::query(&sql)
         .bind(org.to_string())
         .bind(data.user_name.key())
@@ -715,6 +718,7 @@ async fn adoptable(tx: &mut WriteTx, org: OrgId, data: &UserData) -> Result<Opti
             && row.try_get::<i64, _>("scim_managed")? == 0;
         found.push((user_from_row(row)?, jit));
     }
+    found.sort_by_key(|(u, _)| u.key());
     match found.as_slice() {
         [(user, true)] => Ok(Some(user.clone())),
         many if many.len() > 1 && many.iter().any(|(_, jit)| *jit) => {

@@ -18,10 +18,22 @@ const HOT: &[(&str, &str)] = &[
         "select id from users where org_id = $1 and user_name_key = $2",
         "users_org_user_name_key",
     ),
+    // Directory::users_by_lookup: a filter on emails or externalId. (With an ORDER BY these
+    // once walked the organisation's users in creation order.)
     (
         "select id from users where org_id = $1 and deleted_at is null and \
          id in (select user_id from user_emails where org_id = $1 and value_key = $2)",
         "user_emails_lookup_idx",
+    ),
+    (
+        "select id from users where org_id = $1 and deleted_at is null and external_id = $2",
+        "users_org_external_id_idx",
+    ),
+    // Directory::groups_by_lookup: a user's groups, as a filter on members asks.
+    (
+        "select id from groups where org_id = $1 and \
+         id in (select group_id from group_members where org_id = $1 and user_id = $2)",
+        "group_members_user_idx",
     ),
     // A login's candidates (Directory::users_matching): by userName and by every email.
     (
@@ -29,6 +41,15 @@ const HOT: &[(&str, &str)] = &[
            select id from users where org_id = $1 and user_name_key in ($2) \
            union select user_id from user_emails where org_id = $1 and value_key in ($2))",
         "user_emails_lookup_idx",
+    ),
+    // What a SCIM create may adopt (adoptable in directory/users.rs): by userName,
+    // externalId and every email. (With an ORDER BY it once walked the whole organisation.)
+    (
+        "select id from users where org_id = $1 and deleted_at is null and id in ( \
+           select id from users where org_id = $1 and user_name_key = $2 \
+           union select id from users where org_id = $1 and external_id = $3 \
+           union select user_id from user_emails where org_id = $1 and value_key in ($2))",
+        "users_org_external_id_idx",
     ),
     (
         "select user_id from user_tombstones where org_id = $1 and key_hash in ($2, $3) limit 1",
@@ -80,6 +101,13 @@ async fn request_statements_never_scan_a_table() {
             .collect();
         let scans: Vec<&String> = plan.iter().filter(|d| d.starts_with("SCAN ")).collect();
         assert!(scans.is_empty(), "{sql} scans: {plan:#?}");
+        // A search of users or groups by the organisation alone, in creation order, reads
+        // every row the organisation has: a scan by another name.
+        let walks: Vec<&String> = plan
+            .iter()
+            .filter(|d| d.starts_with("SEARCH ") && d.ends_with("_org_created_idx (org_id=?)"))
+            .collect();
+        assert!(walks.is_empty(), "{sql} walks the organisation: {plan:#?}");
         // SQLite names a unique constraint's index sqlite_autoindex_<table>_N.
         let uses = |name: &str| plan.iter().any(|d| d.contains(name));
         let auto = index.ends_with("_key") || index.ends_with("_pkey");
