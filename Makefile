@@ -25,7 +25,9 @@ test-pg: browser-deps
 # answer it gets (statuses, bodies, verified SAML sign-ins), so this proves `make bench` runs
 # clean. Its timings mean nothing here; speed is measured by `make bench` alone.
 SMOKE = BENCH_USERS=2000 BENCH_SESSIONS=100 BENCH_GROUP_MEMBERS=500 BENCH_SECONDS=1 \
-	BENCH_SAML_RESPONSES=300 BENCH_JSON_NAME=load-smoke
+	BENCH_SAML_RESPONSES=300 BENCH_JSON_NAME=load-smoke BENCH_SOAK_SECONDS=3 \
+	BENCH_SOAK_SAMPLE_SECONDS=1 BENCH_RESTART_BEFORE_SECONDS=1 BENCH_RESTART_DOWN_SECONDS=2 \
+	BENCH_RESTART_AFTER_SECONDS=8
 test-bench:
 	@echo "== load bench, smoke size =="
 	$(SMOKE) $(CARGO) bench --locked --profile dev --bench load

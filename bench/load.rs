@@ -12,7 +12,9 @@
 //! Scenarios: `import` (Okta's paging, first and last page timed, and one whole walk),
 //! `lookup`, `lookup-1k` (the same lookup in the 1,000-user organisation), `create`,
 //! `patch`, `groups`, `groups-large` (the same member changes on the large group), `mix`,
-//! `saml-acs` and `auth-check`. `saml-acs` posts IdP-initiated responses to the ACS, each
+//! `saml-acs`, `auth-check`, and two of staying power (bench/load/resilience.rs): `soak`
+//! (the mix paced at 80 % of its measured peak for BENCH_SOAK_SECONDS, default 600) and
+//! `pg-restart` (PostgreSQL stopped and started under load). `saml-acs` posts IdP-initiated responses to the ACS, each
 //! once: BENCH_SAML_RESPONSES of them (default 1,000 per second of BENCH_SECONDS, plus 5 %
 //! for the warm-up), signed just before the scenario on every core; the scenario ends
 //! early when they run out (or are 80 s old: the server takes them for 90 s). Each scenario reports requests/s, p50/p95/p99 latency, errors
@@ -21,6 +23,8 @@
 //! Prints a Markdown table and writes target/bench/load-<backend>.json. On PostgreSQL when
 //! GATEHOUSE_TEST_DATABASE_URL names a server (scripts/with-postgres.sh).
 
+#[path = "load/resilience.rs"]
+mod resilience;
 #[path = "load/saml.rs"]
 mod saml;
 #[path = "../tests/api/saml_idp.rs"]
@@ -47,6 +51,9 @@ const SCIM: &str = "application/scim+json; charset=utf-8";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// `saml-acs` responses per second of BENCH_SECONDS, unless BENCH_SAML_RESPONSES says.
 const SAML_PER_SECOND: usize = 1_000;
+/// The server's default database.acquire_timeout_ms, in seconds: while PostgreSQL is away, a
+/// request is answered within it (plus a second of slack).
+const RESTART_ANSWER_SECONDS: f64 = 2.0;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -77,6 +84,8 @@ struct Ctx {
     /// Set just before `saml-acs`.
     saml: OnceLock<saml::Pool>,
     created: AtomicUsize,
+    /// Creates answered 201.
+    acked_creates: AtomicUsize,
     run: String,
 }
 
@@ -104,6 +113,8 @@ enum Op {
 struct Tally {
     latencies: Vec<Duration>,
     errors: usize,
+    /// Errors that were 5xx answers (counted in `errors` too).
+    server_errors: usize,
     samples: Vec<String>,
 }
 
@@ -112,6 +123,9 @@ impl Tally {
         self.latencies.push(started.elapsed());
         if let Err(e) = outcome {
             self.errors += 1;
+            if e.starts_with("status 5") {
+                self.server_errors += 1;
+            }
             if self.samples.len() < 3 {
                 self.samples.push(e);
             }
@@ -120,6 +134,7 @@ impl Tally {
     fn merge(&mut self, other: Tally) {
         self.latencies.extend(other.latencies);
         self.errors += other.errors;
+        self.server_errors += other.server_errors;
         self.samples.extend(other.samples);
         self.samples.truncate(3);
     }
@@ -200,6 +215,7 @@ async fn main() -> anyhow::Result<()> {
         large_first: users - group_members,
         saml: OnceLock::new(),
         created: AtomicUsize::new(0),
+        acked_creates: AtomicUsize::new(0),
         run: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
     });
 
@@ -207,27 +223,22 @@ async fn main() -> anyhow::Result<()> {
     let warm_up = Duration::from_millis(500);
     let mut rows = Vec::new();
     let mut saml_run = None;
+    let mut soak_run = None;
+    let mut restart_run = None;
     // `saml-acs` after `mix`: mix's writes never reach the users it signs in, and the
     // sessions it makes are for other users than `auth-check`'s.
-    let scenarios: [(&str, &[(Op, u32)]); 9] = [
+    let scenarios: [(&str, &[(Op, u32)]); 11] = [
         ("lookup", &[(Op::Lookup, 1)]),
         ("lookup-1k", &[(Op::LookupSmall, 1)]),
         ("create", &[(Op::Create, 1)]),
         ("patch", &[(Op::PatchPair, 1)]),
         ("groups", &[(Op::GroupPair, 1)]),
-        (
-            "mix",
-            &[
-                (Op::Lookup, 40),
-                (Op::Create, 15),
-                (Op::Put, 15),
-                (Op::Patch, 20),
-                (Op::GroupAdd, 5),
-                (Op::GroupRemove, 5),
-            ],
-        ),
+        ("mix", resilience::MIX),
         ("saml-acs", &[(Op::SamlAcs, 1)]),
         ("auth-check", &[(Op::AuthCheck, 1)]),
+        // Staying power (bench/load/resilience.rs), before the large group grows the heap.
+        ("soak", &[]),
+        ("pg-restart", &[]),
         // Last: its answers carry 50,000 members each, and the heap they grow would count
         // in the memory figures of the scenarios after it.
         ("groups-large", &[(Op::LargeGroupPair, 1)]),
@@ -256,6 +267,42 @@ async fn main() -> anyhow::Result<()> {
     for (name, weights) in scenarios.into_iter().filter(|(n, _)| wanted(n)) {
         if name == "groups-large" && ctx.large_first == 0 {
             eprintln!("groups-large: skipped, every user is a member of the large group");
+            continue;
+        }
+        if name == "soak" {
+            let rate = rows
+                .iter()
+                .find(|r: &&Row| r.name == "mix")
+                .map(|r| 0.8 * r.requests as f64 / r.seconds)
+                .unwrap_or(env("BENCH_SOAK_RATE", 1_000) as f64);
+            let seconds = env("BENCH_SOAK_SECONDS", 600) as u64;
+            eprintln!("soak: {seconds} s at {rate:.0} requests/s");
+            let run = resilience::soak(
+                &ctx,
+                &server,
+                concurrency,
+                rate,
+                Duration::from_secs(seconds),
+            )
+            .await;
+            soak_run = Some(run);
+            continue;
+        }
+        if name == "pg-restart" {
+            match (&pg, std::env::var("GATEHOUSE_TEST_PG_CTL")) {
+                (Some(_), Ok(pg_ctl)) => {
+                    let secs = |name, default| Duration::from_secs(env(name, default) as u64);
+                    let phases = (
+                        secs("BENCH_RESTART_BEFORE_SECONDS", 5),
+                        secs("BENCH_RESTART_DOWN_SECONDS", 5),
+                        secs("BENCH_RESTART_AFTER_SECONDS", 15),
+                    );
+                    restart_run =
+                        Some(resilience::pg_restart(&ctx, &pg_ctl, concurrency, phases).await?);
+                }
+                (Some(_), Err(_)) => eprintln!("pg-restart: skipped, no GATEHOUSE_TEST_PG_CTL"),
+                (None, _) => eprintln!("pg-restart: skipped, SQLite has no server to restart"),
+            }
             continue;
         }
         if name == "saml-acs" {
@@ -294,6 +341,8 @@ async fn main() -> anyhow::Result<()> {
         import: &import_run,
         rows: &rows,
         saml: saml_run.as_ref(),
+        soak: soak_run.as_ref(),
+        restart: restart_run.as_ref(),
     })
 }
 
@@ -542,7 +591,11 @@ async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) -> bool {
             });
             let started = Instant::now();
             let r = send(ctx, ctx.client.post(&users), &body).await;
-            tally.record(started, expect(r, &[201], None).await);
+            let outcome = expect(r, &[201], None).await;
+            if outcome.is_ok() {
+                ctx.acked_creates.fetch_add(1, Ordering::Relaxed);
+            }
+            tally.record(started, outcome);
         }
         Op::Put => {
             let i = writable(ctx);
@@ -821,6 +874,8 @@ struct Summary<'a> {
     import: &'a Import,
     rows: &'a [Row],
     saml: Option<&'a saml::Run>,
+    soak: Option<&'a resilience::Soak>,
+    restart: Option<&'a resilience::Restart>,
 }
 
 fn report(s: &Summary) -> anyhow::Result<()> {
@@ -893,6 +948,16 @@ fn report(s: &Summary) -> anyhow::Result<()> {
             saml.signed, saml.signing_seconds, saml.threads, saml.posted
         );
     }
+    let soak = s.soak.map(|r| {
+        let (text, value) = r.report();
+        println!("{text}");
+        value
+    });
+    let restart = s.restart.map(|r| {
+        let (text, value) = r.report();
+        println!("{text}");
+        value
+    });
     let phases: Vec<String> = s
         .seed_phases
         .iter()
@@ -931,6 +996,8 @@ fn report(s: &Summary) -> anyhow::Result<()> {
             "stopped_because": r.stopped.map(|s| s.1),
         })),
         "scenarios": json_rows,
+        "soak": soak,
+        "pg_restart": restart,
     });
     std::fs::write(
         // BENCH_JSON_NAME keeps a smoke run (`make test`) from replacing a measured run's file.
@@ -943,6 +1010,15 @@ fn report(s: &Summary) -> anyhow::Result<()> {
     anyhow::ensure!(
         s.rows.iter().all(|r| r.errors == 0) && import.errors == 0,
         "some requests failed"
+    );
+    anyhow::ensure!(
+        s.soak.is_none_or(resilience::Soak::ok),
+        "the soak had errors, fell behind its pace or lost a write"
+    );
+    anyhow::ensure!(
+        s.restart.is_none_or(|r| r.ok(RESTART_ANSWER_SECONDS)),
+        "the PostgreSQL restart was not answered 503 in SCIM's format in time, did not recover \
+         within 10 s, or lost a write"
     );
     Ok(())
 }

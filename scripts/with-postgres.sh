@@ -28,11 +28,14 @@ trap cleanup EXIT
 as_owner "$bindir/initdb" -D "$dir/data" -U gatehouse -A trust -E UTF8 --locale=C --no-sync >/dev/null
 
 # Durability is not under test here, speed is welcome: no fsync.
+options() {
+    echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+}
 started=""
 for _ in 1 2 3 4 5 6 7 8; do
     port=$((20000 + RANDOM % 20000))
     if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        -o "$(options "$port")" \
         start >/dev/null; then
         started=$port
         break
@@ -44,6 +47,21 @@ if [ -z "$started" ]; then
     exit 1
 fi
 
+# `$dir/pgctl stop|start` takes the same server away and brings it back (the load bench's
+# restart scenario finds it at GATEHOUSE_TEST_PG_CTL).
+owner=""
+if [ "$(id -u)" = 0 ]; then owner="runuser -u postgres --"; fi
+cat >"$dir/pgctl" <<EOF
+#!/usr/bin/env bash
+set -euo pipefail
+case "\${1:-}" in
+    stop) $owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null ;;
+    start) $owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "$(options "$started")" start >/dev/null ;;
+    *) echo "usage: pgctl stop|start" >&2; exit 2 ;;
+esac
+EOF
+chmod +x "$dir/pgctl"
+export GATEHOUSE_TEST_PG_CTL="$dir/pgctl"
 export GATEHOUSE_TEST_DATABASE_URL="postgres://gatehouse@127.0.0.1:$started/postgres"
 echo "with-postgres: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$started"
 "$@"

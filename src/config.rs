@@ -88,7 +88,7 @@ impl Default for DatabaseConfig {
             url: DatabaseUrl("sqlite://data/gatehouse.db".into()),
             max_connections: 16,
             busy_timeout_ms: 5000,
-            acquire_timeout_ms: 3000,
+            acquire_timeout_ms: 2000,
         }
     }
 }
@@ -155,6 +155,9 @@ pub struct ScimConfig {
     pub requests_per_second: f64,
     /// Requests a token may make at once before the rate applies.
     pub burst: u32,
+    /// The most members a group PATCH answers with in full (200); a PATCH of a larger
+    /// group answers 204 unless it names `attributes` or `excludedAttributes`.
+    pub patch_response_max_members: u32,
 }
 
 impl Default for ScimConfig {
@@ -163,6 +166,7 @@ impl Default for ScimConfig {
             max_results: 1000,
             requests_per_second: 0.0,
             burst: 100,
+            patch_response_max_members: 1000,
         }
     }
 }

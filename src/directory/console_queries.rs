@@ -89,6 +89,26 @@ impl Directory {
         Ok(out)
     }
 
+    /// Whether the group has more than `limit` members, counting no further than one past
+    /// it: the cost does not grow with the group.
+    pub async fn group_has_more_members_than(
+        &self,
+        org: OrgId,
+        group: GroupId,
+        limit: u32,
+    ) -> Result<bool> {
+        let row = sqlx::query(
+            "select count(*) from (select 1 from group_members \
+             where org_id = $1 and group_id = $2 limit $3) m",
+        )
+        .bind(org.to_string())
+        .bind(group.to_string())
+        .bind(i64::from(limit) + 1)
+        .fetch_one(self.db().pool())
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > i64::from(limit))
+    }
+
     /// A page of a group's members, in user id order (the membership key's order, so a
     /// group of any size is read a page at a time), starting after a user id.
     pub async fn group_members_page(

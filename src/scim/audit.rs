@@ -15,7 +15,12 @@ pub async fn record_failure<T>(
     target: Option<String>,
     result: Result<T, ScimError>,
 ) -> Result<T, ScimError> {
+    // A 503 means the database is away: it cannot take the record either, and trying would
+    // make the answer wait a second acquire timeout.
     if let Err(e) = &result {
+        if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+            return result;
+        }
         let reason = format!("{} {}", e.status.as_u16(), e.detail);
         let detail = received::failure_detail(&reason, e.status, e.scim_type);
         if let Err(log_err) = state

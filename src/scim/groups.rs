@@ -24,6 +24,7 @@ use crate::state::AppState;
 pub async fn create(
     State(state): State<AppState>,
     auth: ScimAuth,
+    RawQuery(query): RawQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let result = async {
@@ -49,7 +50,7 @@ pub async fn create(
         &state,
         &auth,
         &created,
-        &Projection::default(),
+        &projection(query.as_deref()),
         StatusCode::CREATED,
     )
     .await
@@ -70,7 +71,7 @@ pub async fn get(
         )
             .into_response());
     }
-    let projection = projection(query.as_deref())?;
+    let projection = projection(query.as_deref());
     one(&state, &auth, &found, &projection, StatusCode::OK).await
 }
 
@@ -131,7 +132,7 @@ pub async fn replace(
         &state,
         &auth,
         &replaced,
-        &projection(query.as_deref())?,
+        &projection(query.as_deref()),
         StatusCode::OK,
     )
     .await
@@ -169,9 +170,10 @@ pub(super) async fn find(state: &AppState, auth: &ScimAuth, id: &str) -> Result<
         .ok_or_else(not_found)
 }
 
-pub(super) fn projection(query: Option<&str>) -> Result<Projection, ScimError> {
-    let params = ListParams::from_query(query)?;
-    Ok(params.projection(&GROUP))
+/// What an answer with one group shows (RFC 7644 §3.4.2.5, §3.9). Only `attributes` and
+/// `excludedAttributes` count, so a write is never refused after it was made.
+pub(super) fn projection(query: Option<&str>) -> Projection {
+    ListParams::write_projection(query, &GROUP)
 }
 
 /// One group as a response, with its ETag and Location.

@@ -117,6 +117,22 @@ impl ListParams {
         self.cursor.as_deref().map(Cursor::decode).transpose()
     }
 
+    /// The projection a write's query string asks for (RFC 7644 §3.9: `attributes` and
+    /// `excludedAttributes` apply to the resource POST, PUT and PATCH answer with). Every
+    /// other parameter is ignored there, so the query can never refuse a write after it
+    /// was made.
+    pub fn write_projection(query: Option<&str>, rt: &dyn AttrLookup) -> Projection {
+        let mut p = ListParams::default();
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match key.to_ascii_lowercase().as_str() {
+                "attributes" => p.attributes = Some(value.into_owned()),
+                "excludedattributes" => p.excluded_attributes = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        p.projection(rt)
+    }
+
     /// The projection these parameters ask for.
     pub fn projection(&self, rt: &dyn AttrLookup) -> Projection {
         Projection::parse(

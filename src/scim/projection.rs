@@ -48,6 +48,11 @@ impl Projection {
 
     /// Whether a top-level attribute of the core schema will be in the response; lets a
     /// handler skip loading what nobody asked for (a group's members, a user's groups).
+    /// Whether the request named no attribute to return or leave out.
+    pub fn is_default(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
     pub fn returns(&self, name: &str) -> bool {
         let hit = |t: &Target| {
             t.extension.is_none()

@@ -23,8 +23,10 @@ use crate::state::AppState;
 pub async fn create(
     State(state): State<AppState>,
     auth: ScimAuth,
+    RawQuery(query): RawQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
+    let projection = write_projection(&auth, query.as_deref());
     let result = async {
         let data = user::from_json(&body, Mode::Create, None, &UserType::of(&auth.org))?;
         Ok(state
@@ -36,12 +38,12 @@ pub async fn create(
     let (created, how) = record_failure(&state, &auth, "user.create", None, result).await?;
     let body = if how == Provisioned::Adopted {
         // A user that a first login made keeps its groups: show them.
-        render_one(&state, &auth, &created, &Projection::default()).await?
+        render_one(&state, &auth, &created, &projection).await?
     } else {
         // A user just created (or brought back, its memberships having ended with its
         // deletion) belongs to no group yet: no need to ask.
         let user_type = UserType::of(&auth.org);
-        Projection::default().apply(
+        projection.apply(
             &user_type,
             user::to_json(&created, &[], &base_url(&state, &auth), &user_type),
         )
@@ -51,6 +53,11 @@ pub async fn create(
         &body,
         &resource_headers(&body, &created),
     ))
+}
+
+/// What a write's answer shows (RFC 7644 §3.9).
+pub(super) fn write_projection(auth: &ScimAuth, query: Option<&str>) -> Projection {
+    ListParams::write_projection(query, &UserType::of(&auth.org))
 }
 
 pub async fn get(
@@ -105,9 +112,11 @@ pub async fn replace(
     State(state): State<AppState>,
     auth: ScimAuth,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
+    let projection = write_projection(&auth, query.as_deref());
     let result = async {
         let current = live_user(&state, &auth, &id).await?;
         check_if_match(&headers, &etag(current.version))?;
@@ -128,7 +137,7 @@ pub async fn replace(
     }
     .await;
     let replaced = record_failure(&state, &auth, "user.replace", Some(id), result).await?;
-    let body = render_one(&state, &auth, &replaced, &Projection::default()).await?;
+    let body = render_one(&state, &auth, &replaced, &projection).await?;
     Ok(respond(
         StatusCode::OK,
         &body,

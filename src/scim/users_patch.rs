@@ -1,6 +1,6 @@
 //! PATCH on `/Users/{id}` (RFC 7644 §3.5.2).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
@@ -13,9 +13,8 @@ use super::json::{respond, ScimJson};
 use super::org_schema::UserType;
 use super::patch;
 use super::precondition::{check_if_match, if_match_given};
-use super::projection::Projection;
 use super::user::{self, etag, Mode};
-use super::users::{live_user, render_one, resource_headers};
+use super::users::{live_user, render_one, resource_headers, write_projection};
 use crate::directory;
 use crate::directory::users::User;
 use crate::state::AppState;
@@ -30,12 +29,14 @@ pub async fn patch(
     State(state): State<AppState>,
     auth: ScimAuth,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
+    let projection = write_projection(&auth, query.as_deref());
     let result = patch_user(&state, &auth, &id, &headers, &body).await;
     let patched = record_failure(&state, &auth, "user.patch", Some(id), result).await?;
-    let body = render_one(&state, &auth, &patched, &Projection::default()).await?;
+    let body = render_one(&state, &auth, &patched, &projection).await?;
     Ok(respond(
         StatusCode::OK,
         &body,

@@ -56,6 +56,7 @@ mod scim_lists;
 mod scim_paging;
 mod scim_patch;
 mod scim_users;
+mod scim_write_responses;
 mod sessions;
 mod tokens;
 mod trust_emails;
