@@ -4,7 +4,7 @@
 //! accidental yes. `PROPTEST_CASES` sets the number of cases (`make fuzz` runs many more).
 
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::directory::saml::SamlConnection;
 use crate::directory::OrgId;
@@ -13,105 +13,9 @@ use crate::scim::patch::{apply, parse_patch};
 use crate::scim::schema::{GROUP, USER};
 use crate::sso::saml::verify::{verify, Expected};
 
-/// Pieces filters are made of, so random ones reach deep into the grammar.
-fn filter_text() -> impl Strategy<Value = String> {
-    let piece = prop_oneof![
-        Just("userName".to_string()),
-        Just("emails".to_string()),
-        Just("emails.value".to_string()),
-        Just("name.givenName".to_string()),
-        Just("meta.lastModified".to_string()),
-        Just("urn:ietf:params:scim:schemas:core:2.0:User:userName".to_string()),
-        Just(" eq ".to_string()),
-        Just(" ne ".to_string()),
-        Just(" co ".to_string()),
-        Just(" sw ".to_string()),
-        Just(" gt ".to_string()),
-        Just(" pr".to_string()),
-        Just(" and ".to_string()),
-        Just(" or ".to_string()),
-        Just("not ".to_string()),
-        Just("(".to_string()),
-        Just(")".to_string()),
-        Just("[".to_string()),
-        Just("]".to_string()),
-        Just("\"".to_string()),
-        Just("\\".to_string()),
-        Just("true".to_string()),
-        Just("null".to_string()),
-        Just("12.5e3".to_string()),
-        "[a-z\"\\\\ ()\\[\\].:]{0,6}".prop_map(|s| s),
-        any::<String>(),
-    ];
-    prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
-}
-
-fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        "[a-zA-Z@.]{0,12}".prop_map(Value::String),
-        Just(json!("False")),
-        Just(json!("true")),
-    ];
-    leaf.prop_recursive(4, 32, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(
-                prop_oneof![
-                    Just("value".to_string()),
-                    Just("type".to_string()),
-                    Just("primary".to_string()),
-                    Just("active".to_string()),
-                    Just("userName".to_string()),
-                    Just("members".to_string()),
-                    Just("emails".to_string()),
-                    "[a-zA-Z]{1,8}".prop_map(|s| s),
-                ],
-                inner,
-                0..4
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
-fn patch_body() -> impl Strategy<Value = Value> {
-    let op = (
-        prop_oneof![
-            Just("add"),
-            Just("Replace"),
-            Just("remove"),
-            Just("copy"),
-            Just("")
-        ],
-        prop::option::of(prop_oneof![
-            Just("active".to_string()),
-            Just("userName".to_string()),
-            Just("emails[type eq \"work\"].value".to_string()),
-            Just("name.familyName".to_string()),
-            Just("members".to_string()),
-            Just("members[value eq \"x\"]".to_string()),
-            Just("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager".to_string()),
-            filter_text(),
-        ]),
-        prop::option::of(json_value()),
-    )
-        .prop_map(|(op, path, value)| {
-            let mut o = json!({ "op": op });
-            if let Some(p) = path {
-                o["path"] = json!(p);
-            }
-            if let Some(v) = value {
-                o["value"] = v;
-            }
-            o
-        });
-    prop::collection::vec(op, 0..5).prop_map(|ops| {
-        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
-    })
-}
+#[path = "../tests/common/scim_inputs.rs"]
+mod inputs;
+use inputs::{filter_text, patch_body};
 
 fn connection() -> SamlConnection {
     SamlConnection {

@@ -3,7 +3,8 @@
 
 use super::model::{fold_case, OrgId, UserId};
 use super::orgs::conflict;
-use super::users::{user_from_row, User, USER_COLUMNS};
+use super::user_lists::in_default_order;
+use super::users::{User, USER_COLUMNS};
 use super::{parse_id, Actor, Directory, Result};
 use crate::db::placeholders;
 
@@ -87,14 +88,6 @@ impl Directory {
         for key in &keys {
             query = query.bind(key);
         }
-        // Sorted here: with an ORDER BY, SQLite walks the organisation's users in creation
-        // order instead of looking each listed id up (tests/api/query_plans.rs).
-        let rows = query.fetch_all(self.db().pool()).await?;
-        let mut users = rows
-            .into_iter()
-            .map(user_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        users.sort_by_key(User::key);
-        Ok(users)
+        in_default_order(query.fetch_all(self.db().pool()).await?)
     }
 }

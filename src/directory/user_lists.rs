@@ -73,6 +73,18 @@ impl User {
     }
 }
 
+/// Rows of users, in the default order (creation, then id). For lookups that return a
+/// few rows: sorting them here keeps SQLite from answering an ORDER BY by walking the
+/// organisation's users in creation order (tests/api/query_plans.rs).
+pub(super) fn in_default_order(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<User>> {
+    let mut users = rows
+        .into_iter()
+        .map(user_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    users.sort_by_key(User::key);
+    Ok(users)
+}
+
 /// One page by position.
 #[derive(Debug, Clone)]
 pub struct UserPage {
@@ -94,8 +106,6 @@ impl Directory {
                 fold_case(v),
             ),
         };
-        // Sorted here, not by ORDER BY: SQLite would answer an ORDER BY by walking the
-        // organisation's users in creation order (tests/api/query_plans.rs).
         let rows = sqlx::query(&format!(
             "select {USER_COLUMNS} from users where org_id = $1 and deleted_at is null \
              and {condition}"
@@ -104,12 +114,7 @@ impl Directory {
         .bind(value)
         .fetch_all(self.db().pool())
         .await?;
-        let mut users = rows
-            .into_iter()
-            .map(user_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        users.sort_by_key(User::key);
-        Ok(users)
+        in_default_order(rows)
     }
 
     /// Every live user of the organisation, in the default order; for filters no index

@@ -52,6 +52,8 @@ mod scim_discovery;
 mod scim_errors;
 mod scim_groups;
 mod scim_helpers;
+#[path = "../common/scim_inputs.rs"]
+mod scim_inputs;
 mod scim_lists;
 mod scim_paging;
 mod scim_patch;

@@ -5,10 +5,11 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::TestApp;
 use crate::scim_helpers::{Reply, Scim, USER_URN};
+use crate::scim_inputs::{filter_text, json_value, patch_body};
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -62,34 +63,6 @@ fn assert_scim_answer(r: &Reply, what: &str) {
     }
 }
 
-fn filter_text() -> impl Strategy<Value = String> {
-    let piece = prop_oneof![
-        Just("userName"),
-        Just("emails.value"),
-        Just("emails[type eq \"work\"]"),
-        Just(" eq "),
-        Just(" co "),
-        Just(" gt "),
-        Just(" pr"),
-        Just(" and "),
-        Just(" or "),
-        Just("not "),
-        Just("("),
-        Just(")"),
-        Just("["),
-        Just("]"),
-        Just("\""),
-        Just("\\"),
-        Just("\"ada\""),
-        Just("true"),
-        Just("%"),
-        Just("\u{0}"),
-        Just("é"),
-    ]
-    .prop_map(str::to_string);
-    prop::collection::vec(prop_oneof![piece, any::<String>()], 0..16).prop_map(|v| v.concat())
-}
-
 #[test]
 fn random_filters_get_an_answer_or_a_scim_error() {
     run(filter_text(), |rt, scim, _, filter| {
@@ -118,74 +91,11 @@ fn random_path_segments_get_a_scim_error_and_delete_nothing() {
     });
 }
 
-fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i32>().prop_map(|n| json!(n)),
-        "[a-z@.]{0,8}".prop_map(Value::String),
-        Just(json!("False")),
-    ];
-    leaf.prop_recursive(3, 16, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
-            prop::collection::btree_map(
-                prop_oneof![
-                    Just("value"),
-                    Just("type"),
-                    Just("active"),
-                    Just("userName"),
-                    Just("x")
-                ]
-                .prop_map(str::to_string),
-                inner,
-                0..3
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
-fn patch_body() -> impl Strategy<Value = Value> {
-    let op = (
-        prop_oneof![
-            Just("add"),
-            Just("replace"),
-            Just("Remove"),
-            Just("move"),
-            Just("")
-        ],
-        prop::option::of(prop_oneof![
-            Just("active".to_string()),
-            Just("userName".to_string()),
-            Just("emails[type eq \"work\"].value".to_string()),
-            Just("name.givenName".to_string()),
-            Just("externalId".to_string()),
-            filter_text(),
-        ]),
-        prop::option::of(json_value()),
-    )
-        .prop_map(|(op, path, value)| {
-            let mut o = json!({ "op": op });
-            if let Some(p) = path {
-                o["path"] = json!(p);
-            }
-            if let Some(v) = value {
-                o["value"] = v;
-            }
-            o
-        });
-    prop_oneof![
-        prop::collection::vec(op, 0..4).prop_map(|ops| json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops
-        })),
-        json_value(),
-    ]
-}
-
 #[test]
 fn random_patches_are_applied_whole_or_refused_in_scim_format_changing_nothing() {
-    run(patch_body(), |rt, scim, id, body| {
+    // PatchOp bodies, and JSON that is not one at all.
+    let body = prop_oneof![patch_body(), json_value()];
+    run(body, |rt, scim, id, body| {
         let before = rt.block_on(scim.get(&format!("/Users/{id}")));
         let r = rt.block_on(scim.call(
             reqwest::Method::PATCH,
