@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::config::DatabaseConfig;
 
@@ -66,6 +66,9 @@ const UNDO: &str = "ROLLBACK TO gatehouse_write";
 /// the turn is given up, so the next writer never sees its half-done work.
 pub struct WriteTx {
     inner: Option<Inner>,
+    /// Rung once the transaction has committed: those waiting for what it wrote (a long
+    /// poll of the change feed) look again.
+    bell: Option<Arc<Notify>>,
 }
 
 enum Inner {
@@ -90,9 +93,15 @@ impl WriteTx {
         }
     }
 
+    /// Rings `bell` once the transaction has committed (never when it rolls back).
+    pub fn ring_on_commit(&mut self, bell: Arc<Notify>) {
+        self.bell = Some(bell);
+    }
+
     /// Makes the transaction durable; on SQLite, returns once its group has committed.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        match self
+        let bell = self.bell.take();
+        let done = match self
             .inner
             .take()
             .expect("a transaction until commit or rollback")
@@ -103,7 +112,11 @@ impl WriteTx {
                 group,
                 writer,
             } => run_to_end(release_and_commit(turn, group, writer)).await,
+        };
+        if let (Ok(()), Some(bell)) = (&done, bell) {
+            bell.notify_waiters();
         }
+        done
     }
 
     /// Rolls back a transaction that failed with `err`, and gives `err` back. Where the
@@ -113,7 +126,13 @@ impl WriteTx {
     /// it conflicted with. The transaction must not be used afterwards.
     pub async fn fail<E>(&mut self, err: E) -> E {
         if let Some(inner) = self.inner.take() {
-            if let Err(e) = (WriteTx { inner: Some(inner) }).rollback().await {
+            if let Err(e) = (WriteTx {
+                inner: Some(inner),
+                bell: None,
+            })
+            .rollback()
+            .await
+            {
                 tracing::warn!(error = %e, "rolling back a failed transaction failed");
             }
         }
@@ -316,6 +335,7 @@ impl Db {
         let Some(writer) = &self.writer else {
             return Ok(WriteTx {
                 inner: Some(Inner::Pool(self.pool.begin().await?)),
+                bell: None,
             });
         };
         // A task of its own, so that a caller given up halfway leaves no open transaction
@@ -365,6 +385,7 @@ async fn join_group(writer: Arc<Mutex<WriterState>>) -> Result<WriteTx, sqlx::Er
             group,
             writer,
         }),
+        bell: None,
     })
 }
 

@@ -4,6 +4,7 @@
 //! key as actor. `docs/api.md` documents each endpoint.
 
 pub mod auth;
+pub mod changes;
 pub mod connections;
 pub mod domains;
 pub mod error;
@@ -70,6 +71,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/orgs/{slug}/groups", get(groups::list))
         .route("/api/v1/orgs/{slug}/groups/{id}", get(groups::show))
         .route("/api/v1/orgs/{slug}/events", get(events::list))
+        .route("/api/v1/orgs/{slug}/changes", get(changes::list))
+        .route("/api/v1/orgs/{slug}/snapshot", get(changes::snapshot))
         .route("/api/v1/api-keys", get(keys::list).post(keys::create))
         .route("/api/v1/api-keys/{id}", delete(keys::revoke))
         .route("/api/v1", any(error::no_endpoint))

@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::changes::{ChangeKind, NewChange, Subject};
 use super::group_members::{MemberChanges, MemberOp, MemberRef};
 use super::model::{fold_case, GroupId, OrgId, ParseError, UserId};
 use super::orgs::conflict;
@@ -119,6 +120,15 @@ impl Directory {
         let group = group_in(&mut tx, org, id)
             .await?
             .ok_or(Error::NotFound("group"))?;
+        let mut feed = vec![NewChange::new(
+            ChangeKind::GroupCreated,
+            Subject::Group(&group),
+        )];
+        if !changes.added.is_empty() {
+            let added = Subject::Members(&group, &changes.added);
+            feed.push(NewChange::new(ChangeKind::GroupMemberAdded, added));
+        }
+        self.append_changes(&mut tx, org, actor, &feed).await?;
         tx.commit().await?;
         Ok((group, changes))
     }
@@ -138,6 +148,13 @@ impl Directory {
             check_name(name)?;
         }
         let mut tx = self.db().begin().await?;
+        // What the group was called, to tell whether the update renamed it; only read
+        // when the update names those attributes (a member change alone does not).
+        let before = if update.display_name.is_some() || update.external_id.is_some() {
+            group_in(&mut tx, org, id).await?
+        } else {
+            None
+        };
         let (set_external, external) = match &update.external_id {
             Some(value) => (1i64, value.clone()),
             None => (0, None),
@@ -200,6 +217,25 @@ impl Directory {
         let group = group_in(&mut tx, org, id)
             .await?
             .ok_or(Error::NotFound("group"))?;
+        let renamed = before.is_some_and(|b| {
+            b.display_name != group.display_name || b.external_id != group.external_id
+        });
+        let mut feed = Vec::new();
+        if renamed {
+            feed.push(NewChange::new(
+                ChangeKind::GroupUpdated,
+                Subject::Group(&group),
+            ));
+        }
+        if !changes.added.is_empty() {
+            let added = Subject::Members(&group, &changes.added);
+            feed.push(NewChange::new(ChangeKind::GroupMemberAdded, added));
+        }
+        if !changes.removed.is_empty() {
+            let removed = Subject::Members(&group, &changes.removed);
+            feed.push(NewChange::new(ChangeKind::GroupMemberRemoved, removed));
+        }
+        self.append_changes(&mut tx, org, actor, &feed).await?;
         tx.commit().await?;
         Ok((group, changes))
     }
@@ -236,6 +272,8 @@ impl Directory {
             detail,
         )
         .await?;
+        let change = NewChange::new(ChangeKind::GroupDeleted, Subject::Group(&current));
+        self.append_changes(&mut tx, org, actor, &[change]).await?;
         tx.commit().await?;
         Ok(())
     }

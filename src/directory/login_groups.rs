@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::changes::{ChangeKind, NewChange, Subject};
+use super::groups::{group_in, Group};
 use super::model::{fold_case, GroupId, OrgId, UserId};
 use super::{Actor, Directory, Result};
 
@@ -25,9 +27,10 @@ impl Directory {
         let now = self.now();
         let mut tx = self.db().begin().await?;
         let mut wanted: HashSet<String> = HashSet::new();
+        let mut created: Vec<String> = Vec::new();
         for (key, name) in &wanted_names {
             // ON CONFLICT keeps a concurrent first login from failing the transaction.
-            sqlx::query(
+            let inserted = sqlx::query(
                 "insert into groups (id, org_id, display_name, display_name_key, created_at, updated_at, version) \
                  values ($1, $2, $3, $4, $5, $5, 1) on conflict (org_id, display_name_key) do nothing",
             )
@@ -45,6 +48,9 @@ impl Directory {
             .bind(key)
             .fetch_one(tx.conn())
             .await?;
+            if inserted.rows_affected() == 1 {
+                created.push(id.clone());
+            }
             wanted.insert(id);
         }
         let current: HashSet<String> = sqlx::query_scalar(
@@ -100,7 +106,56 @@ impl Directory {
             )
             .await?;
         }
+        self.login_group_changes(&mut tx, org, user, actor, (&created, &added, &removed))
+            .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The change feed's records of a login's group changes: groups it made, then the
+    /// user added to and removed from groups, group by group in id order.
+    async fn login_group_changes(
+        &self,
+        tx: &mut crate::db::WriteTx,
+        org: OrgId,
+        user: UserId,
+        actor: &Actor,
+        (created, added, removed): (&[String], &[&String], &[&String]),
+    ) -> Result<()> {
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        for id in created
+            .iter()
+            .chain(added.iter().copied())
+            .chain(removed.iter().copied())
+        {
+            if groups.contains_key(id) {
+                continue;
+            }
+            if let Some(g) = GroupId::parse(id) {
+                if let Some(group) = group_in(tx, org, g).await? {
+                    groups.insert(id.clone(), group);
+                }
+            }
+        }
+        let member = [user.to_string()];
+        let mut feed = Vec::new();
+        for id in created {
+            if let Some(g) = groups.get(id) {
+                feed.push(NewChange::new(ChangeKind::GroupCreated, Subject::Group(g)));
+            }
+        }
+        let mut sorted = |ids: &[&String], kind: ChangeKind| {
+            let mut ids: Vec<&String> = ids.to_vec();
+            ids.sort();
+            for id in ids {
+                if let Some(g) = groups.get(id) {
+                    let change = NewChange::new(kind, Subject::Members(g, &member));
+                    feed.push(change.because("groups asserted at login"));
+                }
+            }
+        };
+        sorted(added, ChangeKind::GroupMemberAdded);
+        sorted(removed, ChangeKind::GroupMemberRemoved);
+        self.append_changes(tx, org, actor, &feed).await
     }
 }

@@ -10,6 +10,7 @@ pub mod admin_lockout;
 pub mod admin_sessions;
 pub mod admins;
 pub mod api_keys;
+pub mod changes;
 pub mod console_queries;
 pub mod domains;
 pub mod group_members;
@@ -25,6 +26,7 @@ pub mod policy;
 pub mod saml;
 pub mod saml_keys;
 pub mod sessions;
+pub mod snapshot;
 pub mod tokens;
 pub mod tombstones;
 pub mod user_admin;
@@ -134,6 +136,9 @@ pub struct Directory {
     /// front door asks; and it needs no hook in the directory's writes, since the store
     /// itself counts the changes that make a key stale (see [`page_keys`]).
     page_keys: Arc<page_keys::PageKeys>,
+    /// Rung when a transaction that wrote changes has committed: long polls of the change
+    /// feed on this instance look again at once (those of other instances poll).
+    change_bell: Arc<tokio::sync::Notify>,
 }
 
 impl Directory {
@@ -142,6 +147,7 @@ impl Directory {
             db,
             clock,
             page_keys: Arc::default(),
+            change_bell: Arc::default(),
         }
     }
 
@@ -151,6 +157,10 @@ impl Directory {
 
     pub fn page_keys(&self) -> &page_keys::PageKeys {
         &self.page_keys
+    }
+
+    pub fn change_bell(&self) -> Arc<tokio::sync::Notify> {
+        self.change_bell.clone()
     }
 
     pub fn now(&self) -> Millis {

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::changes::{ChangeKind, NewChange, Subject};
 use super::model::{OrgId, UserId};
 use super::users::{user_from_row, User, USER_COLUMNS};
 use super::{Actor, Directory, Error, Result};
@@ -127,6 +128,9 @@ impl Directory {
             serde_json::json!({}),
         )
         .await?;
+        let change = NewChange::new(ChangeKind::SessionRevoked, Subject::Sessions(id))
+            .because("signed out everywhere");
+        self.append_changes(&mut tx, org, actor, &[change]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -156,6 +160,8 @@ impl Directory {
             serde_json::json!({}),
         )
         .await?;
+        let change = NewChange::new(ChangeKind::UserErased, Subject::UserId(id));
+        self.append_changes(&mut tx, org, actor, &[change]).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -2,11 +2,12 @@
 //! directories (benchmarks, migrations from another system); one event records the batch.
 //! Each user passes the organisation's policy first, as any created user does.
 
+use super::changes::{ChangeKind, NewChange, Subject};
 use super::model::{fold_case, OrgId, UserId};
 use super::orgs::conflict;
 use super::policy::check::check_user;
 use super::policy::Violation;
-use super::users::UserData;
+use super::users::{User, UserData};
 use super::{Actor, Directory, Error, Result};
 
 /// Rows per INSERT: 100 rows of 11 values stay far inside both backends' parameter limits.
@@ -85,6 +86,28 @@ impl Directory {
         let detail = serde_json::json!({ "count": ids.len() });
         self.record(&mut tx, Some(org), actor, "user.import", None, detail)
             .await?;
+        let created: Vec<User> = users
+            .into_iter()
+            .zip(&ids)
+            .map(|(data, id)| User {
+                id: *id,
+                org_id: org,
+                user_name: data.user_name,
+                external_id: data.external_id,
+                active: data.active,
+                deleted: false,
+                session_epoch: 0,
+                profile: data.profile,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            })
+            .collect();
+        let changes: Vec<NewChange> = created
+            .iter()
+            .map(|u| NewChange::new(ChangeKind::UserCreated, Subject::User(u)))
+            .collect();
+        self.append_changes(&mut tx, org, actor, &changes).await?;
         tx.commit().await?;
         Ok(ids)
     }

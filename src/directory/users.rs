@@ -9,6 +9,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::changes::{ChangeKind, NewChange, Subject};
 use super::model::{fold_case, OrgId, UserId, UserName};
 use super::orgs::{conflict, Org};
 use super::policy::check::check_user;
@@ -21,7 +22,7 @@ use crate::clock::Millis;
 use crate::db::WriteTx;
 
 /// A user of one organisation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub id: UserId,
     pub org_id: OrgId,
@@ -294,7 +295,7 @@ impl Directory {
             Some(jit) => Some(jit),
             None => user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?,
         };
-        let (user, before, how) = match existing {
+        let (user, before, (how, kind)) = match existing {
             Some(old) if (old.deleted && restore) || adopting => {
                 let how = if adopting {
                     Provisioned::Adopted
@@ -335,7 +336,11 @@ impl Directory {
                 if epoch_step != 0 && !data.active {
                     end_user_sessions(tx.conn(), org, old.id).await?;
                 }
-                (user_from_row(row)?, Some(old.profile), how)
+                let kind = match how {
+                    Provisioned::Adopted => ChangeKind::of_user_write(old.active, data.active),
+                    _ => ChangeKind::UserCreated,
+                };
+                (user_from_row(row)?, Some(old.profile), (how, kind))
             }
             Some(_) => {
                 let err = Error::Conflict {
@@ -376,7 +381,11 @@ impl Directory {
                         return Err(tx.fail(err).await);
                     }
                 };
-                (user_from_row(row)?, None, Provisioned::Created)
+                (
+                    user_from_row(row)?,
+                    None,
+                    (Provisioned::Created, ChangeKind::UserCreated),
+                )
             }
         };
         let id = user.id;
@@ -397,6 +406,8 @@ impl Directory {
             detail,
         )
         .await?;
+        let change = NewChange::new(kind, Subject::User(&user));
+        self.append_changes(&mut tx, org, actor, &[change]).await?;
         tx.commit().await?;
         Ok((user, how))
     }
@@ -526,6 +537,9 @@ impl Directory {
                 )
                 .await?;
             }
+            let kind = ChangeKind::of_user_write(current.active, data.active);
+            let change = NewChange::new(kind, Subject::User(&user)).because(action);
+            self.append_changes(&mut tx, org, actor, &[change]).await?;
             // The caller gets the user's last state (`active: false`) though it is gone.
             if epoch_step != 0 && !data.active {
                 self.erase_deactivated(&mut tx, &policy_org, id, actor)
@@ -550,6 +564,20 @@ impl Directory {
         id: UserId,
         active: bool,
         actor: &Actor,
+    ) -> Result<User> {
+        let reason = activation_action(active);
+        self.set_active_because(org, id, active, actor, reason)
+            .await
+    }
+
+    /// [`Self::set_active`], with the reason the change feed gives.
+    async fn set_active_because(
+        &self,
+        org: impl Into<OrgRef<'_>>,
+        id: UserId,
+        active: bool,
+        actor: &Actor,
+        reason: &str,
     ) -> Result<User> {
         let policy_org = self.org_for_policy(org.into()).await?;
         let org = policy_org.id;
@@ -585,6 +613,11 @@ impl Directory {
             .await?
             .filter(|u| !u.deleted)
             .ok_or(Error::NotFound("user"))?;
+        if updated.rows_affected() == 1 {
+            let kind = ChangeKind::of_user_write(!active, active);
+            let change = NewChange::new(kind, Subject::User(&user)).because(reason);
+            self.append_changes(&mut tx, org, actor, &[change]).await?;
+        }
         if updated.rows_affected() == 1 && !active {
             self.erase_deactivated(&mut tx, &policy_org, id, actor)
                 .await?;
@@ -609,10 +642,11 @@ impl Directory {
             OnDelete::Soft => {}
             OnDelete::Hard => return self.hard_delete_user(org, id, actor).await,
             OnDelete::Deactivate => {
+                let reason = "user.delete, with on_delete=deactivate";
                 return self
-                    .set_active(&*policy_org, id, false, actor)
+                    .set_active_because(&*policy_org, id, false, actor, reason)
                     .await
-                    .map(drop)
+                    .map(drop);
             }
         }
         let mut tx = self.db().begin().await?;
@@ -629,8 +663,9 @@ impl Directory {
         if updated.rows_affected() == 0 {
             return Err(Error::NotFound("user"));
         }
-        if let Some(user) = user_in(&mut tx, org, UserKey::Id(id)).await? {
-            tombstones::bury(&mut tx, &user, self.now()).await?;
+        let deleted = user_in(&mut tx, org, UserKey::Id(id)).await?;
+        if let Some(user) = &deleted {
+            tombstones::bury(&mut tx, user, self.now()).await?;
         }
         end_user_sessions(tx.conn(), org, id).await?;
         sqlx::query("delete from group_members where org_id = $1 and user_id = $2")
@@ -647,6 +682,12 @@ impl Directory {
             serde_json::json!({}),
         )
         .await?;
+        let subject = match &deleted {
+            Some(user) => Subject::User(user),
+            None => Subject::UserId(id),
+        };
+        let change = NewChange::new(ChangeKind::UserDeleted, subject);
+        self.append_changes(&mut tx, org, actor, &[change]).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -8,6 +8,7 @@ mod admin_passwords;
 mod api_helpers;
 mod api_key_rights;
 mod bad_paths;
+mod change_feed;
 mod cli;
 mod console_api_keys;
 mod console_auth;

@@ -5,6 +5,7 @@
 use super::{OnDeactivate, Violation, ViolationKind};
 use crate::clock::Millis;
 use crate::db::{placeholders, WriteTx};
+use crate::directory::changes::{self, ChangeKind, NewChange, Subject};
 use crate::directory::model::{OrgId, UserId};
 use crate::directory::orgs::Org;
 use crate::directory::tombstones;
@@ -21,6 +22,7 @@ pub(crate) async fn erase_in(tx: &mut WriteTx, org: OrgId, id: UserId, now: Mill
         tombstones::bury(tx, &user, now).await?;
         tombstones::redact_events(tx, &user).await?;
     }
+    changes::redact_user(tx, org, id).await?;
     sqlx::query(
         "update groups set version = version + 1, updated_at = $3 \
          where org_id = $1 and id in \
@@ -187,6 +189,9 @@ impl Directory {
             detail,
         )
         .await?;
+        let change = NewChange::new(ChangeKind::UserErased, Subject::UserId(id))
+            .because("on_deactivate=delete");
+        self.append_changes(tx, org.id, actor, &[change]).await?;
         Ok(true)
     }
 
@@ -221,6 +226,9 @@ impl Directory {
             detail,
         )
         .await?;
+        let change =
+            NewChange::new(ChangeKind::UserDeleted, Subject::UserId(id)).because("on_delete=hard");
+        self.append_changes(&mut tx, org, actor, &[change]).await?;
         tx.commit().await?;
         Ok(())
     }

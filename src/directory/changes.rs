@@ -1,0 +1,429 @@
+//! The change feed's outbox (DESIGN.md, Change feed). Every directory change writes its
+//! record in the transaction of the change itself, numbered per organisation without gaps
+//! (`seq`): a change that rolls back leaves no record and no hole, and a reader never
+//! sees a record whose change is not there.
+//!
+//! The numbers come from the organisation's row of `change_seqs`, taken at the end of the
+//! writing transaction. On PostgreSQL that row's lock is held until the commit, so the
+//! writers of one organisation (on any instance) commit in the order of their numbers and a
+//! reader that sees number N sees every number before it; on SQLite writes take turns.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use super::groups::Group;
+use super::model::{GroupId, OrgId, UserId};
+use super::users::User;
+use super::{Actor, Directory, Error, Result};
+use crate::clock::Millis;
+use crate::db::{placeholders, WriteTx};
+
+/// What happened. The names are the feed's `type`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ChangeKind {
+    UserCreated,
+    UserUpdated,
+    UserDeactivated,
+    UserReactivated,
+    UserDeleted,
+    UserErased,
+    GroupCreated,
+    GroupUpdated,
+    GroupDeleted,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+    SessionRevoked,
+}
+
+impl ChangeKind {
+    pub const ALL: [ChangeKind; 12] = [
+        ChangeKind::UserCreated,
+        ChangeKind::UserUpdated,
+        ChangeKind::UserDeactivated,
+        ChangeKind::UserReactivated,
+        ChangeKind::UserDeleted,
+        ChangeKind::UserErased,
+        ChangeKind::GroupCreated,
+        ChangeKind::GroupUpdated,
+        ChangeKind::GroupDeleted,
+        ChangeKind::GroupMemberAdded,
+        ChangeKind::GroupMemberRemoved,
+        ChangeKind::SessionRevoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::UserCreated => "user.created",
+            ChangeKind::UserUpdated => "user.updated",
+            ChangeKind::UserDeactivated => "user.deactivated",
+            ChangeKind::UserReactivated => "user.reactivated",
+            ChangeKind::UserDeleted => "user.deleted",
+            ChangeKind::UserErased => "user.erased",
+            ChangeKind::GroupCreated => "group.created",
+            ChangeKind::GroupUpdated => "group.updated",
+            ChangeKind::GroupDeleted => "group.deleted",
+            ChangeKind::GroupMemberAdded => "group.member_added",
+            ChangeKind::GroupMemberRemoved => "group.member_removed",
+            ChangeKind::SessionRevoked => "session.revoked",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The kind for a user whose `active` went from `was` to `now`, or that changed otherwise.
+    pub fn of_user_write(was: bool, now: bool) -> Self {
+        match (was, now) {
+            (true, false) => ChangeKind::UserDeactivated,
+            (false, true) => ChangeKind::UserReactivated,
+            _ => ChangeKind::UserUpdated,
+        }
+    }
+}
+
+/// What a change is about, as it is once the change is made.
+pub enum Subject<'a> {
+    User(&'a User),
+    /// A user that is gone for good: only its id is kept.
+    UserId(UserId),
+    Group(&'a Group),
+    /// Members added to or removed from a group, by user id.
+    Members(&'a Group, &'a [String]),
+    /// A user's sessions.
+    Sessions(UserId),
+}
+
+impl Subject<'_> {
+    fn resource_type(&self) -> &'static str {
+        match self {
+            Subject::User(_) | Subject::UserId(_) | Subject::Sessions(_) => "User",
+            Subject::Group(_) | Subject::Members(..) => "Group",
+        }
+    }
+
+    fn resource_id(&self) -> String {
+        match self {
+            Subject::User(u) => u.id.to_string(),
+            Subject::UserId(id) | Subject::Sessions(id) => id.to_string(),
+            Subject::Group(g) | Subject::Members(g, _) => g.id.to_string(),
+        }
+    }
+
+    fn body(&self) -> Value {
+        match self {
+            Subject::User(u) => json!({ "user": u }),
+            Subject::UserId(id) | Subject::Sessions(id) => json!({ "id": id }),
+            Subject::Group(g) => json!({ "group": group_json(g) }),
+            Subject::Members(g, ids) => json!({ "group": group_json(g), "members": ids }),
+        }
+    }
+}
+
+fn group_json(g: &Group) -> Value {
+    json!({
+        "id": g.id,
+        "displayName": g.display_name,
+        "externalId": g.external_id,
+        "created": g.created_at,
+        "updated": g.updated_at,
+        "version": g.version,
+    })
+}
+
+/// A change about to be written.
+pub struct NewChange<'a> {
+    pub kind: ChangeKind,
+    pub subject: Subject<'a>,
+    /// Why, where the kind alone does not say (a deactivation: which rule or request).
+    pub reason: Option<&'a str>,
+}
+
+impl<'a> NewChange<'a> {
+    pub fn new(kind: ChangeKind, subject: Subject<'a>) -> Self {
+        Self {
+            kind,
+            subject,
+            reason: None,
+        }
+    }
+
+    pub fn because(mut self, reason: &'a str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+}
+
+/// Through which door a change came, from who made it.
+pub fn source(actor: &Actor) -> &'static str {
+    match actor {
+        Actor::ScimToken(_) => "scim",
+        Actor::Admin(_) | Actor::OrgAdmin(_) | Actor::SetupLink(_) => "admin",
+        Actor::ApiKey(_) => "api",
+        Actor::Idp(_) => "login",
+        Actor::Cli => "cli",
+        Actor::System => "system",
+        Actor::User(_) => "user",
+    }
+}
+
+/// Rows per insert statement: 9 parameters each, well inside both backends' limits.
+const ROWS_PER_INSERT: usize = 100;
+
+impl Directory {
+    /// Writes `changes`, in order, in the caller's transaction, with the organisation's next
+    /// numbers. Call it last before the commit: on PostgreSQL it holds the organisation's
+    /// numbering until then.
+    pub(super) async fn append_changes(
+        &self,
+        tx: &mut WriteTx,
+        org: OrgId,
+        actor: &Actor,
+        changes: &[NewChange<'_>],
+    ) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let count = changes.len() as i64;
+        let last: i64 = sqlx::query_scalar(
+            "insert into change_seqs (org_id, last_seq) values ($1, $2) \
+             on conflict (org_id) do update set last_seq = change_seqs.last_seq + $2 \
+             returning last_seq",
+        )
+        .bind(org.to_string())
+        .bind(count)
+        .fetch_one(tx.conn())
+        .await?;
+        let first = last - count + 1;
+        let at = self.now();
+        let actor_name = actor.to_string();
+        let source = source(actor);
+        for (chunk_no, chunk) in changes.chunks(ROWS_PER_INSERT).enumerate() {
+            let sql = format!(
+                "insert into changes (org_id, seq, kind, at, actor, source, resource_type, \
+                 resource_id, body) values {}",
+                (0..chunk.len())
+                    .map(|i| format!("({})", placeholders(i * 9 + 1, 9)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (i, change) in chunk.iter().enumerate() {
+                let seq = first + (chunk_no * ROWS_PER_INSERT + i) as i64;
+                let mut body = change.subject.body();
+                if let Some(reason) = change.reason {
+                    body["reason"] = reason.into();
+                }
+                query = query
+                    .bind(org.to_string())
+                    .bind(seq)
+                    .bind(change.kind.as_str())
+                    .bind(at)
+                    .bind(actor_name.clone())
+                    .bind(source)
+                    .bind(change.subject.resource_type())
+                    .bind(change.subject.resource_id())
+                    .bind(body.to_string());
+            }
+            query.execute(tx.conn()).await?;
+        }
+        tx.ring_on_commit(self.change_bell());
+        Ok(())
+    }
+}
+
+/// After an erase, the user's earlier changes keep only its id: the feed must not hold
+/// what the erase removed.
+pub(super) async fn redact_user(tx: &mut WriteTx, org: OrgId, id: UserId) -> Result<()> {
+    sqlx::query(
+        "update changes set body = $3 where org_id = $1 and resource_id = $2 \
+         and resource_type = 'User'",
+    )
+    .bind(org.to_string())
+    .bind(id.to_string())
+    .bind(json!({ "id": id }).to_string())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A change as stored.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub seq: i64,
+    pub kind: String,
+    pub at: Millis,
+    pub actor: String,
+    pub source: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub body: Value,
+}
+
+impl Change {
+    /// The user the change shows, when it holds one.
+    pub fn user(&self) -> Option<User> {
+        serde_json::from_value(self.body.get("user")?.clone()).ok()
+    }
+
+    /// The group the change shows, when it holds one.
+    pub fn group(&self, org: OrgId) -> Option<Group> {
+        let g = self.body.get("group")?;
+        Some(Group {
+            id: GroupId::parse(g.get("id")?.as_str()?)?,
+            org_id: org,
+            display_name: g.get("displayName")?.as_str()?.to_string(),
+            external_id: g
+                .get("externalId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            created_at: g.get("created")?.as_i64()?,
+            updated_at: g.get("updated")?.as_i64()?,
+            version: g.get("version")?.as_i64()?,
+        })
+    }
+
+    /// The member ids of a member change.
+    pub fn members(&self) -> Vec<String> {
+        self.body
+            .get("members")
+            .and_then(Value::as_array)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        self.body.get("reason").and_then(Value::as_str)
+    }
+}
+
+/// A page of the feed.
+#[derive(Debug, Clone)]
+pub struct ChangePage {
+    pub changes: Vec<Change>,
+    /// The number to ask after next: the last change returned, or, when fewer than the
+    /// limit matched, the last change there was (the types left out need not be read again).
+    pub next: i64,
+}
+
+/// Why a page of the feed cannot be given.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// The changes after the asked number were removed by the retention.
+    #[error("the changes after {after} are no longer kept; the oldest kept follows {pruned}")]
+    Gone { after: i64, pruned: i64 },
+    #[error(transparent)]
+    Directory(#[from] Error),
+}
+
+impl Directory {
+    /// The changes after `after`, of the given kinds (all when empty), at most `limit`.
+    pub async fn changes_after(
+        &self,
+        org: OrgId,
+        after: i64,
+        kinds: &[ChangeKind],
+        limit: u32,
+    ) -> std::result::Result<ChangePage, FeedError> {
+        let pool = self.db().pool();
+        // The head first: every change up to it is committed, so a page read up to it can
+        // never step over a change that commits while it is read.
+        let head =
+            sqlx::query("select last_seq, pruned_through from change_seqs where org_id = $1")
+                .bind(org.to_string())
+                .fetch_optional(pool)
+                .await
+                .map_err(Error::from)?;
+        let (last, pruned) = match head {
+            Some(row) => (
+                row.try_get::<i64, _>(0).map_err(Error::from)?,
+                row.try_get::<i64, _>(1).map_err(Error::from)?,
+            ),
+            None => (0, 0),
+        };
+        if after < pruned {
+            return Err(FeedError::Gone { after, pruned });
+        }
+        let mut sql = String::from(
+            "select seq, kind, at, actor, source, resource_type, resource_id, body from changes \
+             where org_id = $1 and seq > $2 and seq <= $3",
+        );
+        if !kinds.is_empty() {
+            sql.push_str(&format!(" and kind in ({})", placeholders(5, kinds.len())));
+        }
+        sql.push_str(" order by seq limit $4");
+        let mut query = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(after)
+            .bind(last)
+            .bind(i64::from(limit));
+        for k in kinds {
+            query = query.bind(k.as_str());
+        }
+        let rows = query.fetch_all(pool).await.map_err(Error::from)?;
+        let changes = rows
+            .iter()
+            .map(change_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let next = if changes.len() < limit as usize {
+            last.max(after)
+        } else {
+            changes.last().map_or(after, |c| c.seq)
+        };
+        Ok(ChangePage { changes, next })
+    }
+
+    /// The organisation's last change number (0 before its first change).
+    pub async fn last_change(&self, org: OrgId) -> Result<i64> {
+        let last: Option<i64> =
+            sqlx::query_scalar("select last_seq from change_seqs where org_id = $1")
+                .bind(org.to_string())
+                .fetch_optional(self.db().pool())
+                .await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    /// Removes the changes older than `before` (ms), organisation by organisation, and
+    /// remembers the last number removed, so that a reader asking for what follows an
+    /// older one is told it missed changes. Returns how many went.
+    pub async fn prune_changes(&self, before: Millis) -> Result<u64> {
+        let mut tx = self.db().begin().await?;
+        sqlx::query(
+            "update change_seqs set pruned_through = \
+               (select max(seq) from changes c where c.org_id = change_seqs.org_id and c.at < $1) \
+             where exists (select 1 from changes c where c.org_id = change_seqs.org_id and c.at < $1)",
+        )
+        .bind(before)
+        .execute(tx.conn())
+        .await?;
+        let gone = sqlx::query(
+            "delete from changes where seq <= \
+               (select pruned_through from change_seqs s where s.org_id = changes.org_id)",
+        )
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(gone.rows_affected())
+    }
+}
+
+fn change_from_row(row: &sqlx::any::AnyRow) -> Result<Change> {
+    let body: String = row.try_get(7)?;
+    Ok(Change {
+        seq: row.try_get(0)?,
+        kind: row.try_get(1)?,
+        at: row.try_get(2)?,
+        actor: row.try_get(3)?,
+        source: row.try_get(4)?,
+        resource_type: row.try_get(5)?,
+        resource_id: row.try_get(6)?,
+        body: serde_json::from_str(&body)
+            .map_err(|e| Error::Corrupt(format!("change body: {e}")))?,
+    })
+}

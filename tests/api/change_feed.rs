@@ -1,0 +1,183 @@
+//! The change feed (DESIGN.md, Change feed): each directory change writes its record in its
+//! own transaction, numbered per organisation without gaps; a refused write writes none.
+
+use gatehouse::directory::group_members::MemberRef;
+use gatehouse::directory::groups::NewGroup;
+use gatehouse::directory::Actor;
+use serde_json::Value;
+
+use crate::api_helpers::Api;
+use crate::helpers::{user_data, TestApp};
+
+fn types(page: &Value) -> Vec<String> {
+    page["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn changes_come_in_order_without_gaps_and_only_for_writes_that_happened() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let globex = app.org("globex", &[]).await;
+    let d = &app.directory;
+    let alice = d
+        .create_user(acme.id, user_data("alice@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    // A refused write (the userName is taken) leaves no record.
+    assert!(d
+        .create_user(acme.id, user_data("alice@acme.test"), &Actor::Cli)
+        .await
+        .is_err());
+    d.set_active(acme.id, alice.id, false, &Actor::Cli)
+        .await
+        .unwrap();
+    d.set_active(acme.id, alice.id, true, &Actor::Cli)
+        .await
+        .unwrap();
+    let new = NewGroup {
+        display_name: "Engineering".into(),
+        external_id: None,
+        members: vec![MemberRef {
+            id: alice.id.to_string(),
+            display: None,
+        }],
+    };
+    d.create_group(acme.id, new, &Actor::Cli).await.unwrap();
+    d.sign_out_everywhere(acme.id, alice.id, &Actor::Cli)
+        .await
+        .unwrap();
+    d.delete_user(acme.id, alice.id, &Actor::Cli).await.unwrap();
+    d.create_user(globex.id, user_data("bob@globex.test"), &Actor::Cli)
+        .await
+        .unwrap();
+
+    let api = Api::scoped(&app, &acme).await;
+    let page = api.get("/orgs/acme/changes").await;
+    assert_eq!(page.status, 200, "{:?}", page.body);
+    assert_eq!(
+        types(&page.body),
+        [
+            "user.created",
+            "user.deactivated",
+            "user.reactivated",
+            "group.created",
+            "group.member_added",
+            "session.revoked",
+            "user.deleted"
+        ]
+    );
+    let seqs: Vec<i64> = page.body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
+    assert_eq!(page.body["next"], 7);
+    let first = &page.body["changes"][0];
+    assert_eq!(first["resource"]["userName"], "alice@acme.test");
+    assert_eq!(first["source"], "cli");
+    assert_eq!(
+        page.body["changes"][4]["members"][0]["value"],
+        alice.id.to_string()
+    );
+
+    // Paging and types.
+    let page = api.get("/orgs/acme/changes?after=2&limit=2").await;
+    assert_eq!(types(&page.body), ["user.reactivated", "group.created"]);
+    assert_eq!(page.body["next"], 4);
+    let page = api
+        .get("/orgs/acme/changes?types=user.deleted,user.created")
+        .await;
+    assert_eq!(types(&page.body), ["user.created", "user.deleted"]);
+    let bad = api.get("/orgs/acme/changes?types=user.exploded").await;
+    assert_eq!(bad.status, 400);
+
+    // Another organisation's feed is its own, and not readable with this key.
+    let other = api.get("/orgs/globex/changes").await;
+    assert!(
+        matches!(other.status.as_u16(), 403 | 404),
+        "{}",
+        other.status
+    );
+    let globex_api = Api::scoped(&app, &globex).await;
+    let page = globex_api.get("/orgs/globex/changes").await;
+    assert_eq!(types(&page.body), ["user.created"]);
+    assert_eq!(page.body["changes"][0]["seq"], 1);
+}
+
+#[tokio::test]
+async fn a_long_poll_answers_when_a_change_commits_and_retention_answers_410() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let api = Api::scoped(&app, &acme).await;
+    let empty = api.get("/orgs/acme/changes?wait=0").await;
+    assert_eq!(types(&empty.body), Vec::<String>::new());
+    assert_eq!(empty.body["next"], 0);
+    let d = app.directory.clone();
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        d.create_user(acme.id, user_data("late@acme.test"), &Actor::Cli)
+            .await
+            .unwrap();
+    });
+    let page = api.get("/orgs/acme/changes?after=0&wait=20").await;
+    writer.await.unwrap();
+    assert_eq!(types(&page.body), ["user.created"]);
+
+    // Retention removes it; asking after 0 now has missed a change.
+    let far = app.directory.now() + 1;
+    assert_eq!(app.directory.prune_changes(far).await.unwrap(), 1);
+    let gone = api.get("/orgs/acme/changes?after=0").await;
+    assert_eq!(gone.status, 410, "{:?}", gone.body);
+    let fine = api.get("/orgs/acme/changes?after=1").await;
+    assert_eq!(fine.status, 200);
+}
+
+#[tokio::test]
+async fn a_snapshot_pages_users_then_groups_and_ends_with_the_seq_to_follow() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let d = &app.directory;
+    for i in 0..3 {
+        d.create_user(acme.id, user_data(&format!("u{i}@acme.test")), &Actor::Cli)
+            .await
+            .unwrap();
+    }
+    let api = Api::scoped(&app, &acme).await;
+    let mut cursor: Option<String> = None;
+    let (mut users, mut pages) = (0, 0);
+    let mut seq;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/orgs/acme/snapshot?limit=2&cursor={c}"),
+            None => "/orgs/acme/snapshot?limit=2".to_string(),
+        };
+        let page = api.get(&path).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        users += page.body["users"].as_array().unwrap().len();
+        seq = page.body["seq"].as_i64().unwrap();
+        pages += 1;
+        if pages == 1 {
+            // A change during the walk is after the snapshot's seq.
+            d.create_user(acme.id, user_data("during@acme.test"), &Actor::Cli)
+                .await
+                .unwrap();
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert!(users >= 3);
+    assert_eq!(seq, 3);
+    let after = api.get(&format!("/orgs/acme/changes?after={seq}")).await;
+    assert_eq!(types(&after.body), ["user.created"]);
+    let bad = api.get("/orgs/acme/snapshot?cursor=nonsense").await;
+    assert_eq!(bad.status, 400);
+}
