@@ -112,7 +112,6 @@ fn kinds(raw: Option<&str>) -> Result<Vec<ChangeKind>, ApiError> {
 
 /// How one organisation's resources are shown.
 struct View {
-    org: Org,
     base: String,
     user_type: UserType,
 }
@@ -122,12 +121,11 @@ impl View {
         Self {
             base: format!("{}/scim/v2/{}", state.config.server.base_url(), org.slug),
             user_type: UserType::of(org),
-            org: org.clone(),
         }
     }
 
     fn change(&self, c: &Change) -> Value {
-        let resource = match (c.user(), c.group(self.org.id)) {
+        let resource = match (c.user(), c.group()) {
             (Some(user), _) => crate::scim::user::to_json(&user, &[], &self.base, &self.user_type),
             (None, Some(group)) => crate::scim::group::to_json(&group, None, &self.base),
             (None, None) => json!({ "id": c.resource_id }),
@@ -144,9 +142,8 @@ impl View {
         if let Some(reason) = c.reason() {
             out["reason"] = reason.into();
         }
-        if c.body.get("members").is_some() {
-            let members: Vec<Value> = c
-                .members()
+        if let Some(ids) = c.members() {
+            let members: Vec<Value> = ids
                 .iter()
                 .map(|id| json!({ "value": id, "$ref": format!("{}/Users/{id}", self.base) }))
                 .collect();

@@ -8,19 +8,18 @@
 //! writers of one organisation (on any instance) commit in the order of their numbers and a
 //! reader that sees number N sees every number before it; on SQLite writes take turns.
 
-use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
 use super::groups::Group;
-use super::model::{GroupId, OrgId, UserId};
+use super::model::{OrgId, UserId};
 use super::users::User;
 use super::{Actor, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::{placeholders, WriteTx};
 
 /// What happened. The names are the feed's `type`s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChangeKind {
     UserCreated,
     UserUpdated,
@@ -115,21 +114,10 @@ impl Subject<'_> {
         match self {
             Subject::User(u) => json!({ "user": u }),
             Subject::UserId(id) | Subject::Sessions(id) => json!({ "id": id }),
-            Subject::Group(g) => json!({ "group": group_json(g) }),
-            Subject::Members(g, ids) => json!({ "group": group_json(g), "members": ids }),
+            Subject::Group(g) => json!({ "group": g }),
+            Subject::Members(g, ids) => json!({ "group": g, "members": ids }),
         }
     }
-}
-
-fn group_json(g: &Group) -> Value {
-    json!({
-        "id": g.id,
-        "displayName": g.display_name,
-        "externalId": g.external_id,
-        "created": g.created_at,
-        "updated": g.updated_at,
-        "version": g.version,
-    })
 }
 
 /// A change about to be written.
@@ -268,34 +256,13 @@ impl Change {
     }
 
     /// The group the change shows, when it holds one.
-    pub fn group(&self, org: OrgId) -> Option<Group> {
-        let g = self.body.get("group")?;
-        Some(Group {
-            id: GroupId::parse(g.get("id")?.as_str()?)?,
-            org_id: org,
-            display_name: g.get("displayName")?.as_str()?.to_string(),
-            external_id: g
-                .get("externalId")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            created_at: g.get("created")?.as_i64()?,
-            updated_at: g.get("updated")?.as_i64()?,
-            version: g.get("version")?.as_i64()?,
-        })
+    pub fn group(&self) -> Option<Group> {
+        serde_json::from_value(self.body.get("group")?.clone()).ok()
     }
 
-    /// The member ids of a member change.
-    pub fn members(&self) -> Vec<String> {
-        self.body
-            .get("members")
-            .and_then(Value::as_array)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// The member ids of a member change; None for any other change.
+    pub fn members(&self) -> Option<Vec<String>> {
+        serde_json::from_value(self.body.get("members")?.clone()).ok()
     }
 
     pub fn reason(&self) -> Option<&str> {

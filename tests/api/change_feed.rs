@@ -1,8 +1,8 @@
 //! The change feed (DESIGN.md, Change feed): each directory change writes its record in its
 //! own transaction, numbered per organisation without gaps; a refused write writes none.
 
-use gatehouse::directory::group_members::MemberRef;
-use gatehouse::directory::groups::NewGroup;
+use gatehouse::directory::group_members::{MemberOp, MemberRef};
+use gatehouse::directory::groups::{GroupUpdate, NewGroup};
 use gatehouse::directory::Actor;
 use serde_json::Value;
 
@@ -180,4 +180,76 @@ async fn a_snapshot_pages_users_then_groups_and_ends_with_the_seq_to_follow() {
     assert_eq!(types(&after.body), ["user.created"]);
     let bad = api.get("/orgs/acme/snapshot?cursor=nonsense").await;
     assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn updates_renames_removals_deletes_and_erasure_have_their_types() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let d = &app.directory;
+    let ann = d
+        .create_user(acme.id, user_data("ann@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    let mut data = user_data("ann@acme.test");
+    data.profile.display_name = Some("Ann".into());
+    d.replace_user(acme.id, ann.id, data, None, &Actor::Cli, "user.replace")
+        .await
+        .unwrap();
+    let new = NewGroup {
+        display_name: "Ops".into(),
+        external_id: None,
+        members: vec![MemberRef {
+            id: ann.id.to_string(),
+            display: None,
+        }],
+    };
+    let (group, _) = d.create_group(acme.id, new, &Actor::Cli).await.unwrap();
+    let rename = GroupUpdate {
+        display_name: Some("Operations".into()),
+        external_id: None,
+        members: vec![MemberOp::Remove(vec![ann.id.to_string()])],
+    };
+    d.update_group(acme.id, group.id, rename, None, &Actor::Cli)
+        .await
+        .unwrap();
+    // A member change alone is no group.updated.
+    let add = GroupUpdate {
+        display_name: None,
+        external_id: None,
+        members: vec![MemberOp::Add(vec![MemberRef {
+            id: ann.id.to_string(),
+            display: None,
+        }])],
+    };
+    d.update_group(acme.id, group.id, add, None, &Actor::Cli)
+        .await
+        .unwrap();
+    d.delete_group(acme.id, group.id, None, &Actor::Cli)
+        .await
+        .unwrap();
+    d.erase_user(acme.id, ann.id, &Actor::Cli).await.unwrap();
+
+    let api = Api::scoped(&app, &acme).await;
+    let page = api.get("/orgs/acme/changes").await;
+    assert_eq!(
+        types(&page.body),
+        [
+            "user.created",
+            "user.updated",
+            "group.created",
+            "group.member_added",
+            "group.updated",
+            "group.member_removed",
+            "group.member_added",
+            "group.deleted",
+            "user.erased"
+        ]
+    );
+    let changes = page.body["changes"].as_array().unwrap();
+    assert_eq!(changes[4]["resource"]["displayName"], "Operations");
+    // After the erase, the user's earlier changes hold its id alone.
+    for c in changes.iter().filter(|c| c["resourceType"] == "User") {
+        assert_eq!(c["resource"], serde_json::json!({ "id": ann.id }), "{c}");
+    }
 }
