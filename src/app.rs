@@ -164,6 +164,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::middleware::from_fn_with_state(state.clone(), web::request_limits::guard))
                 .layer(axum::middleware::from_fn_with_state(state.clone(), scim::routes::scim_guard))
                 .layer(axum::middleware::from_fn(error_shapes))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), web::db_deadline::guard))
                 .layer(CatchPanicLayer::new())
                 .layer(RequestBodyLimitLayer::new(max_body)),
         )

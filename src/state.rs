@@ -32,6 +32,8 @@ pub struct App {
     pub floodgate: Floodgate,
     /// Whose `X-Forwarded-For` is believed.
     pub proxies: TrustedProxies,
+    /// When a request last found the database away.
+    pub away: crate::web::db_deadline::AwayWatch,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             outbound,
             floodgate: Floodgate::new(&config.login),
             proxies,
+            away: Default::default(),
             config,
         }))
     }

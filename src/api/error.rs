@@ -52,6 +52,14 @@ impl ApiError {
         )
     }
 
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the database is not reachable right now; retry shortly",
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -117,11 +125,7 @@ impl From<directory::Error> for ApiError {
             directory::Error::Policy(v) => Self::invalid(v.message),
             e if e.is_unavailable() => {
                 tracing::error!(error = %e, "admin API request failed: the database is away");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the database is not reachable right now; retry shortly",
-                )
+                Self::unavailable()
             }
             directory::Error::Db(_) | directory::Error::Corrupt(_) => {
                 tracing::error!(error = %e, "admin API request failed");

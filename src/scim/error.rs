@@ -21,7 +21,7 @@ pub struct ScimError {
     /// invalidSyntax, invalidPath, noTarget, invalidValue, invalidVers, sensitive.
     pub scim_type: Option<&'static str>,
     pub detail: String,
-    /// Seconds for a `Retry-After` header (429).
+    /// Seconds for a `Retry-After` header (429, 503).
     pub retry_after: Option<u64>,
 }
 
@@ -46,6 +46,18 @@ impl ScimError {
                 StatusCode::TOO_MANY_REQUESTS,
                 None,
                 format!("this organisation is over its SCIM request rate; retry in {seconds} s"),
+            )
+        }
+    }
+
+    /// 503 while the database is away, with the wait a client should keep.
+    pub fn unavailable() -> Self {
+        Self {
+            retry_after: Some(UNAVAILABLE_RETRY_S),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "the directory's database is not reachable right now; retry shortly",
             )
         }
     }
@@ -132,14 +144,7 @@ impl From<directory::Error> for ScimError {
             directory::Error::Policy(v) => Self::bad_request(v.kind.scim_type(), v.message),
             e if e.is_unavailable() => {
                 tracing::error!(error = %e, "SCIM request failed: the database is away");
-                Self {
-                    retry_after: Some(UNAVAILABLE_RETRY_S),
-                    ..Self::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        None,
-                        "the directory's database is not reachable right now; retry shortly",
-                    )
-                }
+                Self::unavailable()
             }
             directory::Error::Db(_) | directory::Error::Corrupt(_) => {
                 tracing::error!(error = %e, "SCIM request failed");

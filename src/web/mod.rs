@@ -3,6 +3,7 @@
 pub mod bad_path;
 pub mod client_ip;
 pub mod credentials;
+pub mod db_deadline;
 pub mod forward_auth;
 pub mod health;
 pub mod login;

@@ -123,6 +123,14 @@ impl PageError {
         }
     }
 
+    pub fn unavailable() -> Self {
+        PageError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The service cannot reach its database right now. Try again in a moment.",
+        )
+    }
+
     /// Points the page's link somewhere other than the sign-in page.
     pub fn back_to(mut self, href: &'static str, text: &'static str) -> Self {
         self.back = (href, text);
@@ -142,11 +150,7 @@ impl From<directory::Error> for PageError {
         }
         if e.is_unavailable() {
             tracing::error!(error = %e, "a page request failed: the database is away");
-            return PageError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "The service cannot reach its database right now. Try again in a moment.",
-            );
+            return PageError::unavailable();
         }
         let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         tracing::error!(error = %e, reference, "a page request failed");
