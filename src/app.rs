@@ -84,6 +84,11 @@ impl Application {
             crate::session::lifetimes(&self.state.config),
             Duration::from_secs(600),
         );
+        crate::directory::changes::spawn_pruner(
+            self.state.directory.clone(),
+            self.state.config.changes.retention_days,
+            Duration::from_secs(3600),
+        );
         crate::admin::console::spawn_sweeper(
             self.state.directory.clone(),
             &self.state.config,

@@ -28,6 +28,7 @@ pub struct Config {
     pub outbound: OutboundConfig,
     pub secrets: SecretsConfig,
     pub log: LogConfig,
+    pub changes: ChangesConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,6 +187,21 @@ impl Default for SessionConfig {
             idle_timeout_minutes: 480,
             absolute_timeout_hours: 24,
         }
+    }
+}
+
+/// The change feed (`/api/v1/orgs/{slug}/changes`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChangesConfig {
+    /// Change records older than this are removed; a reader asking from before them gets
+    /// 410 and starts again from a snapshot.
+    pub retention_days: u64,
+}
+
+impl Default for ChangesConfig {
+    fn default() -> Self {
+        Self { retention_days: 30 }
     }
 }
 

@@ -359,6 +359,13 @@ impl Directory {
     /// Removes the changes older than `before` (ms), organisation by organisation, and
     /// remembers the last number removed, so that a reader asking for what follows an
     /// older one is told it missed changes. Returns how many went.
+    /// Removes the change records older than `retention_days` (`changes.retention_days`).
+    pub async fn prune_expired_changes(&self, retention_days: u64) -> Result<u64> {
+        let days = i64::try_from(retention_days).unwrap_or(i64::MAX / DAY_MS);
+        self.prune_changes(self.now().saturating_sub(days.saturating_mul(DAY_MS)))
+            .await
+    }
+
     pub async fn prune_changes(&self, before: Millis) -> Result<u64> {
         let mut tx = self.db().begin().await?;
         sqlx::query(
@@ -393,4 +400,21 @@ fn change_from_row(row: &sqlx::any::AnyRow) -> Result<Change> {
         body: serde_json::from_str(&body)
             .map_err(|e| Error::Corrupt(format!("change body: {e}")))?,
     })
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Removes expired change records every `every` until the process ends.
+pub fn spawn_pruner(directory: Directory, retention_days: u64, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match directory.prune_expired_changes(retention_days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(changes = n, "expired change records removed"),
+                Err(e) => tracing::error!(error = %e, "removing expired change records failed"),
+            }
+        }
+    });
 }

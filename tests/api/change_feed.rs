@@ -253,3 +253,37 @@ async fn updates_renames_removals_deletes_and_erasure_have_their_types() {
         assert_eq!(c["resource"], serde_json::json!({ "id": ann.id }), "{c}");
     }
 }
+
+#[tokio::test]
+async fn retention_removes_only_records_older_than_changes_retention_days() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let api = Api::scoped(&app, &acme).await;
+    const DAY: i64 = 86_400_000;
+    let d = &app.directory;
+    d.create_user(acme.id, user_data("old@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    app.clock.advance_ms(20 * DAY);
+    d.create_user(acme.id, user_data("newer@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    app.clock.advance_ms(11 * DAY);
+
+    // 31 days after the first and 11 after the second: only the first is past 30 days.
+    assert_eq!(d.prune_expired_changes(30).await.unwrap(), 1);
+    assert_eq!(api.get("/orgs/acme/changes?after=0").await.status, 410);
+    let kept = api.get("/orgs/acme/changes?after=1").await;
+    assert_eq!(types(&kept.body), ["user.created"]);
+    assert_eq!(kept.body["changes"][0]["seq"], 2);
+    assert_eq!(
+        d.prune_expired_changes(30).await.unwrap(),
+        0,
+        "nothing more is old enough"
+    );
+    assert_eq!(
+        d.prune_expired_changes(u64::MAX).await.unwrap(),
+        0,
+        "no overflow"
+    );
+}
