@@ -209,3 +209,31 @@ async fn select_in(
         .into_iter()
         .collect())
 }
+
+/// Takes a user out of every group it is in; returns those groups as they are afterwards,
+/// ordered by id, for the change feed's `group.member_removed`.
+pub(super) async fn leave_every_group(
+    tx: &mut WriteTx,
+    org: OrgId,
+    user: super::model::UserId,
+) -> Result<Vec<super::groups::Group>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "select group_id from group_members where org_id = $1 and user_id = $2 order by group_id",
+    )
+    .bind(org.to_string())
+    .bind(user.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    sqlx::query("delete from group_members where org_id = $1 and user_id = $2")
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    let mut groups = Vec::with_capacity(ids.len());
+    for id in ids.iter().filter_map(|id| GroupId::parse(id)) {
+        if let Some(group) = super::groups::group_in(tx, org, id).await? {
+            groups.push(group);
+        }
+    }
+    Ok(groups)
+}

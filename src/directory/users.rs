@@ -668,11 +668,7 @@ impl Directory {
             tombstones::bury(&mut tx, user, self.now()).await?;
         }
         end_user_sessions(tx.conn(), org, id).await?;
-        sqlx::query("delete from group_members where org_id = $1 and user_id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(tx.conn())
-            .await?;
+        let left = super::group_members::leave_every_group(&mut tx, org, id).await?;
         self.record(
             &mut tx,
             Some(org),
@@ -686,8 +682,13 @@ impl Directory {
             Some(user) => Subject::User(user),
             None => Subject::UserId(id),
         };
-        let change = NewChange::new(ChangeKind::UserDeleted, subject);
-        self.append_changes(&mut tx, org, actor, &[change]).await?;
+        let member = [id.to_string()];
+        let mut changes = vec![NewChange::new(ChangeKind::UserDeleted, subject)];
+        changes.extend(left.iter().map(|g| {
+            NewChange::new(ChangeKind::GroupMemberRemoved, Subject::Members(g, &member))
+                .because("the user was deleted")
+        }));
+        self.append_changes(&mut tx, org, actor, &changes).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -68,7 +68,9 @@ async fn changes_come_in_order_without_gaps_and_only_for_writes_that_happened() 
             "group.created",
             "group.member_added",
             "session.revoked",
-            "user.deleted"
+            "user.deleted",
+            // A deleted user leaves its groups, and the app hears of it.
+            "group.member_removed"
         ]
     );
     let seqs: Vec<i64> = page.body["changes"]
@@ -77,8 +79,8 @@ async fn changes_come_in_order_without_gaps_and_only_for_writes_that_happened() 
         .iter()
         .map(|c| c["seq"].as_i64().unwrap())
         .collect();
-    assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
-    assert_eq!(page.body["next"], 7);
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+    assert_eq!(page.body["next"], 8);
     let first = &page.body["changes"][0];
     assert_eq!(first["resource"]["userName"], "alice@acme.test");
     assert_eq!(first["source"], "cli");
@@ -86,6 +88,10 @@ async fn changes_come_in_order_without_gaps_and_only_for_writes_that_happened() 
         page.body["changes"][4]["members"][0]["value"],
         alice.id.to_string()
     );
+    let left = &page.body["changes"][7];
+    assert_eq!(left["members"][0]["value"], alice.id.to_string());
+    assert_eq!(left["resource"]["displayName"], "Engineering");
+    assert_eq!(left["reason"], "the user was deleted");
 
     // Paging and types.
     let page = api.get("/orgs/acme/changes?after=2&limit=2").await;
