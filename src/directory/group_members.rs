@@ -210,12 +210,14 @@ async fn select_in(
         .collect())
 }
 
-/// Takes a user out of every group it is in; returns those groups as they are afterwards,
-/// ordered by id, for the change feed's `group.member_removed`.
-pub(super) async fn leave_every_group(
+/// Takes a user out of every group it is in, each group getting a new version (its ETag
+/// changes with its members); returns those groups as they are afterwards, ordered by id,
+/// for the change feed's `group.member_removed`.
+pub(crate) async fn leave_every_group(
     tx: &mut WriteTx,
     org: OrgId,
     user: super::model::UserId,
+    now: crate::clock::Millis,
 ) -> Result<Vec<super::groups::Group>> {
     let ids: Vec<String> = sqlx::query_scalar(
         "select group_id from group_members where org_id = $1 and user_id = $2 order by group_id",
@@ -223,6 +225,16 @@ pub(super) async fn leave_every_group(
     .bind(org.to_string())
     .bind(user.to_string())
     .fetch_all(tx.conn())
+    .await?;
+    sqlx::query(
+        "update groups set version = version + 1, updated_at = $3 \
+         where org_id = $1 and id in \
+           (select group_id from group_members where org_id = $1 and user_id = $2)",
+    )
+    .bind(org.to_string())
+    .bind(user.to_string())
+    .bind(now)
+    .execute(tx.conn())
     .await?;
     sqlx::query("delete from group_members where org_id = $1 and user_id = $2")
         .bind(org.to_string())

@@ -668,7 +668,7 @@ impl Directory {
             tombstones::bury(&mut tx, user, self.now()).await?;
         }
         end_user_sessions(tx.conn(), org, id).await?;
-        let left = super::group_members::leave_every_group(&mut tx, org, id).await?;
+        let left = super::group_members::leave_every_group(&mut tx, org, id, self.now()).await?;
         self.record(
             &mut tx,
             Some(org),

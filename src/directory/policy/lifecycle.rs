@@ -23,16 +23,7 @@ pub(crate) async fn erase_in(tx: &mut WriteTx, org: OrgId, id: UserId, now: Mill
         tombstones::redact_events(tx, &user).await?;
     }
     changes::redact_user(tx, org, id).await?;
-    sqlx::query(
-        "update groups set version = version + 1, updated_at = $3 \
-         where org_id = $1 and id in \
-           (select group_id from group_members where org_id = $1 and user_id = $2)",
-    )
-    .bind(org.to_string())
-    .bind(id.to_string())
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
+    crate::directory::group_members::leave_every_group(tx, org, id, now).await?;
     sqlx::query("delete from admin_sessions where org_id = $1 and user_id = $2")
         .bind(org.to_string())
         .bind(id.to_string())
