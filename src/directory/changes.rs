@@ -143,6 +143,18 @@ impl<'a> NewChange<'a> {
     }
 }
 
+/// The `group.member_removed` of a user (`member`, its id alone) that left `groups` because
+/// it was deleted or erased.
+pub(crate) fn left_groups<'a>(
+    groups: &'a [Group],
+    member: &'a [String],
+    reason: &'a str,
+) -> impl Iterator<Item = NewChange<'a>> {
+    groups.iter().map(move |g| {
+        NewChange::new(ChangeKind::GroupMemberRemoved, Subject::Members(g, member)).because(reason)
+    })
+}
+
 /// Through which door a change came, from who made it.
 pub fn source(actor: &Actor) -> &'static str {
     match actor {

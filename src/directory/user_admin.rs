@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::changes::{ChangeKind, NewChange, Subject};
+use super::changes::{left_groups, ChangeKind, NewChange, Subject};
 use super::model::{OrgId, UserId};
 use super::users::{user_from_row, User, USER_COLUMNS};
 use super::{Actor, Directory, Error, Result};
@@ -150,7 +150,7 @@ impl Directory {
         if exists.is_none() {
             return Err(Error::NotFound("user"));
         }
-        super::policy::lifecycle::erase_in(&mut tx, org, id, now).await?;
+        let left = super::policy::lifecycle::erase_in(&mut tx, org, id, now).await?;
         self.record(
             &mut tx,
             Some(org),
@@ -160,8 +160,10 @@ impl Directory {
             serde_json::json!({}),
         )
         .await?;
-        let change = NewChange::new(ChangeKind::UserErased, Subject::UserId(id));
-        self.append_changes(&mut tx, org, actor, &[change]).await?;
+        let member = [id.to_string()];
+        let mut changes = vec![NewChange::new(ChangeKind::UserErased, Subject::UserId(id))];
+        changes.extend(left_groups(&left, &member, "the user was erased"));
+        self.append_changes(&mut tx, org, actor, &changes).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -684,10 +684,11 @@ impl Directory {
         };
         let member = [id.to_string()];
         let mut changes = vec![NewChange::new(ChangeKind::UserDeleted, subject)];
-        changes.extend(left.iter().map(|g| {
-            NewChange::new(ChangeKind::GroupMemberRemoved, Subject::Members(g, &member))
-                .because("the user was deleted")
-        }));
+        changes.extend(super::changes::left_groups(
+            &left,
+            &member,
+            "the user was deleted",
+        ));
         self.append_changes(&mut tx, org, actor, &changes).await?;
         tx.commit().await?;
         Ok(())

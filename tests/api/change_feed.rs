@@ -293,3 +293,92 @@ async fn retention_removes_only_records_older_than_changes_retention_days() {
         "no overflow"
     );
 }
+
+/// The last `n` changes of the organisation.
+async fn tail(api: &Api<'_>, n: usize) -> Vec<Value> {
+    let page = api.get("/orgs/acme/changes?limit=1000").await;
+    let all = page.body["changes"].as_array().unwrap();
+    all[all.len().saturating_sub(n)..].to_vec()
+}
+
+#[tokio::test]
+async fn every_erase_removes_the_user_from_its_groups_in_the_feed_and_moves_their_etag() {
+    use crate::policy_lifecycle::set;
+    use crate::scim_helpers::{Scim, USER_URN};
+    use serde_json::json;
+
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "acme").await;
+    let api = Api::scoped(&app, &scim.org).await;
+    // Each way a user leaves its groups for good: erased by an admin, deleted by SCIM (soft
+    // or hard), and erased by a deactivation with on_deactivate=delete.
+    for (setting, erased) in [
+        (None, "user.erased"),
+        (Some("on_delete=soft"), "user.deleted"),
+        (Some("on_delete=hard"), "user.deleted"),
+        (Some("on_deactivate=delete"), "user.erased"),
+    ] {
+        if let Some(setting) = setting {
+            set(&app, &scim.org, setting).await;
+        }
+        let user = scim
+            .post(
+                "/Users",
+                json!({"schemas": [USER_URN], "userName": format!("{erased}{setting:?}@acme.test")}),
+            )
+            .await;
+        assert_eq!(user.status, 201, "{:#}", user.body);
+        let id = user.body["id"].as_str().unwrap().to_string();
+        let group = scim
+            .post(
+                "/Groups",
+                json!({"displayName": format!("Staff {setting:?}"), "members": [{"value": id}]}),
+            )
+            .await;
+        let gid = group.body["id"].as_str().unwrap().to_string();
+        let etag_before = scim.get(&format!("/Groups/{gid}")).await.body["meta"]["version"].clone();
+        match setting {
+            None => app
+                .directory
+                .erase_user(
+                    scim.org.id,
+                    gatehouse::directory::UserId::parse(&id).unwrap(),
+                    &Actor::Cli,
+                )
+                .await
+                .unwrap(),
+            Some(s) if s.starts_with("on_delete") => {
+                assert_eq!(scim.delete(&format!("/Users/{id}")).await.status, 204)
+            }
+            Some(_) => {
+                let ops = json!([{"op": "replace", "path": "active", "value": false}]);
+                let r = scim.patch(&format!("/Users/{id}"), ops).await;
+                assert!(r.status.is_success(), "{:#}", r.body);
+            }
+        }
+        let last = tail(&api, 2).await;
+        assert_eq!(last[0]["type"], erased, "{setting:?}: {last:#?}");
+        assert_eq!(last[1]["type"], "group.member_removed", "{setting:?}");
+        assert_eq!(last[1]["resource"]["id"], json!(gid));
+        assert_eq!(last[1]["members"][0]["value"], json!(id));
+        assert_eq!(
+            last[1]["seq"].as_i64(),
+            last[0]["seq"].as_i64().map(|s| s + 1)
+        );
+        let reason = if setting.is_some_and(|s| s.starts_with("on_delete")) {
+            "the user was deleted"
+        } else {
+            "the user was erased"
+        };
+        assert_eq!(last[1]["reason"], reason);
+        let after = scim.get(&format!("/Groups/{gid}")).await;
+        assert_eq!(after.body["members"], json!([]), "{:#}", after.body);
+        assert_ne!(after.body["meta"]["version"], etag_before, "{setting:?}");
+        if let Some(setting) = setting {
+            let undo = setting
+                .replace("=hard", "=soft")
+                .replace("=delete", "=keep");
+            set(&app, &scim.org, &undo).await;
+        }
+    }
+}

@@ -6,6 +6,7 @@ use super::{OnDeactivate, Violation, ViolationKind};
 use crate::clock::Millis;
 use crate::db::{placeholders, WriteTx};
 use crate::directory::changes::{self, ChangeKind, NewChange, Subject};
+use crate::directory::groups::Group;
 use crate::directory::model::{OrgId, UserId};
 use crate::directory::orgs::Org;
 use crate::directory::tombstones;
@@ -16,14 +17,20 @@ use crate::directory::{Actor, Directory, Error, Result};
 /// refused, not answered with a new user) and its data in the event log is replaced by a
 /// hash; the groups it was in move their version on, its console sessions go, then the
 /// row, with its memberships, identity links, emails, sessions and admin grant (their
-/// foreign keys cascade). The caller records the event.
-pub(crate) async fn erase_in(tx: &mut WriteTx, org: OrgId, id: UserId, now: Millis) -> Result<()> {
+/// foreign keys cascade). The caller records the event and the changes; the groups the
+/// user left are returned for their `group.member_removed`.
+pub(crate) async fn erase_in(
+    tx: &mut WriteTx,
+    org: OrgId,
+    id: UserId,
+    now: Millis,
+) -> Result<Vec<Group>> {
     if let Some(user) = user_in(tx, org, UserKey::Id(id)).await? {
         tombstones::bury(tx, &user, now).await?;
         tombstones::redact_events(tx, &user).await?;
     }
     changes::redact_user(tx, org, id).await?;
-    crate::directory::group_members::leave_every_group(tx, org, id, now).await?;
+    let left = crate::directory::group_members::leave_every_group(tx, org, id, now).await?;
     sqlx::query("delete from admin_sessions where org_id = $1 and user_id = $2")
         .bind(org.to_string())
         .bind(id.to_string())
@@ -34,7 +41,7 @@ pub(crate) async fn erase_in(tx: &mut WriteTx, org: OrgId, id: UserId, now: Mill
         .bind(id.to_string())
         .execute(tx.conn())
         .await?;
-    Ok(())
+    Ok(left)
 }
 
 /// With `unique_email`, refuses to give a user an email (compared in lower case) that
@@ -169,7 +176,7 @@ impl Directory {
         if org.settings.policy.on_deactivate != OnDeactivate::Delete {
             return Ok(false);
         }
-        erase_in(tx, org.id, id, self.now()).await?;
+        let left = erase_in(tx, org.id, id, self.now()).await?;
         let detail = serde_json::json!({ "because": "on_deactivate=delete" });
         self.record(
             tx,
@@ -180,9 +187,11 @@ impl Directory {
             detail,
         )
         .await?;
-        let change = NewChange::new(ChangeKind::UserErased, Subject::UserId(id))
-            .because("on_deactivate=delete");
-        self.append_changes(tx, org.id, actor, &[change]).await?;
+        let member = [id.to_string()];
+        let mut changes = vec![NewChange::new(ChangeKind::UserErased, Subject::UserId(id))
+            .because("on_deactivate=delete")];
+        changes.extend(changes::left_groups(&left, &member, "the user was erased"));
+        self.append_changes(tx, org.id, actor, &changes).await?;
         Ok(true)
     }
 
@@ -206,7 +215,7 @@ impl Directory {
         if live.is_none() {
             return Err(Error::NotFound("user"));
         }
-        erase_in(&mut tx, org, id, self.now()).await?;
+        let left = erase_in(&mut tx, org, id, self.now()).await?;
         let detail = serde_json::json!({ "because": "on_delete=hard" });
         self.record(
             &mut tx,
@@ -217,9 +226,12 @@ impl Directory {
             detail,
         )
         .await?;
-        let change =
-            NewChange::new(ChangeKind::UserDeleted, Subject::UserId(id)).because("on_delete=hard");
-        self.append_changes(&mut tx, org, actor, &[change]).await?;
+        let member = [id.to_string()];
+        let mut changes =
+            vec![NewChange::new(ChangeKind::UserDeleted, Subject::UserId(id))
+                .because("on_delete=hard")];
+        changes.extend(changes::left_groups(&left, &member, "the user was deleted"));
+        self.append_changes(&mut tx, org, actor, &changes).await?;
         tx.commit().await?;
         Ok(())
     }
