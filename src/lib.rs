@@ -26,6 +26,7 @@ pub mod sso;
 pub mod state;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;
 
 pub use app::Application;
 pub use config::Config;
