@@ -143,13 +143,17 @@ impl<'a> NewChange<'a> {
     }
 }
 
-/// The `group.member_removed` of a user (`member`, its id alone) that left `groups` because
-/// it was deleted or erased.
+/// The `group.member_removed` of a user (`member`, its id alone) that left `groups`
+/// because of its own change `why` (`user.deleted` or `user.erased`).
 pub(crate) fn left_groups<'a>(
     groups: &'a [Group],
     member: &'a [String],
-    reason: &'a str,
+    why: ChangeKind,
 ) -> impl Iterator<Item = NewChange<'a>> {
+    let reason = match why {
+        ChangeKind::UserDeleted => "the user was deleted",
+        _ => "the user was erased",
+    };
     groups.iter().map(move |g| {
         NewChange::new(ChangeKind::GroupMemberRemoved, Subject::Members(g, member)).because(reason)
     })

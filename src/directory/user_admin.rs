@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
-use super::changes::{left_groups, ChangeKind, NewChange, Subject};
+use super::changes::{ChangeKind, NewChange, Subject};
 use super::model::{OrgId, UserId};
+use super::policy::lifecycle::Erasure;
 use super::users::{user_from_row, User, USER_COLUMNS};
 use super::{Actor, Directory, Error, Result};
 use crate::clock::Millis;
@@ -139,7 +140,6 @@ impl Directory {
     /// memberships (the groups' versions move on), sessions and console sessions go. The
     /// event log keeps that it happened, by id.
     pub async fn erase_user(&self, org: OrgId, id: UserId, actor: &Actor) -> Result<()> {
-        let now = self.now();
         let mut tx = self.db().begin().await?;
         let exists: Option<String> =
             sqlx::query_scalar("select id from users where org_id = $1 and id = $2")
@@ -150,20 +150,8 @@ impl Directory {
         if exists.is_none() {
             return Err(Error::NotFound("user"));
         }
-        let left = super::policy::lifecycle::erase_in(&mut tx, org, id, now).await?;
-        self.record(
-            &mut tx,
-            Some(org),
-            actor,
-            "user.erase",
-            Some(id.to_string()),
-            serde_json::json!({}),
-        )
-        .await?;
-        let member = [id.to_string()];
-        let mut changes = vec![NewChange::new(ChangeKind::UserErased, Subject::UserId(id))];
-        changes.extend(left_groups(&left, &member, "the user was erased"));
-        self.append_changes(&mut tx, org, actor, &changes).await?;
+        self.erase_in(&mut tx, org, id, actor, Erasure::ByAdmin)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -687,7 +687,7 @@ impl Directory {
         changes.extend(super::changes::left_groups(
             &left,
             &member,
-            "the user was deleted",
+            ChangeKind::UserDeleted,
         ));
         self.append_changes(&mut tx, org, actor, &changes).await?;
         tx.commit().await?;

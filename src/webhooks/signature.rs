@@ -27,9 +27,7 @@ impl std::fmt::Debug for Secret {
 impl Secret {
     /// A new random secret.
     pub fn generate() -> Self {
-        let mut key = vec![0u8; KEY_BYTES];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
-        Self(key)
+        Self(crate::random::bytes(KEY_BYTES))
     }
 
     /// A secret in its `whsec_` form.

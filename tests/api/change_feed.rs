@@ -4,10 +4,12 @@
 use gatehouse::directory::group_members::{MemberOp, MemberRef};
 use gatehouse::directory::groups::{GroupUpdate, NewGroup};
 use gatehouse::directory::Actor;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::api_helpers::Api;
 use crate::helpers::{user_data, TestApp};
+use crate::policy_lifecycle::set;
+use crate::scim_helpers::{Scim, USER_URN};
 
 fn types(page: &Value) -> Vec<String> {
     page["changes"]
@@ -256,7 +258,7 @@ async fn updates_renames_removals_deletes_and_erasure_have_their_types() {
     assert_eq!(changes[4]["resource"]["displayName"], "Operations");
     // After the erase, the user's earlier changes hold its id alone.
     for c in changes.iter().filter(|c| c["resourceType"] == "User") {
-        assert_eq!(c["resource"], serde_json::json!({ "id": ann.id }), "{c}");
+        assert_eq!(c["resource"], json!({ "id": ann.id }), "{c}");
     }
 }
 
@@ -303,10 +305,6 @@ async fn tail(api: &Api<'_>, n: usize) -> Vec<Value> {
 
 #[tokio::test]
 async fn every_erase_removes_the_user_from_its_groups_in_the_feed_and_moves_their_etag() {
-    use crate::policy_lifecycle::set;
-    use crate::scim_helpers::{Scim, USER_URN};
-    use serde_json::json;
-
     let app = TestApp::spawn().await;
     let scim = Scim::new(&app, "acme").await;
     let api = Api::scoped(&app, &scim.org).await;

@@ -3,46 +3,13 @@
 //! caller's transaction, so the write and its consequence happen together or not at all.
 
 use super::{OnDeactivate, Violation, ViolationKind};
-use crate::clock::Millis;
 use crate::db::{placeholders, WriteTx};
 use crate::directory::changes::{self, ChangeKind, NewChange, Subject};
-use crate::directory::groups::Group;
 use crate::directory::model::{OrgId, UserId};
 use crate::directory::orgs::Org;
 use crate::directory::tombstones;
 use crate::directory::users::{user_in, Profile, UserKey};
 use crate::directory::{Actor, Directory, Error, Result};
-
-/// Erases a user in the caller's transaction: its keys are buried (so its next login is
-/// refused, not answered with a new user) and its data in the event log is replaced by a
-/// hash; the groups it was in move their version on, its console sessions go, then the
-/// row, with its memberships, identity links, emails, sessions and admin grant (their
-/// foreign keys cascade). The caller records the event and the changes; the groups the
-/// user left are returned for their `group.member_removed`.
-pub(crate) async fn erase_in(
-    tx: &mut WriteTx,
-    org: OrgId,
-    id: UserId,
-    now: Millis,
-) -> Result<Vec<Group>> {
-    if let Some(user) = user_in(tx, org, UserKey::Id(id)).await? {
-        tombstones::bury(tx, &user, now).await?;
-        tombstones::redact_events(tx, &user).await?;
-    }
-    changes::redact_user(tx, org, id).await?;
-    let left = crate::directory::group_members::leave_every_group(tx, org, id, now).await?;
-    sqlx::query("delete from admin_sessions where org_id = $1 and user_id = $2")
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .execute(tx.conn())
-        .await?;
-    sqlx::query("delete from users where org_id = $1 and id = $2")
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .execute(tx.conn())
-        .await?;
-    Ok(left)
-}
 
 /// With `unique_email`, refuses to give a user an email (compared in lower case) that
 /// another user of the organisation has. Deactivated users count: they are kept to come
@@ -176,22 +143,8 @@ impl Directory {
         if org.settings.policy.on_deactivate != OnDeactivate::Delete {
             return Ok(false);
         }
-        let left = erase_in(tx, org.id, id, self.now()).await?;
-        let detail = serde_json::json!({ "because": "on_deactivate=delete" });
-        self.record(
-            tx,
-            Some(org.id),
-            actor,
-            "user.erase",
-            Some(id.to_string()),
-            detail,
-        )
-        .await?;
-        let member = [id.to_string()];
-        let mut changes = vec![NewChange::new(ChangeKind::UserErased, Subject::UserId(id))
-            .because("on_deactivate=delete")];
-        changes.extend(changes::left_groups(&left, &member, "the user was erased"));
-        self.append_changes(tx, org.id, actor, &changes).await?;
+        self.erase_in(tx, org.id, id, actor, Erasure::OnDeactivate)
+            .await?;
         Ok(true)
     }
 
@@ -215,10 +168,80 @@ impl Directory {
         if live.is_none() {
             return Err(Error::NotFound("user"));
         }
-        let left = erase_in(&mut tx, org, id, self.now()).await?;
-        let detail = serde_json::json!({ "because": "on_delete=hard" });
+        self.erase_in(&mut tx, org, id, actor, Erasure::OnDelete)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Why a user is erased: by an admin, or by the rule that a deactivation or a deletion
+/// follows. It says which change the feed shows and what the event log gives as the cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Erasure {
+    ByAdmin,
+    /// `on_deactivate=delete`.
+    OnDeactivate,
+    /// `on_delete=hard`.
+    OnDelete,
+}
+
+impl Erasure {
+    fn because(self) -> Option<&'static str> {
+        match self {
+            Erasure::ByAdmin => None,
+            Erasure::OnDeactivate => Some("on_deactivate=delete"),
+            Erasure::OnDelete => Some("on_delete=hard"),
+        }
+    }
+
+    /// A deletion is `user.deleted` to the app, whatever becomes of the row.
+    fn kind(self) -> ChangeKind {
+        match self {
+            Erasure::OnDelete => ChangeKind::UserDeleted,
+            Erasure::ByAdmin | Erasure::OnDeactivate => ChangeKind::UserErased,
+        }
+    }
+}
+
+impl Directory {
+    /// Erases a user in the caller's transaction: its keys are buried (so its next login is
+    /// refused, not answered with a new user) and its data in the event log and the change
+    /// feed is replaced by a hash or its id; the groups it was in move their version on, its
+    /// console sessions go, then the row, with its memberships, identity links, emails,
+    /// sessions and admin grant (their foreign keys cascade). Records the `user.erase` event
+    /// and the changes: the user's, then a `group.member_removed` for each group it left.
+    pub(crate) async fn erase_in(
+        &self,
+        tx: &mut WriteTx,
+        org: OrgId,
+        id: UserId,
+        actor: &Actor,
+        why: Erasure,
+    ) -> Result<()> {
+        let now = self.now();
+        if let Some(user) = user_in(tx, org, UserKey::Id(id)).await? {
+            tombstones::bury(tx, &user, now).await?;
+            tombstones::redact_events(tx, &user).await?;
+        }
+        changes::redact_user(tx, org, id).await?;
+        let left = crate::directory::group_members::leave_every_group(tx, org, id, now).await?;
+        sqlx::query("delete from admin_sessions where org_id = $1 and user_id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(tx.conn())
+            .await?;
+        sqlx::query("delete from users where org_id = $1 and id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(tx.conn())
+            .await?;
+        let detail = match why.because() {
+            Some(because) => serde_json::json!({ "because": because }),
+            None => serde_json::json!({}),
+        };
         self.record(
-            &mut tx,
+            tx,
             Some(org),
             actor,
             "user.erase",
@@ -226,13 +249,11 @@ impl Directory {
             detail,
         )
         .await?;
+        let mut erased = NewChange::new(why.kind(), Subject::UserId(id));
+        erased.reason = why.because();
         let member = [id.to_string()];
-        let mut changes =
-            vec![NewChange::new(ChangeKind::UserDeleted, Subject::UserId(id))
-                .because("on_delete=hard")];
-        changes.extend(changes::left_groups(&left, &member, "the user was deleted"));
-        self.append_changes(&mut tx, org, actor, &changes).await?;
-        tx.commit().await?;
-        Ok(())
+        let mut changes = vec![erased];
+        changes.extend(changes::left_groups(&left, &member, why.kind()));
+        self.append_changes(tx, org, actor, &changes).await
     }
 }
