@@ -104,6 +104,7 @@ impl Application {
             );
         }
         let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+        crate::webhooks::worker::spawn(self.state.clone(), stopping.clone());
         let serve = axum::serve(
             self.listener,
             self.router

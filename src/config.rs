@@ -29,6 +29,7 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub log: LogConfig,
     pub changes: ChangesConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -202,6 +203,26 @@ pub struct ChangesConfig {
 impl Default for ChangesConfig {
     fn default() -> Self {
         Self { retention_days: 30 }
+    }
+}
+
+/// Webhook deliveries: one instance at a time delivers (it holds a lease in the database).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// How long the delivering instance holds its lease without renewing it; when it stops
+    /// without giving the lease up (a crash), another instance delivers after this long.
+    pub lease_seconds: u64,
+    /// After a rotation, how long the previous secret keeps signing beside the new one.
+    pub rotation_overlap_hours: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            lease_seconds: 30,
+            rotation_overlap_hours: 24,
+        }
     }
 }
 

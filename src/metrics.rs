@@ -21,6 +21,8 @@ const BUCKETS: [f64; 12] = [
 #[derive(Default)]
 pub struct Metrics {
     series: Mutex<BTreeMap<SeriesKey, Series>>,
+    /// The change feed and webhook deliveries.
+    pub webhooks: crate::webhooks::metrics::FeedMetrics,
 }
 
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,6 +95,7 @@ impl Metrics {
                 s.count
             );
         }
+        self.webhooks.render(&mut out);
         out
     }
 }

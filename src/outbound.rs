@@ -1,6 +1,7 @@
-//! The one HTTP client for every fetch Gatehouse makes on an IdP's behalf: SAML metadata
-//! URLs, OIDC discovery, `jwks_uri`, token endpoints. A URL comes from an organisation's
-//! admin, so a fetch must not become a way into the network Gatehouse runs in (SSRF):
+//! The one HTTP client for every fetch Gatehouse makes on an IdP's behalf (SAML metadata
+//! URLs, OIDC discovery, `jwks_uri`, token endpoints) and for webhook deliveries. A URL
+//! comes from an organisation's admin, so a fetch must not become a way into the network
+//! Gatehouse runs in (SSRF):
 //!
 //! - names are resolved here and only public addresses are connected to: private,
 //!   loopback, link-local (the cloud metadata service at 169.254.169.254 among them),
@@ -183,6 +184,33 @@ impl Outbound {
         let response = self.client.get(url).send().await?;
         let status = response.status();
         Ok((status, self.read_capped(response).await?))
+    }
+
+    /// POSTs `body` with the given headers (a webhook delivery); the status and the body
+    /// the receiver answered, read up to the size cap.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), OutboundError> {
+        let url = reqwest::Url::parse(url)
+            .map_err(|e| OutboundError::Refused(format!("{url:?} is not a URL: {e}")))?;
+        self.check_url(&url)?;
+        let mut request = self.client.post(url).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        Ok((status, self.read_capped(response).await?))
+    }
+
+    /// Refuses a URL this client would not connect to because of its address literal
+    /// (a name is judged when it is resolved, at each fetch).
+    pub fn refusal(&self, url: &str) -> Option<String> {
+        let url = reqwest::Url::parse(url).ok()?;
+        self.check_url(&url).err().map(|e| e.to_string())
     }
 
     async fn read_capped(&self, mut response: reqwest::Response) -> Result<Vec<u8>, OutboundError> {

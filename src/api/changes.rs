@@ -69,6 +69,7 @@ pub async fn list(
     };
     let view = View::of(&state, &org);
     let changes: Vec<Value> = page.changes.iter().map(|c| view.change(c)).collect();
+    state.metrics.webhooks.served(changes.len());
     Ok(Json(json!({ "changes": changes, "next": page.next })))
 }
 
@@ -110,21 +111,27 @@ fn kinds(raw: Option<&str>) -> Result<Vec<ChangeKind>, ApiError> {
         .collect()
 }
 
-/// How one organisation's resources are shown.
-struct View {
+/// How one organisation's resources are shown, in the feed and in webhook deliveries.
+pub struct View {
     base: String,
     user_type: UserType,
 }
 
 impl View {
-    fn of(state: &AppState, org: &Org) -> Self {
+    pub fn of(state: &AppState, org: &Org) -> Self {
+        Self::new(state.config.server.base_url(), org)
+    }
+
+    /// For the server whose public base URL is `base_url`.
+    pub fn new(base_url: &str, org: &Org) -> Self {
         Self {
-            base: format!("{}/scim/v2/{}", state.config.server.base_url(), org.slug),
+            base: format!("{base_url}/scim/v2/{}", org.slug),
             user_type: UserType::of(org),
         }
     }
 
-    fn change(&self, c: &Change) -> Value {
+    /// One change as the feed shows it.
+    pub fn change(&self, c: &Change) -> Value {
         let resource = match (c.user(), c.group()) {
             (Some(user), _) => crate::scim::user::to_json(&user, &[], &self.base, &self.user_type),
             (None, Some(group)) => crate::scim::group::to_json(&group, None, &self.base),

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod orgs;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use axum::routing::{any, delete, get, post};
 use axum::Router;
@@ -73,6 +74,28 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/orgs/{slug}/events", get(events::list))
         .route("/api/v1/orgs/{slug}/changes", get(changes::list))
         .route("/api/v1/orgs/{slug}/snapshot", get(changes::snapshot))
+        .route(
+            "/api/v1/orgs/{slug}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/orgs/{slug}/webhooks/{id}",
+            get(webhooks::show)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/orgs/{slug}/webhooks/{id}/rotate",
+            post(webhooks::rotate),
+        )
+        .route(
+            "/api/v1/orgs/{slug}/webhooks/{id}/test",
+            post(webhooks::test),
+        )
+        .route(
+            "/api/v1/orgs/{slug}/webhooks/{id}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route("/api/v1/api-keys", get(keys::list).post(keys::create))
         .route("/api/v1/api-keys/{id}", delete(keys::revoke))
         .route("/api/v1", any(error::no_endpoint))

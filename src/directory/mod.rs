@@ -33,6 +33,7 @@ pub mod user_admin;
 pub mod user_import;
 pub mod user_lists;
 pub mod users;
+pub mod webhooks;
 
 use std::fmt;
 use std::sync::Arc;
@@ -43,6 +44,7 @@ use crate::events::{self, NewEvent, Outcome};
 
 pub use model::{
     AdminId, Domain, Email, GroupId, OrgId, OrgSlug, ParseError, TokenId, UserId, UserName,
+    WebhookId,
 };
 pub use orgs::Org;
 

@@ -58,6 +58,10 @@ id_type!(
     /// A platform admin's id.
     AdminId
 );
+id_type!(
+    /// A webhook endpoint's id.
+    WebhookId
+);
 
 /// Why a value was refused; the message names the value and the rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

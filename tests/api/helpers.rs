@@ -54,8 +54,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub directory: Directory,
     pub clock: ManualClock,
-    /// Kept so the database (and its temporary folder) lives as long as the app.
-    _db: TestDb,
+    db_url: String,
+    secrets_file: String,
+    /// Kept so the database (and its temporary folder) lives as long as the app; None for
+    /// a second instance on another's database.
+    _db: Option<TestDb>,
 }
 
 /// 2026-01-01T00:00:00Z: tests start at a fixed, known time.
@@ -68,13 +71,29 @@ impl TestApp {
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let db = TestDb::new().await;
+        let secrets_file = db.dir.path().join("secret.key").display().to_string();
+        Self::start(db.url.clone(), secrets_file, Some(db), adjust).await
+    }
+
+    /// Another instance of the server on this one's database (and secrets key), as a
+    /// second replica behind a load balancer would be, with a clock of its own.
+    pub async fn spawn_beside(&self) -> Self {
+        Self::start(self.db_url.clone(), self.secrets_file.clone(), None, |_| {}).await
+    }
+
+    async fn start(
+        db_url: String,
+        secrets_file: String,
+        db: Option<TestDb>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let mut config = Config::default();
-        config.database.url = DatabaseUrl::new(db.url.clone());
+        config.database.url = DatabaseUrl::new(db_url.clone());
         config.database.max_connections = 4;
         config.server.public_url = base_url.clone();
-        config.secrets.key_file = db.dir.path().join("secret.key").display().to_string();
+        config.secrets.key_file = secrets_file.clone();
         adjust(&mut config);
         let clock = ManualClock::starting_at(T0);
         let app = Application::with_listener(config, listener, Arc::new(clock.clone()))
@@ -91,18 +110,20 @@ impl TestApp {
             client,
             directory,
             clock,
+            db_url,
+            secrets_file,
             _db: db,
         }
     }
 
     /// The URL of the app's database, for a connection of its own (another process's).
     pub fn database_url(&self) -> String {
-        self._db.url.clone()
+        self.db_url.clone()
     }
 
     /// The file the app's secrets key lives in.
     pub fn secrets_file(&self) -> String {
-        self._db.dir.path().join("secret.key").display().to_string()
+        self.secrets_file.clone()
     }
 
     pub fn url(&self, path: &str) -> String {

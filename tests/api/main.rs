@@ -63,4 +63,6 @@ mod scim_write_responses;
 mod sessions;
 mod tokens;
 mod trust_emails;
+mod webhook_receiver;
+mod webhooks;
 mod write_groups;

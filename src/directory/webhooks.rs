@@ -1,0 +1,552 @@
+//! Webhook endpoints and their delivery state (DESIGN.md, Change feed). The secrets arrive
+//! and leave sealed: the directory never sees a signing key. The worker's own operations
+//! (what is due, what was delivered) are guarded by the endpoint's `delivered_through` as
+//! the worker read it, so an operator's redelivery in between is never overwritten.
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::changes::ChangeKind;
+use super::model::{OrgId, WebhookId};
+use super::{parse_id, Actor, Directory, Error, ParseError, Result};
+use crate::clock::Millis;
+
+/// How many attempts each endpoint keeps in its history.
+const KEPT_ATTEMPTS: i64 = 100;
+
+/// An endpoint as stored.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: WebhookId,
+    pub org_id: OrgId,
+    pub url: String,
+    pub description: String,
+    /// The change types sent; empty for all.
+    pub types: Vec<ChangeKind>,
+    pub sealed_secret: String,
+    /// The secret before the last rotation, still signing until `previous_until`.
+    pub sealed_previous: Option<(String, Millis)>,
+    pub paused: bool,
+    /// The last change acknowledged, or passed over as not of the endpoint's types.
+    pub delivered_through: i64,
+    /// Failed attempts at the change after `delivered_through`.
+    pub failures: i64,
+    pub next_attempt_at: Millis,
+    /// Set when the retries were spent; delivery waits for a redelivery.
+    pub failing_since: Option<Millis>,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+}
+
+impl Endpoint {
+    /// "active", "paused" or "failing".
+    pub fn status(&self) -> &'static str {
+        if self.failing_since.is_some() {
+            "failing"
+        } else if self.paused {
+            "paused"
+        } else {
+            "active"
+        }
+    }
+
+    pub fn wants(&self, kind: &str) -> bool {
+        self.types.is_empty() || self.types.iter().any(|t| t.as_str() == kind)
+    }
+}
+
+/// What an admin gives for a new endpoint, or changes of one (None keeps the value).
+#[derive(Debug, Clone, Default)]
+pub struct EndpointSettings {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub types: Option<Vec<ChangeKind>>,
+    pub paused: Option<bool>,
+}
+
+/// One delivery attempt as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub seq: i64,
+    /// 1 for the first try of this change, 2 for the first retry...
+    pub attempt: i64,
+    pub at: Millis,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<u16>,
+    /// Why the attempt failed, when it did.
+    pub error: Option<String>,
+}
+
+/// What became of an attempt, for [`Directory::webhook_attempted`].
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Delivered,
+    /// Try again at this time.
+    Retry(Millis),
+    /// The retries are spent.
+    Failing,
+}
+
+const COLUMNS: &str = "id, org_id, url, description, types, secret, previous_secret, \
+     previous_until, paused, delivered_through, failures, next_attempt_at, failing_since, \
+     last_error, created_at";
+
+fn types_text(types: &[ChangeKind]) -> String {
+    types
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn endpoint_from_row(row: &AnyRow) -> Result<Endpoint> {
+    let types: String = row.try_get("types")?;
+    let types = types
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| ChangeKind::parse(t).ok_or_else(|| Error::Corrupt(format!("change type {t:?}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let previous: Option<String> = row.try_get("previous_secret")?;
+    let until: Option<Millis> = row.try_get("previous_until")?;
+    Ok(Endpoint {
+        id: parse_id(&row.try_get::<String, _>("id")?, WebhookId::parse)?,
+        org_id: parse_id(&row.try_get::<String, _>("org_id")?, OrgId::parse)?,
+        url: row.try_get("url")?,
+        description: row.try_get("description")?,
+        types,
+        sealed_secret: row.try_get("secret")?,
+        sealed_previous: previous.zip(until),
+        paused: row.try_get::<i64, _>("paused")? != 0,
+        delivered_through: row.try_get("delivered_through")?,
+        failures: row.try_get("failures")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        failing_since: row.try_get("failing_since")?,
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn settings_detail(s: &EndpointSettings) -> serde_json::Value {
+    let mut detail = json!({});
+    if let Some(url) = &s.url {
+        detail["url"] = url.as_str().into();
+    }
+    if let Some(d) = &s.description {
+        detail["description"] = d.as_str().into();
+    }
+    if let Some(t) = &s.types {
+        detail["types"] = types_text(t).into();
+    }
+    if let Some(p) = s.paused {
+        detail["paused"] = p.into();
+    }
+    detail
+}
+
+impl Directory {
+    /// Registers an endpoint. It receives the changes after the organisation's last one:
+    /// what happened before it existed is in the snapshot and the pull feed.
+    pub async fn create_webhook(
+        &self,
+        org: OrgId,
+        settings: &EndpointSettings,
+        sealed_secret: &str,
+        actor: &Actor,
+    ) -> Result<Endpoint> {
+        let url = settings
+            .url
+            .clone()
+            .ok_or_else(|| ParseError("a webhook needs a url".into()))?;
+        let id = WebhookId::new();
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        let last: Option<i64> =
+            sqlx::query_scalar("select last_seq from change_seqs where org_id = $1")
+                .bind(org.to_string())
+                .fetch_optional(tx.conn())
+                .await?;
+        sqlx::query(
+            "insert into webhook_endpoints (id, org_id, url, description, types, secret, \
+             paused, delivered_through, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(&url)
+        .bind(settings.description.clone().unwrap_or_default())
+        .bind(types_text(settings.types.as_deref().unwrap_or_default()))
+        .bind(sealed_secret)
+        .bind(i64::from(settings.paused.unwrap_or(false)))
+        .bind(last.unwrap_or(0))
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        let detail = settings_detail(settings);
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "webhook.create",
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.webhook(org, id).await
+    }
+
+    /// An organisation's endpoints, oldest first.
+    pub async fn list_webhooks(&self, org: OrgId) -> Result<Vec<Endpoint>> {
+        let rows = sqlx::query(&format!(
+            "select {COLUMNS} from webhook_endpoints where org_id = $1 order by created_at, id"
+        ))
+        .bind(org.to_string())
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.iter().map(endpoint_from_row).collect()
+    }
+
+    pub async fn webhook(&self, org: OrgId, id: WebhookId) -> Result<Endpoint> {
+        let row = sqlx::query(&format!(
+            "select {COLUMNS} from webhook_endpoints where org_id = $1 and id = $2"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.db().pool())
+        .await?
+        .ok_or(Error::NotFound("webhook"))?;
+        endpoint_from_row(&row)
+    }
+
+    /// Changes an endpoint's URL, description, types or pause. Resuming continues from
+    /// where the endpoint stopped.
+    pub async fn update_webhook(
+        &self,
+        org: OrgId,
+        id: WebhookId,
+        settings: &EndpointSettings,
+        actor: &Actor,
+    ) -> Result<Endpoint> {
+        let mut tx = self.db().begin().await?;
+        let updated = sqlx::query(
+            "update webhook_endpoints set url = coalesce($3, url), \
+             description = coalesce($4, description), types = coalesce($5, types), \
+             paused = coalesce($6, paused) where org_id = $1 and id = $2",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(settings.url.clone())
+        .bind(settings.description.clone())
+        .bind(settings.types.as_deref().map(types_text))
+        .bind(settings.paused.map(i64::from))
+        .execute(tx.conn())
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound("webhook"));
+        }
+        let action = match settings.paused {
+            Some(true) => "webhook.pause",
+            Some(false) => "webhook.resume",
+            None => "webhook.update",
+        };
+        let detail = settings_detail(settings);
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            action,
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.webhook(org, id).await
+    }
+
+    pub async fn delete_webhook(&self, org: OrgId, id: WebhookId, actor: &Actor) -> Result<()> {
+        let mut tx = self.db().begin().await?;
+        let gone = sqlx::query("delete from webhook_endpoints where org_id = $1 and id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(tx.conn())
+            .await?;
+        if gone.rows_affected() == 0 {
+            return Err(Error::NotFound("webhook"));
+        }
+        let detail = json!({});
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "webhook.delete",
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Puts a new secret in place; the current one keeps signing beside it until `until`.
+    pub async fn rotate_webhook_secret(
+        &self,
+        org: OrgId,
+        id: WebhookId,
+        sealed_secret: &str,
+        until: Millis,
+        actor: &Actor,
+    ) -> Result<Endpoint> {
+        let mut tx = self.db().begin().await?;
+        let updated = sqlx::query(
+            "update webhook_endpoints set previous_secret = secret, previous_until = $3, \
+             secret = $4 where org_id = $1 and id = $2",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(until)
+        .bind(sealed_secret)
+        .execute(tx.conn())
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound("webhook"));
+        }
+        let detail = json!({ "previousSecretUntil": until });
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "webhook.rotate",
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.webhook(org, id).await
+    }
+
+    /// Delivers again from change `from` on: the endpoint's position goes back to just
+    /// before it, its retries start afresh, and a failing endpoint is active again.
+    pub async fn redeliver_webhook(
+        &self,
+        org: OrgId,
+        id: WebhookId,
+        from: i64,
+        actor: &Actor,
+    ) -> Result<Endpoint> {
+        let mut tx = self.db().begin().await?;
+        let head =
+            sqlx::query("select last_seq, pruned_through from change_seqs where org_id = $1")
+                .bind(org.to_string())
+                .fetch_optional(tx.conn())
+                .await?;
+        let (last, pruned) = match head {
+            Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?),
+            None => (0, 0),
+        };
+        if from <= pruned || from > last + 1 {
+            return Err(ParseError(format!(
+                "redelivery can start from change {} to {} (the changes kept, or the next one), not {from}",
+                pruned + 1,
+                last + 1
+            ))
+            .into());
+        }
+        let updated = sqlx::query(
+            "update webhook_endpoints set delivered_through = $3, failures = 0, \
+             next_attempt_at = 0, failing_since = null, last_error = null \
+             where org_id = $1 and id = $2",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(from - 1)
+        .execute(tx.conn())
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound("webhook"));
+        }
+        let detail = json!({ "from": from });
+        self.record(
+            &mut tx,
+            Some(org),
+            actor,
+            "webhook.redeliver",
+            Some(id.to_string()),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.webhook(org, id).await
+    }
+
+    /// An endpoint's most recent attempts, newest first.
+    pub async fn webhook_attempts(
+        &self,
+        org: OrgId,
+        id: WebhookId,
+        limit: u32,
+    ) -> Result<Vec<Attempt>> {
+        let rows = sqlx::query(
+            "select a.seq, a.attempt, a.at, a.status, a.error from webhook_attempts a \
+             join webhook_endpoints e on e.id = a.endpoint_id \
+             where e.org_id = $1 and a.endpoint_id = $2 order by a.n desc limit $3",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Attempt {
+                    seq: r.try_get(0)?,
+                    attempt: r.try_get(1)?,
+                    at: r.try_get(2)?,
+                    status: r
+                        .try_get::<Option<i64>, _>(3)?
+                        .and_then(|s| u16::try_from(s).ok()),
+                    error: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every organisation's endpoints with a delivery due at `now`: not paused, not
+    /// failing, and past their next attempt time. For the delivery worker.
+    pub async fn webhooks_due(&self, now: Millis) -> Result<Vec<Endpoint>> {
+        let rows = sqlx::query(&format!(
+            "select {COLUMNS} from webhook_endpoints where paused = 0 and failing_since is null \
+             and next_attempt_at <= $1 order by id"
+        ))
+        .bind(now)
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.iter().map(endpoint_from_row).collect()
+    }
+
+    /// Moves an endpoint past changes it does not take (none of its types), from
+    /// `from` (as the worker read it) to `to`. False when the endpoint moved meanwhile.
+    pub async fn webhook_pass_over(&self, id: WebhookId, from: i64, to: i64) -> Result<bool> {
+        let mut tx = self.db().begin().await?;
+        let moved = sqlx::query(
+            "update webhook_endpoints set delivered_through = $3 \
+             where id = $1 and delivered_through = $2",
+        )
+        .bind(id.to_string())
+        .bind(from)
+        .bind(to)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(moved.rows_affected() == 1)
+    }
+
+    /// Records an attempt at the change after `from` and what follows from it. Returns
+    /// false (and records nothing) when the endpoint moved meanwhile (an operator's
+    /// redelivery, another instance that held the lease before).
+    pub async fn webhook_attempted(
+        &self,
+        endpoint: &Endpoint,
+        attempt: &Attempt,
+        outcome: &Outcome,
+    ) -> Result<bool> {
+        let id = endpoint.id.to_string();
+        let mut tx = self.db().begin().await?;
+        let (through, failures, next, failing) = match outcome {
+            Outcome::Delivered => (attempt.seq, 0, 0, None),
+            Outcome::Retry(at) => (endpoint.delivered_through, attempt.attempt, *at, None),
+            Outcome::Failing => (
+                endpoint.delivered_through,
+                attempt.attempt,
+                0,
+                Some(attempt.at),
+            ),
+        };
+        let moved = sqlx::query(
+            "update webhook_endpoints set delivered_through = $3, failures = $4, \
+             next_attempt_at = $5, failing_since = $6, last_error = $7, \
+             attempts_made = attempts_made + 1 where id = $1 and delivered_through = $2",
+        )
+        .bind(&id)
+        .bind(endpoint.delivered_through)
+        .bind(through)
+        .bind(failures)
+        .bind(next)
+        .bind(failing)
+        .bind(attempt.error.clone())
+        .execute(tx.conn())
+        .await?;
+        if moved.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let n: i64 =
+            sqlx::query_scalar("select attempts_made from webhook_endpoints where id = $1")
+                .bind(&id)
+                .fetch_one(tx.conn())
+                .await?;
+        sqlx::query(
+            "insert into webhook_attempts (endpoint_id, n, seq, attempt, at, status, error) \
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(n)
+        .bind(attempt.seq)
+        .bind(attempt.attempt)
+        .bind(attempt.at)
+        .bind(attempt.status.map(i64::from))
+        .bind(attempt.error.clone())
+        .execute(tx.conn())
+        .await?;
+        sqlx::query("delete from webhook_attempts where endpoint_id = $1 and n <= $2")
+            .bind(&id)
+            .bind(n - KEPT_ATTEMPTS)
+            .execute(tx.conn())
+            .await?;
+        if let Outcome::Failing = outcome {
+            let detail = json!({ "seq": attempt.seq, "attempts": attempt.attempt,
+                                 "reason": attempt.error });
+            self.record(
+                &mut tx,
+                Some(endpoint.org_id),
+                &Actor::System,
+                "webhook.failing",
+                Some(id.clone()),
+                detail,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `now + ttl`: true when this
+    /// holder has it (it held it, or the last holder's time ran out).
+    pub async fn take_lease(&self, name: &str, holder: &str, ttl: Millis) -> Result<bool> {
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        let taken = sqlx::query(
+            "insert into leases (name, holder, until) values ($1, $2, $3) \
+             on conflict (name) do update set holder = excluded.holder, until = excluded.until \
+             where leases.holder = excluded.holder or leases.until < $4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(now + ttl)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    /// Gives the lease up (on shutdown), so another instance takes it without waiting.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let mut tx = self.db().begin().await?;
+        sqlx::query("delete from leases where name = $1 and holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
