@@ -7,6 +7,7 @@ mod oidc;
 mod org;
 mod saml;
 mod token;
+mod webhook;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Issue, list and revoke admin API keys (for /api/v1).
     #[command(subcommand)]
     ApiKey(api_key::ApiKeyCommand),
+    /// Register and manage an organisation's webhook endpoints.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
 }
 
 /// Runs a parsed command line.
@@ -73,6 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Oidc(cmd) => oidc::run(&directory(&config).await?, &config, cmd).await,
         Command::Admin(cmd) => admin::run(&directory(&config).await?, cmd).await,
         Command::ApiKey(cmd) => api_key::run(&directory(&config).await?, cmd).await,
+        Command::Webhook(cmd) => webhook::run(&directory(&config).await?, &config, cmd).await,
     }
 }
 

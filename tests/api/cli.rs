@@ -276,3 +276,97 @@ async fn serve_with_no_configuration_creates_its_sqlite_database_and_stops_on_si
     assert!(!lines.is_empty(), "the request was logged: {logged}");
     assert!(lines.iter().all(|l| l.contains("trace-me-7")), "{logged}");
 }
+
+// Several threads: the receiver answers while the test waits for the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_registers_tests_rotates_and_removes_a_webhook() {
+    let db = TestDb::new().await;
+    let cwd = db.dir.path();
+    let run = |args: &[&str]| gatehouse(cwd, &db.url, args, None);
+    assert!(run(&["org", "create", "acme"]).status.success());
+    let receiver = crate::webhook_receiver::Receiver::start().await;
+
+    let out = run(&[
+        "webhook",
+        "create",
+        "acme",
+        "--url",
+        "https://10.0.0.1/hook",
+    ]);
+    assert!(!out.status.success(), "an inward URL is refused");
+    assert!(stderr(&out).contains("private"), "{}", stderr(&out));
+    let out = run(&[
+        "webhook",
+        "create",
+        "acme",
+        "--url",
+        &receiver.url,
+        "--types",
+        "user.nope",
+    ]);
+    assert!(
+        stderr(&out).contains("not a change type"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(&[
+        "webhook",
+        "create",
+        "acme",
+        "--url",
+        &receiver.url,
+        "--types",
+        "user.created,user.deactivated",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let secret = printed.lines().last().unwrap().trim().to_string();
+    assert!(
+        secret.starts_with("whsec_") && !secret.contains(' '),
+        "{printed}"
+    );
+    let dir = directory(&db.url).await;
+    let org = dir.org_by_slug("acme").await.unwrap().unwrap();
+    let hooks = dir.list_webhooks(org.id).await.unwrap();
+    assert_eq!(hooks.len(), 1);
+    let id = hooks[0].id.to_string();
+
+    let listed = stdout(&run(&["webhook", "list", "acme"]));
+    assert!(
+        listed.contains(&id) && listed.contains("user.created,user.deactivated"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret));
+
+    let out = run(&["webhook", "test", "acme", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = receiver.wait_for(1).await;
+    assert!(got[0].signed_by(&secret), "the printed secret signs");
+
+    assert!(stdout(&run(&["webhook", "pause", "acme", &id])).contains("paused"));
+    assert!(dir.webhook(org.id, hooks[0].id).await.unwrap().paused);
+    assert!(stdout(&run(&["webhook", "resume", "acme", &id])).contains("active"));
+
+    let out = run(&["webhook", "rotate", "acme", &id, "--overlap-hours", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rotated = stdout(&out).lines().last().unwrap().trim().to_string();
+    assert!(rotated.starts_with("whsec_") && rotated != secret);
+    assert!(run(&["webhook", "test", "acme", &id]).status.success());
+    let got = receiver.wait_for(2).await;
+    assert!(got[1].signed_by(&rotated) && !got[1].signed_by(&secret));
+
+    let out = run(&["webhook", "redeliver", "acme", &id, "--from", "5"]);
+    assert!(!out.status.success(), "no change 5 exists yet");
+    assert!(run(&["webhook", "redeliver", "acme", &id, "--from", "1"])
+        .status
+        .success());
+    receiver.answer(500);
+    let out = run(&["webhook", "test", "acme", &id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("500"), "{}", stderr(&out));
+
+    assert!(run(&["webhook", "delete", "acme", &id]).status.success());
+    assert!(dir.list_webhooks(org.id).await.unwrap().is_empty());
+    assert!(!run(&["webhook", "show", "acme", &id]).status.success());
+}
