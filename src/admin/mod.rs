@@ -27,6 +27,7 @@ pub mod setup_saml;
 pub mod setup_tokens;
 pub mod user_actions;
 pub mod users;
+pub mod webhooks;
 
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
@@ -134,6 +135,14 @@ fn routes() -> Router<AppState> {
         .route(
             "/admin/orgs/{slug}/api-keys",
             get(api_keys::org_page).post(api_keys::org_create),
+        )
+        .route(
+            "/admin/orgs/{slug}/webhooks",
+            get(webhooks::show).post(webhooks::create),
+        )
+        .route(
+            "/admin/orgs/{slug}/webhooks/{id}/{action}",
+            post(webhooks::act),
         )
         .route("/admin/orgs/{slug}/users", get(users::list))
         .route("/admin/orgs/{slug}/users/{id}", get(users::show))

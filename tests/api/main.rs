@@ -18,6 +18,7 @@ mod console_helpers;
 mod console_settings;
 mod console_setup;
 mod console_users;
+mod console_webhooks;
 mod database_outage;
 mod deactivation;
 mod directory;
