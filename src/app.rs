@@ -140,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(web::me::show))
         .route("/logout", post(web::me::logout))
         .route("/auth/check", get(web::forward_auth::check))
+        .route("/.well-known/jwks.json", get(web::session_token::jwks))
         .route("/saml/{org}/metadata", get(sso::saml::sp_metadata))
         .route("/saml/{org}/login", get(sso::saml::login))
         .route("/saml/{org}/acs", post(sso::saml::acs))

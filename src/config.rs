@@ -180,6 +180,11 @@ pub struct SessionConfig {
     pub idle_timeout_minutes: u64,
     /// A session ends this long after sign-in, used or not.
     pub absolute_timeout_hours: u64,
+    /// When above 0, `/auth/check` adds `X-Gatehouse-Token`, a JWT of the session signed
+    /// with EdDSA that expires after this many seconds (keys at `/.well-known/jwks.json`).
+    pub token_seconds: u64,
+    /// The signing key is replaced after this many days.
+    pub token_key_rotation_days: u64,
 }
 
 impl Default for SessionConfig {
@@ -187,6 +192,8 @@ impl Default for SessionConfig {
         Self {
             idle_timeout_minutes: 480,
             absolute_timeout_hours: 24,
+            token_seconds: 0,
+            token_key_rotation_days: 30,
         }
     }
 }

@@ -34,6 +34,8 @@ pub struct App {
     pub proxies: TrustedProxies,
     /// When a request last found the database away.
     pub away: crate::web::db_deadline::AwayWatch,
+    /// The keys that sign session tokens for the app.
+    pub token_keys: crate::web::session_token::TokenKeys,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
             floodgate: Floodgate::new(&config.login),
             proxies,
             away: Default::default(),
+            token_keys: Default::default(),
             config,
         }))
     }

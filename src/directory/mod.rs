@@ -27,6 +27,7 @@ pub mod saml;
 pub mod saml_keys;
 pub mod sessions;
 pub mod snapshot;
+pub mod token_keys;
 pub mod tokens;
 pub mod tombstones;
 pub mod user_admin;

@@ -3,14 +3,19 @@
 //! headers for a live session of an active user; 401 otherwise, from the moment a user is
 //! deactivated.
 
+use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::pages::PageError;
 use crate::directory::policy::attributes::role_of;
 use crate::session::CurrentSession;
+use crate::state::AppState;
 
-pub async fn check(CurrentSession(session): CurrentSession) -> Result<Response, PageError> {
+pub async fn check(
+    State(state): State<AppState>,
+    CurrentSession(session): CurrentSession,
+) -> Result<Response, PageError> {
     let Ok(session) = session else {
         return Ok((
             StatusCode::UNAUTHORIZED,
@@ -18,6 +23,16 @@ pub async fn check(CurrentSession(session): CurrentSession) -> Result<Response, 
         )
             .into_response());
     };
+    let token = crate::web::session_token::for_session(&state, &session)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the session token could not be signed");
+            PageError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Session token unavailable",
+                "The signed session token could not be made; try again shortly.",
+            )
+        })?;
     let user = &session.user;
     let groups = &session.groups;
     let roles = user.profile.role_values();
@@ -47,6 +62,9 @@ pub async fn check(CurrentSession(session): CurrentSession) -> Result<Response, 
     // placeholder in the place of a missing one) then never leaves a header of its own.
     let role = role_of(&session.org_settings.policy, user).unwrap_or_default();
     put("x-gatehouse-role", encode(&role));
+    if let Some(token) = token {
+        put("x-gatehouse-token", token);
+    }
     Ok(response)
 }
 

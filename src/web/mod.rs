@@ -10,3 +10,4 @@ pub mod login;
 pub mod me;
 pub mod pages;
 pub mod request_limits;
+pub mod session_token;

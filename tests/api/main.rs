@@ -61,6 +61,7 @@ mod scim_paging;
 mod scim_patch;
 mod scim_users;
 mod scim_write_responses;
+mod session_token;
 mod sessions;
 mod tokens;
 mod trust_emails;
