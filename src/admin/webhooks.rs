@@ -297,13 +297,10 @@ pub async fn act(
                 .into()),
             };
             match done {
-                Ok(from) => {
-                    state.directory.change_bell().notify_waiters();
-                    Outcome {
-                        notice: Some((true, format!("Deliveries start again from change {from}."))),
-                        ..Default::default()
-                    }
-                }
+                Ok(from) => Outcome {
+                    notice: Some((true, format!("Deliveries start again from change {from}."))),
+                    ..Default::default()
+                },
                 Err(crate::directory::Error::Invalid(why)) => Outcome {
                     notice: Some((false, format!("Nothing was redelivered: {why}."))),
                     ..Default::default()

@@ -93,22 +93,7 @@ fn number(name: &str, raw: Option<&str>, default: i64, max: i64) -> Result<i64, 
 }
 
 fn kinds(raw: Option<&str>) -> Result<Vec<ChangeKind>, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(Vec::new());
-    };
-    raw.split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(|t| {
-            ChangeKind::parse(t).ok_or_else(|| {
-                let known: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.as_str()).collect();
-                ApiError::invalid(format!(
-                    "{t:?} is not a change type; the types are {}",
-                    known.join(", ")
-                ))
-            })
-        })
-        .collect()
+    ChangeKind::parse_list(raw.unwrap_or_default()).map_err(ApiError::invalid)
 }
 
 /// How one organisation's resources are shown, in the feed and in webhook deliveries.

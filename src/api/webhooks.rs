@@ -269,6 +269,5 @@ pub async fn redeliver(
         .directory
         .redeliver_webhook(org.id, endpoint.id, body.from, &caller.actor())
         .await?;
-    state.directory.change_bell().notify_waiters();
     Ok(Json(json!({ "webhook": endpoint_json(&endpoint) })))
 }

@@ -72,6 +72,25 @@ impl ChangeKind {
         Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
+    /// Types from a comma-separated list (the feed's `types=`, a webhook's types), each
+    /// once; empty for all. The error names the unknown type and the known ones.
+    pub fn parse_list(raw: &str) -> std::result::Result<Vec<Self>, String> {
+        let mut out = Vec::new();
+        for t in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let kind = Self::parse(t).ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+                format!(
+                    "{t:?} is not a change type; the types are {}",
+                    known.join(", ")
+                )
+            })?;
+            if !out.contains(&kind) {
+                out.push(kind);
+            }
+        }
+        Ok(out)
+    }
+
     /// The kind for a user whose `active` went from `was` to `now`, or that changed otherwise.
     pub fn of_user_write(was: bool, now: bool) -> Self {
         match (was, now) {
@@ -317,19 +336,7 @@ impl Directory {
         let pool = self.db().pool();
         // The head first: every change up to it is committed, so a page read up to it can
         // never step over a change that commits while it is read.
-        let head =
-            sqlx::query("select last_seq, pruned_through from change_seqs where org_id = $1")
-                .bind(org.to_string())
-                .fetch_optional(pool)
-                .await
-                .map_err(Error::from)?;
-        let (last, pruned) = match head {
-            Some(row) => (
-                row.try_get::<i64, _>(0).map_err(Error::from)?,
-                row.try_get::<i64, _>(1).map_err(Error::from)?,
-            ),
-            None => (0, 0),
-        };
+        let (last, pruned) = head(pool, org).await?;
         if after < pruned {
             return Err(FeedError::Gone { after, pruned });
         }
@@ -400,6 +407,22 @@ impl Directory {
         .await?;
         tx.commit().await?;
         Ok(gone.rows_affected())
+    }
+}
+
+/// An organisation's last change number and the last one the retention removed (0, 0
+/// before its first change).
+pub(super) async fn head<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    org: OrgId,
+) -> Result<(i64, i64)> {
+    let row = sqlx::query("select last_seq, pruned_through from change_seqs where org_id = $1")
+        .bind(org.to_string())
+        .fetch_optional(db)
+        .await?;
+    match row {
+        Some(row) => Ok((row.try_get(0)?, row.try_get(1)?)),
+        None => Ok((0, 0)),
     }
 }
 

@@ -50,10 +50,6 @@ impl Endpoint {
             "active"
         }
     }
-
-    pub fn wants(&self, kind: &str) -> bool {
-        self.types.is_empty() || self.types.iter().any(|t| t.as_str() == kind)
-    }
 }
 
 /// What an admin gives for a new endpoint, or changes of one (None keeps the value).
@@ -161,11 +157,7 @@ impl Directory {
         let id = WebhookId::new();
         let now = self.now();
         let mut tx = self.db().begin().await?;
-        let last: Option<i64> =
-            sqlx::query_scalar("select last_seq from change_seqs where org_id = $1")
-                .bind(org.to_string())
-                .fetch_optional(tx.conn())
-                .await?;
+        let (last, _) = super::changes::head(tx.conn(), org).await?;
         sqlx::query(
             "insert into webhook_endpoints (id, org_id, url, description, types, secret, \
              paused, delivered_through, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -177,7 +169,7 @@ impl Directory {
         .bind(types_text(settings.types.as_deref().unwrap_or_default()))
         .bind(sealed_secret)
         .bind(i64::from(settings.paused.unwrap_or(false)))
-        .bind(last.unwrap_or(0))
+        .bind(last)
         .bind(now)
         .execute(tx.conn())
         .await?;
@@ -334,15 +326,7 @@ impl Directory {
         actor: &Actor,
     ) -> Result<Endpoint> {
         let mut tx = self.db().begin().await?;
-        let head =
-            sqlx::query("select last_seq, pruned_through from change_seqs where org_id = $1")
-                .bind(org.to_string())
-                .fetch_optional(tx.conn())
-                .await?;
-        let (last, pruned) = match head {
-            Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?),
-            None => (0, 0),
-        };
+        let (last, pruned) = super::changes::head(tx.conn(), org).await?;
         if from <= pruned || from > last + 1 {
             return Err(ParseError(format!(
                 "redelivery can start from change {} to {} (the changes kept, or the next one), not {from}",
@@ -375,6 +359,8 @@ impl Directory {
         )
         .await?;
         tx.commit().await?;
+        // The worker on this instance looks at once (others within their poll).
+        self.change_bell.notify_waiters();
         self.webhook(org, id).await
     }
 
@@ -411,11 +397,13 @@ impl Directory {
     }
 
     /// Every organisation's endpoints with a delivery due at `now`: not paused, not
-    /// failing, and past their next attempt time. For the delivery worker.
+    /// failing, past their next attempt time, and behind their organisation's last change
+    /// (an endpoint with nothing to send costs the worker nothing). For the worker.
     pub async fn webhooks_due(&self, now: Millis) -> Result<Vec<Endpoint>> {
         let rows = sqlx::query(&format!(
             "select {COLUMNS} from webhook_endpoints where paused = 0 and failing_since is null \
-             and next_attempt_at <= $1 order by id"
+             and next_attempt_at <= $1 and delivered_through < coalesce((select s.last_seq \
+             from change_seqs s where s.org_id = webhook_endpoints.org_id), 0) order by id"
         ))
         .bind(now)
         .fetch_all(self.db().pool())

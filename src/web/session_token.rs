@@ -34,6 +34,8 @@ const PUBLISH_AHEAD_MS: Millis = 3_600_000;
 #[derive(Default)]
 pub struct TokenKeys {
     cached: Mutex<Option<(Instant, Vec<StoredKey>)>>,
+    /// The signing key opened and parsed, by kid: /auth/check signs on every call.
+    signer: Mutex<Option<(String, PKey<Private>)>>,
 }
 
 impl TokenKeys {
@@ -66,6 +68,20 @@ impl TokenKeys {
             .or(keys.last())
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("no session token key is stored"))
+    }
+
+    /// The private half of `key`, opened once per key.
+    fn private(&self, state: &AppState, key: &StoredKey) -> anyhow::Result<PKey<Private>> {
+        let mut signer = self.signer.lock().expect("signer lock");
+        if let Some((kid, private)) = &*signer {
+            if *kid == key.kid {
+                return Ok(private.clone());
+            }
+        }
+        let pem = state.secrets.open(&key.sealed_private)?;
+        let private = PKey::private_key_from_pem(pem.as_bytes())?;
+        *signer = Some((key.kid.clone(), private.clone()));
+        Ok(private)
     }
 
     async fn add(&self, state: &AppState, now: Millis, rotation: Millis) -> anyhow::Result<()> {
@@ -103,8 +119,7 @@ pub async fn for_session(
         return Ok(None);
     }
     let key = state.token_keys.signing(state).await?;
-    let private = state.secrets.open(&key.sealed_private)?;
-    let private: PKey<Private> = PKey::private_key_from_pem(private.as_bytes())?;
+    let private = state.token_keys.private(state, &key)?;
     let now = state.directory.now().div_euclid(1000);
     let user = &session.user;
     let claims = json!({

@@ -52,20 +52,7 @@ pub fn check_url(outbound: &Outbound, url: &str) -> Result<String, WebhookError>
 
 /// Change types from a comma-separated list (empty for all).
 pub fn parse_types(raw: &str) -> Result<Vec<ChangeKind>, WebhookError> {
-    let mut out = Vec::new();
-    for t in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        let kind = ChangeKind::parse(t).ok_or_else(|| {
-            let known: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.as_str()).collect();
-            WebhookError::Invalid(format!(
-                "{t:?} is not a change type; the types are {}",
-                known.join(", ")
-            ))
-        })?;
-        if !out.contains(&kind) {
-            out.push(kind);
-        }
-    }
-    Ok(out)
+    ChangeKind::parse_list(raw).map_err(WebhookError::Invalid)
 }
 
 /// The checks every setting passes before it is stored.

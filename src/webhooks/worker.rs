@@ -20,9 +20,10 @@ use super::delivery::{self, Message};
 
 pub const LEASE: &str = "webhooks";
 
-/// The wait before each retry, after the first attempt (made at once) failed: Standard
-/// Webhooks' suggested schedule, stretched to a day. After the last, the endpoint fails.
-pub const RETRY_DELAYS_MS: [Millis; 9] = [
+/// When each retry is due, counted from the first attempt (made at once): 5 s, 5 min,
+/// 30 min... 24 h, so an endpoint is retried for a day (DESIGN.md, Change feed). After
+/// the last, the endpoint fails.
+pub const RETRY_AT_MS: [Millis; 9] = [
     5_000,
     5 * 60_000,
     30 * 60_000,
@@ -38,14 +39,18 @@ pub const RETRY_DELAYS_MS: [Millis; 9] = [
 /// instances, and retries coming due, ring no bell here.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
 
-/// What comes after failed attempt number `attempt` (1 for the first).
+/// What comes after failed attempt number `attempt` (1 for the first): the next try
+/// as far after this one as the schedule's steps are apart.
 pub fn after_failure(attempt: i64, now: Millis) -> Outcome {
-    match usize::try_from(attempt - 1)
-        .ok()
-        .and_then(|i| RETRY_DELAYS_MS.get(i))
-    {
-        Some(delay) => Outcome::Retry(now + delay),
-        None => Outcome::Failing,
+    let at = |n: i64| match n {
+        1 => Some(0),
+        n => usize::try_from(n - 2)
+            .ok()
+            .and_then(|i| RETRY_AT_MS.get(i).copied()),
+    };
+    match (at(attempt), at(attempt + 1)) {
+        (Some(this), Some(next)) => Outcome::Retry(now + next - this),
+        _ => Outcome::Failing,
     }
 }
 

@@ -125,8 +125,11 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_the_endpoint_fails_u
         shown["webhook"]["last_error"],
         "the receiver answered 503 Service Unavailable"
     );
-    let delays = gatehouse::webhooks::worker::RETRY_DELAYS_MS;
-    for (i, delay) in delays.iter().enumerate() {
+    // Each retry is due at its time after the first attempt: 24 h for the last.
+    let due = gatehouse::webhooks::worker::RETRY_AT_MS;
+    assert_eq!(due[due.len() - 1], 86_400_000);
+    for (i, at) in due.iter().enumerate() {
+        let delay = at - if i == 0 { 0 } else { due[i - 1] };
         app.clock.advance_ms(delay - 1);
         assert_eq!(receiver.settle().await.len(), i + 1, "not before its time");
         app.clock.advance_ms(1);
