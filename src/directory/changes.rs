@@ -379,9 +379,6 @@ impl Directory {
         Ok(last.unwrap_or(0))
     }
 
-    /// Removes the changes older than `before` (ms), organisation by organisation, and
-    /// remembers the last number removed, so that a reader asking for what follows an
-    /// older one is told it missed changes. Returns how many went.
     /// Removes the change records older than `retention_days` (`changes.retention_days`).
     pub async fn prune_expired_changes(&self, retention_days: u64) -> Result<u64> {
         let days = i64::try_from(retention_days).unwrap_or(i64::MAX / DAY_MS);
@@ -389,24 +386,58 @@ impl Directory {
             .await
     }
 
+    /// Removes the changes older than `before` (ms), organisation by organisation, and
+    /// remembers the last number removed, so that a reader asking for what follows an
+    /// older one is told it missed changes. Returns how many went.
+    ///
+    /// Only the expired records are read, oldest first through `changes_at_idx`, and each
+    /// organisation's go by their key range: a prune costs what it removes, not a walk of
+    /// every record kept. A long backlog goes in batches, each its own transaction, so
+    /// writers never wait for the whole of it.
     pub async fn prune_changes(&self, before: Millis) -> Result<u64> {
+        let mut gone = 0;
+        loop {
+            let (removed, more) = self.prune_batch(before).await?;
+            gone += removed;
+            if !more {
+                return Ok(gone);
+            }
+        }
+    }
+
+    /// One batch of `prune_changes`: the removed count, and whether more may be expired.
+    async fn prune_batch(&self, before: Millis) -> Result<(u64, bool)> {
         let mut tx = self.db().begin().await?;
-        sqlx::query(
-            "update change_seqs set pruned_through = \
-               (select max(seq) from changes c where c.org_id = change_seqs.org_id and c.at < $1) \
-             where exists (select 1 from changes c where c.org_id = change_seqs.org_id and c.at < $1)",
-        )
-        .bind(before)
-        .execute(tx.conn())
-        .await?;
-        let gone = sqlx::query(
-            "delete from changes where seq <= \
-               (select pruned_through from change_seqs s where s.org_id = changes.org_id)",
-        )
-        .execute(tx.conn())
-        .await?;
+        let expired: Vec<(String, i64)> =
+            sqlx::query_as("select org_id, seq from changes where at < $1 order by at limit $2")
+                .bind(before)
+                .bind(PRUNE_BATCH)
+                .fetch_all(tx.conn())
+                .await?;
+        let mut through = std::collections::BTreeMap::<&str, i64>::new();
+        for (org, seq) in &expired {
+            let last = through.entry(org).or_insert(*seq);
+            *last = (*last).max(*seq);
+        }
+        let mut gone = 0;
+        for (org, seq) in through {
+            sqlx::query(
+                "update change_seqs set pruned_through = $2 \
+                 where org_id = $1 and pruned_through < $2",
+            )
+            .bind(org)
+            .bind(seq)
+            .execute(tx.conn())
+            .await?;
+            gone += sqlx::query("delete from changes where org_id = $1 and seq <= $2")
+                .bind(org)
+                .bind(seq)
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
+        }
         tx.commit().await?;
-        Ok(gone.rows_affected())
+        Ok((gone, expired.len() as i64 == PRUNE_BATCH))
     }
 }
 
@@ -442,6 +473,8 @@ fn change_from_row(row: &sqlx::any::AnyRow) -> Result<Change> {
 }
 
 const DAY_MS: i64 = 86_400_000;
+/// Expired change records removed per transaction.
+const PRUNE_BATCH: i64 = 10_000;
 
 /// Removes expired change records every `every` until the process ends.
 pub fn spawn_pruner(directory: Directory, retention_days: u64, every: std::time::Duration) {

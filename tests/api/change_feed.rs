@@ -296,6 +296,46 @@ async fn retention_removes_only_records_older_than_changes_retention_days() {
     );
 }
 
+#[tokio::test]
+async fn a_backlog_longer_than_one_prune_batch_goes_whole_and_only_where_expired() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let globex = app.org("globex", &[]).await;
+    const DAY: i64 = 86_400_000;
+    let d = &app.directory;
+    // More than one batch of expired records (10,000), in two organisations.
+    let many = (0..10_050)
+        .map(|i| user_data(&format!("u{i}@acme.test")))
+        .collect();
+    d.import_users(acme.id, many, &Actor::Cli).await.unwrap();
+    d.create_user(globex.id, user_data("old@globex.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    app.clock.advance_ms(31 * DAY);
+    d.create_user(acme.id, user_data("new@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+
+    assert_eq!(d.prune_expired_changes(30).await.unwrap(), 10_051);
+    let acme_api = Api::scoped(&app, &acme).await;
+    assert_eq!(
+        acme_api.get("/orgs/acme/changes?after=10049").await.status,
+        410
+    );
+    let kept = acme_api.get("/orgs/acme/changes?after=10050").await;
+    assert_eq!(kept.status, 200, "{:#}", kept.body);
+    assert_eq!(types(&kept.body), ["user.created"]);
+    let globex_api = Api::scoped(&app, &globex).await;
+    assert_eq!(
+        globex_api.get("/orgs/globex/changes?after=0").await.status,
+        410
+    );
+    assert_eq!(
+        globex_api.get("/orgs/globex/changes?after=1").await.status,
+        200
+    );
+}
+
 /// The last `n` changes of the organisation.
 async fn tail(api: &Api<'_>, n: usize) -> Vec<Value> {
     let page = api.get("/orgs/acme/changes?limit=1000").await;

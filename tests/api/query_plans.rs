@@ -79,6 +79,22 @@ const HOT: &[(&str, &str)] = &[
          where org_id = $1 and group_id in ($2) order by group_id, created_at, user_id",
         "group_members_group_idx",
     ),
+    // The change feed's page (Directory::changes_after).
+    (
+        "select seq, kind, at, actor, source, resource_type, resource_id, body from changes \
+         where org_id = $1 and seq > $2 and seq <= $3 order by seq limit $4",
+        "changes_pkey",
+    ),
+    // The retention's prune (Directory::prune_changes), hourly and at start: it once
+    // walked every record kept to find the few expired.
+    (
+        "select org_id, seq from changes where at < $1 order by at limit $2",
+        "changes_at_idx",
+    ),
+    (
+        "delete from changes where org_id = $1 and seq <= $2",
+        "changes_pkey",
+    ),
 ];
 
 #[tokio::test]
