@@ -428,31 +428,35 @@ impl Directory {
         Ok(moved.rows_affected() == 1)
     }
 
-    /// Records an attempt at the change after `from` and what follows from it. Returns
-    /// false (and records nothing) when the endpoint moved meanwhile (an operator's
-    /// redelivery, another instance that held the lease before).
+    /// Records attempts at the changes after the endpoint's position, in order: each but
+    /// the last was delivered, and `outcome` is what became of the last. One transaction
+    /// for them all, so a worker that delivers many changes in a row writes its progress
+    /// once per batch. Returns false (and records nothing) when the endpoint moved
+    /// meanwhile (an operator's redelivery, another instance that held the lease before).
     pub async fn webhook_attempted(
         &self,
         endpoint: &Endpoint,
-        attempt: &Attempt,
+        attempts: &[Attempt],
         outcome: &Outcome,
     ) -> Result<bool> {
-        let id = endpoint.id.to_string();
-        let mut tx = self.db().begin().await?;
-        let (through, failures, next, failing) = match outcome {
-            Outcome::Delivered => (attempt.seq, 0, 0, None),
-            Outcome::Retry(at) => (endpoint.delivered_through, attempt.attempt, *at, None),
-            Outcome::Failing => (
-                endpoint.delivered_through,
-                attempt.attempt,
-                0,
-                Some(attempt.at),
-            ),
+        let Some((last, delivered)) = attempts.split_last() else {
+            return Ok(true);
         };
+        let id = endpoint.id.to_string();
+        let delivered_through = delivered
+            .last()
+            .map_or(endpoint.delivered_through, |a| a.seq);
+        let (through, failures, next, failing) = match outcome {
+            Outcome::Delivered => (last.seq, 0, 0, None),
+            Outcome::Retry(at) => (delivered_through, last.attempt, *at, None),
+            Outcome::Failing => (delivered_through, last.attempt, 0, Some(last.at)),
+        };
+        let count = i64::try_from(attempts.len()).unwrap_or(i64::MAX);
+        let mut tx = self.db().begin().await?;
         let moved = sqlx::query(
             "update webhook_endpoints set delivered_through = $3, failures = $4, \
              next_attempt_at = $5, failing_since = $6, last_error = $7, \
-             attempts_made = attempts_made + 1 where id = $1 and delivered_through = $2",
+             attempts_made = attempts_made + $8 where id = $1 and delivered_through = $2",
         )
         .bind(&id)
         .bind(endpoint.delivered_through)
@@ -460,38 +464,60 @@ impl Directory {
         .bind(failures)
         .bind(next)
         .bind(failing)
-        .bind(attempt.error.clone())
+        .bind(last.error.clone())
+        .bind(count)
         .execute(tx.conn())
         .await?;
         if moved.rows_affected() == 0 {
             return Ok(false);
         }
-        let n: i64 =
+        let made: i64 =
             sqlx::query_scalar("select attempts_made from webhook_endpoints where id = $1")
                 .bind(&id)
                 .fetch_one(tx.conn())
                 .await?;
-        sqlx::query(
+        // Only the newest KEPT_ATTEMPTS are kept, so older ones of a long batch are not
+        // written at all.
+        let kept = attempts.len().min(KEPT_ATTEMPTS as usize);
+        let first = made - kept as i64 + 1;
+        let rows: Vec<String> = (0..kept)
+            .map(|i| {
+                let p = 2 + i * 6;
+                format!(
+                    "($1, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p,
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5
+                )
+            })
+            .collect();
+        let sql = format!(
             "insert into webhook_attempts (endpoint_id, n, seq, attempt, at, status, error) \
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&id)
-        .bind(n)
-        .bind(attempt.seq)
-        .bind(attempt.attempt)
-        .bind(attempt.at)
-        .bind(attempt.status.map(i64::from))
-        .bind(attempt.error.clone())
-        .execute(tx.conn())
-        .await?;
+             values {}",
+            rows.join(", ")
+        );
+        let mut insert = sqlx::query(&sql).bind(&id);
+        for (i, a) in attempts[attempts.len() - kept..].iter().enumerate() {
+            insert = insert
+                .bind(first + i as i64)
+                .bind(a.seq)
+                .bind(a.attempt)
+                .bind(a.at)
+                .bind(a.status.map(i64::from))
+                .bind(a.error.clone());
+        }
+        insert.execute(tx.conn()).await?;
         sqlx::query("delete from webhook_attempts where endpoint_id = $1 and n <= $2")
             .bind(&id)
-            .bind(n - KEPT_ATTEMPTS)
+            .bind(made - KEPT_ATTEMPTS)
             .execute(tx.conn())
             .await?;
         if let Outcome::Failing = outcome {
-            let detail = json!({ "seq": attempt.seq, "attempts": attempt.attempt,
-                                 "reason": attempt.error });
+            let detail = json!({ "seq": last.seq, "attempts": last.attempt,
+                                 "reason": last.error });
             self.record(
                 &mut tx,
                 Some(endpoint.org_id),

@@ -114,76 +114,163 @@ pub async fn deliver_due(state: &AppState, until: Instant) -> crate::directory::
     Ok(())
 }
 
+/// Changes read per page, and deliveries acknowledged before the endpoint's position is
+/// written: a crash sends at most this many again (at least once, still in order), and a
+/// receiver that keeps up costs one write per batch instead of one per change.
+const BATCH: usize = 100;
+/// The longest an acknowledged delivery waits for its position to be written.
+const RECORD_EVERY: Duration = Duration::from_secs(1);
+
 async fn deliver_endpoint(
     state: &AppState,
     org: &Org,
-    mut endpoint: Endpoint,
+    endpoint: Endpoint,
     until: Instant,
 ) -> crate::directory::Result<()> {
     let dir = &state.directory;
-    let metrics = &state.metrics.webhooks;
+    let mut run = Run {
+        endpoint,
+        acknowledged: Vec::new(),
+        since: Instant::now(),
+    };
     while Instant::now() < until {
         let page = match dir
-            .changes_after(org.id, endpoint.delivered_through, &endpoint.types, 1)
+            .changes_after(org.id, run.position(), &run.endpoint.types, BATCH as u32)
             .await
         {
             Ok(page) => page,
-            Err(FeedError::Gone { pruned, .. }) => return lost(state, &endpoint, pruned).await,
-            Err(FeedError::Directory(e)) => return Err(e),
-        };
-        let Some(change) = page.changes.first() else {
-            metrics.caught_up(endpoint.id);
-            if page.next > endpoint.delivered_through {
-                dir.webhook_pass_over(endpoint.id, endpoint.delivered_through, page.next)
-                    .await?;
+            Err(FeedError::Gone { pruned, .. }) => {
+                run.record(dir, None).await?;
+                return lost(state, &run.endpoint, pruned).await;
             }
-            return Ok(());
-        };
-        let now = dir.now();
-        metrics.behind(endpoint.id, now - change.at);
-        let signing = match delivery::signing_secrets(&state.secrets, &endpoint, now) {
-            Ok(s) => s,
-            Err(why) => {
-                let attempt = attempt(change.seq, &endpoint, now, None, Some(why));
-                dir.webhook_attempted(&endpoint, &attempt, &Outcome::Failing)
-                    .await?;
-                return Ok(());
+            Err(FeedError::Directory(e)) => {
+                let _ = run.record(dir, None).await;
+                return Err(e);
             }
         };
-        let body = View::new(state.config.server.base_url(), org).change(change);
-        let message = Message::new(delivery::message_id(org.id, change.seq), now, &body);
-        let answer = delivery::send(&state.outbound, &endpoint.url, &signing, &message).await;
-        let done = dir.now();
-        let attempt = attempt(
-            change.seq,
-            &endpoint,
-            done,
-            answer.status,
-            answer.error.clone(),
-        );
-        let outcome = if answer.delivered() {
-            Outcome::Delivered
-        } else {
-            after_failure(attempt.attempt, done)
-        };
-        metrics.attempted(&outcome);
-        if !dir.webhook_attempted(&endpoint, &attempt, &outcome).await? {
+        if page.changes.is_empty() {
+            state.metrics.webhooks.caught_up(run.endpoint.id);
+            if run.record(dir, None).await? && page.next > run.endpoint.delivered_through {
+                let e = &run.endpoint;
+                dir.webhook_pass_over(e.id, e.delivered_through, page.next)
+                    .await?;
+            }
             return Ok(());
         }
-        match outcome {
-            Outcome::Delivered => {
-                endpoint.delivered_through = change.seq;
-                endpoint.failures = 0;
+        for change in &page.changes {
+            if Instant::now() >= until {
+                break;
             }
-            Outcome::Retry(_) | Outcome::Failing => {
-                if let Some(error) = &answer.error {
-                    tracing::warn!(webhook = %endpoint.id, seq = change.seq, attempt = attempt.attempt, %error, "webhook delivery failed");
-                }
+            if !run.deliver(state, org, change).await? {
                 return Ok(());
             }
         }
     }
+    run.record(dir, None).await?;
     Ok(())
+}
+
+/// One endpoint's deliveries in a round, with the acknowledged ones not yet recorded.
+struct Run {
+    /// As recorded in the database (the position a compare-and-set starts from), but for
+    /// `failures`, which an acknowledged delivery resets at once.
+    endpoint: Endpoint,
+    acknowledged: Vec<Attempt>,
+    /// When the position was last written.
+    since: Instant,
+}
+
+impl Run {
+    /// The last change acknowledged, recorded or not.
+    fn position(&self) -> i64 {
+        self.acknowledged
+            .last()
+            .map_or(self.endpoint.delivered_through, |a| a.seq)
+    }
+
+    /// Sends one change; false when the endpoint is to wait (a failed attempt, recorded
+    /// with what follows from it) or was moved by someone else.
+    async fn deliver(
+        &mut self,
+        state: &AppState,
+        org: &Org,
+        change: &crate::directory::changes::Change,
+    ) -> crate::directory::Result<bool> {
+        let dir = &state.directory;
+        let now = dir.now();
+        state
+            .metrics
+            .webhooks
+            .behind(self.endpoint.id, now - change.at);
+        let signing = match delivery::signing_secrets(&state.secrets, &self.endpoint, now) {
+            Ok(s) => s,
+            Err(why) => {
+                let attempt = attempt(change.seq, &self.endpoint, now, None, Some(why));
+                self.record(dir, Some((attempt, Outcome::Failing))).await?;
+                return Ok(false);
+            }
+        };
+        let body = View::new(state.config.server.base_url(), org).change(change);
+        let message = Message::new(delivery::message_id(org.id, change.seq), now, &body);
+        let answer = delivery::send(&state.outbound, &self.endpoint.url, &signing, &message).await;
+        let done = dir.now();
+        let attempt = attempt(
+            change.seq,
+            &self.endpoint,
+            done,
+            answer.status,
+            answer.error.clone(),
+        );
+        if answer.delivered() {
+            state.metrics.webhooks.attempted(&Outcome::Delivered);
+            self.endpoint.failures = 0;
+            self.acknowledged.push(attempt);
+            if self.acknowledged.len() >= BATCH || self.since.elapsed() >= RECORD_EVERY {
+                return self.record(dir, None).await;
+            }
+            return Ok(true);
+        }
+        let outcome = after_failure(attempt.attempt, done);
+        state.metrics.webhooks.attempted(&outcome);
+        if let Some(error) = &answer.error {
+            tracing::warn!(webhook = %self.endpoint.id, seq = change.seq, attempt = attempt.attempt, %error, "webhook delivery failed");
+        }
+        self.record(dir, Some((attempt, outcome))).await?;
+        Ok(false)
+    }
+
+    /// Writes the acknowledged deliveries, and `last` after them, in one transaction;
+    /// false when the endpoint moved meanwhile (nothing is written then).
+    async fn record(
+        &mut self,
+        dir: &crate::directory::Directory,
+        last: Option<(Attempt, Outcome)>,
+    ) -> crate::directory::Result<bool> {
+        let mut attempts = std::mem::take(&mut self.acknowledged);
+        let outcome = match last {
+            Some((attempt, outcome)) => {
+                attempts.push(attempt);
+                outcome
+            }
+            None => Outcome::Delivered,
+        };
+        self.since = Instant::now();
+        let through = match outcome {
+            Outcome::Delivered => attempts.last().map(|a| a.seq),
+            _ => attempts.iter().rev().nth(1).map(|a| a.seq),
+        };
+        if attempts.is_empty()
+            || !dir
+                .webhook_attempted(&self.endpoint, &attempts, &outcome)
+                .await?
+        {
+            return Ok(attempts.is_empty());
+        }
+        if let Some(seq) = through {
+            self.endpoint.delivered_through = seq;
+        }
+        Ok(true)
+    }
 }
 
 fn attempt(
@@ -221,7 +308,7 @@ async fn lost(state: &AppState, endpoint: &Endpoint, pruned: i64) -> crate::dire
     );
     state
         .directory
-        .webhook_attempted(endpoint, &attempt, &Outcome::Failing)
+        .webhook_attempted(endpoint, &[attempt], &Outcome::Failing)
         .await?;
     Ok(())
 }
