@@ -54,37 +54,59 @@ pub fn after_failure(attempt: i64, now: Millis) -> Outcome {
     }
 }
 
+/// After a round, the worker waits this long before the next: the changes that commit
+/// meanwhile (each rings the bell) then go in one round rather than a round each.
+const ROUND_GAP: Duration = Duration::from_millis(20);
+
 /// Runs the worker until the process ends or `stopping` turns true; then gives the lease up.
+///
+/// The lease is a write, so it is renewed only once a sixth of its time has passed, not on
+/// every round: a round runs for at most a third of it, and a send may take the outbound
+/// timeout beyond that, all before the lease runs out. An instance without the lease asks
+/// for it once per LOOK_EVERY, whatever its bell says.
 pub fn spawn(state: AppState, mut stopping: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         let holder = format!("{}:{}", std::process::id(), crate::random::token(9));
         let ttl = (state.config.webhooks.lease_seconds.max(1) * 1000) as Millis;
         let bell = state.directory.change_bell();
-        let mut held = false;
+        // When this instance last took or renewed the lease (directory clock), if it holds it.
+        let mut renewed: Option<Millis> = None;
         loop {
             let rung = bell.notified();
-            match state.directory.take_lease(LEASE, &holder, ttl).await {
-                Ok(true) => {
-                    if !held {
-                        tracing::info!(holder, "this instance delivers webhooks");
+            let now = state.directory.now();
+            if renewed.is_none_or(|at| now - at >= ttl / 6) {
+                renewed = match state.directory.take_lease(LEASE, &holder, ttl).await {
+                    Ok(true) => {
+                        if renewed.is_none() {
+                            tracing::info!(holder, "this instance delivers webhooks");
+                        }
+                        Some(now)
                     }
-                    held = true;
-                    // Work stops well within the lease, so it is renewed before it runs out.
-                    let until = Instant::now() + Duration::from_millis(ttl as u64 / 3);
-                    if let Err(e) = deliver_due(&state, until).await {
-                        tracing::error!(error = %e, "webhook delivery round failed");
+                    Ok(false) => None,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot take the webhook lease");
+                        None
                     }
+                };
+            }
+            let held = renewed.is_some();
+            if held {
+                let until = Instant::now() + Duration::from_millis(ttl as u64 / 3);
+                if let Err(e) = deliver_due(&state, until).await {
+                    tracing::error!(error = %e, "webhook delivery round failed");
                 }
-                Ok(false) => held = false,
-                Err(e) => tracing::error!(error = %e, "cannot take the webhook lease"),
+                tokio::select! {
+                    _ = tokio::time::sleep(ROUND_GAP) => {}
+                    _ = stopping.wait_for(|s| *s) => break,
+                }
             }
             tokio::select! {
-                _ = rung => {}
+                _ = rung, if held => {}
                 _ = tokio::time::sleep(LOOK_EVERY) => {}
                 _ = stopping.wait_for(|s| *s) => break,
             }
         }
-        if held {
+        if renewed.is_some() {
             let _ = state.directory.release_lease(LEASE, &holder).await;
         }
     });
