@@ -12,7 +12,7 @@
 //! Scenarios: `import` (Okta's paging, first and last page timed, and one whole walk),
 //! `lookup`, `lookup-1k` (the same lookup in the 1,000-user organisation), `create`,
 //! `patch`, `groups`, `groups-large` (the same member changes on the large group), `mix`,
-//! `saml-acs`, `auth-check`, and two of staying power (bench/load/resilience.rs): `soak`
+//! `mix-followed` and `feed` (the change feed, bench/load/feed.rs), `saml-acs`, `auth-check`, and two of staying power (bench/load/resilience.rs): `soak`
 //! (the mix paced at 80 % of its measured peak for BENCH_SOAK_SECONDS, default 600) and
 //! `pg-restart` (PostgreSQL stopped and started under load). `saml-acs` posts IdP-initiated responses to the ACS, each
 //! once: BENCH_SAML_RESPONSES of them (default 1,000 per second of BENCH_SECONDS, plus 5 %
@@ -23,6 +23,8 @@
 //! Prints a Markdown table and writes target/bench/load-<backend>.json. On PostgreSQL when
 //! GATEHOUSE_TEST_DATABASE_URL names a server (scripts/with-postgres.sh).
 
+#[path = "load/feed.rs"]
+mod feed;
 #[path = "load/resilience.rs"]
 mod resilience;
 #[path = "load/saml.rs"]
@@ -32,10 +34,13 @@ mod saml;
 mod saml_idp;
 #[path = "load/seed.rs"]
 mod seed;
+#[path = "../tests/api/webhook_receiver.rs"]
+#[allow(dead_code)]
+mod webhook_receiver;
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -67,6 +72,10 @@ struct Ctx {
     token: String,
     small_org: String,
     small_token: String,
+    /// An API key of `org`, for its change feed and webhooks.
+    api_key: String,
+    /// `org`'s last change, as last read (`feed::head`).
+    feed_head: AtomicI64,
     /// Seeded user ids, by index (user_name(i) has ids[i]).
     ids: Vec<UserId>,
     /// The first BENCH_SESSIONS users carry live sessions, and the next ones, up to
@@ -104,6 +113,8 @@ enum Op {
     LargeGroupPair,
     SamlAcs,
     AuthCheck,
+    /// A page of 100 changes from a random place in the feed.
+    FeedPage,
 }
 
 #[derive(Default)]
@@ -204,6 +215,8 @@ async fn main() -> anyhow::Result<()> {
         token: seeded.token,
         small_org: seeded.small_org,
         small_token: seeded.small_token,
+        api_key: seeded.api_key,
+        feed_head: AtomicI64::new(seeded.feed_head),
         ids: seeded.ids,
         writable_from: sessions + saml_users,
         cookies: seeded.cookies,
@@ -222,15 +235,19 @@ async fn main() -> anyhow::Result<()> {
     let mut saml_run = None;
     let mut soak_run = None;
     let mut restart_run = None;
+    let mut followed = None;
     // `saml-acs` after `mix`: mix's writes never reach the users it signs in, and the
     // sessions it makes are for other users than `auth-check`'s.
-    let scenarios: [(&str, &[(Op, u32)]); 11] = [
+    let scenarios: [(&str, &[(Op, u32)]); 13] = [
         ("lookup", &[(Op::Lookup, 1)]),
         ("lookup-1k", &[(Op::LookupSmall, 1)]),
         ("create", &[(Op::Create, 1)]),
         ("patch", &[(Op::PatchPair, 1)]),
         ("groups", &[(Op::GroupPair, 1)]),
         ("mix", resilience::MIX),
+        // The mix again, while an app follows by long poll and webhook (bench/load/feed.rs).
+        ("mix-followed", resilience::MIX),
+        ("feed", &[(Op::FeedPage, 1)]),
         ("saml-acs", &[(Op::SamlAcs, 1)]),
         ("auth-check", &[(Op::AuthCheck, 1)]),
         // Staying power (bench/load/resilience.rs), before the large group grows the heap.
@@ -307,8 +324,15 @@ async fn main() -> anyhow::Result<()> {
             let pool = saml::Pool::sign(&seeded.idp, &ctx.base, &ctx.org, &names, saml_pool);
             let _ = ctx.saml.set(pool);
         }
+        if name == "feed" {
+            feed::head(&ctx).await?;
+        }
         // Warm the connections and caches, then measure.
         load(&ctx, weights, concurrency, warm_up).await;
+        let follow = match name {
+            "mix-followed" => Some(feed::Follow::start(&ctx).await?),
+            _ => None,
+        };
         server.reset_peak();
         let started = Instant::now();
         let tally = load(&ctx, weights, concurrency, duration).await;
@@ -323,6 +347,9 @@ async fn main() -> anyhow::Result<()> {
         }
         if let Some(pool) = ctx.saml.get().filter(|_| name == "saml-acs") {
             saml_run = Some(pool.run(elapsed, duration));
+        }
+        if let Some(follow) = follow {
+            followed = Some(follow.finish(&ctx).await?);
         }
     }
     server.stop();
@@ -340,6 +367,7 @@ async fn main() -> anyhow::Result<()> {
         saml: saml_run.as_ref(),
         soak: soak_run.as_ref(),
         restart: restart_run.as_ref(),
+        followed: followed.as_ref(),
     })
 }
 
@@ -668,6 +696,7 @@ async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) -> bool {
                 .await;
             tally.record(started, expect(r, &[200], None).await);
         }
+        Op::FeedPage => feed::page(ctx, tally).await,
         Op::SamlAcs => {
             let Some(body) = ctx.saml.get().and_then(saml::Pool::take) else {
                 return false;
@@ -873,6 +902,7 @@ struct Summary<'a> {
     saml: Option<&'a saml::Run>,
     soak: Option<&'a resilience::Soak>,
     restart: Option<&'a resilience::Restart>,
+    followed: Option<&'a feed::Followed>,
 }
 
 fn report(s: &Summary) -> anyhow::Result<()> {
@@ -945,6 +975,13 @@ fn report(s: &Summary) -> anyhow::Result<()> {
             saml.signed, saml.signing_seconds, saml.threads, saml.posted
         );
     }
+    let rate = |r: &Row| (r.requests as f64 / r.seconds, r.p99);
+    let followed = s.followed.map(|f| {
+        let mix = find("mix").map(rate);
+        let (text, value) = f.report(mix, find("mix-followed").map(rate).unwrap_or_default());
+        println!("{text}");
+        value
+    });
     let soak = s.soak.map(|r| {
         let (text, value) = r.report();
         println!("{text}");
@@ -995,6 +1032,7 @@ fn report(s: &Summary) -> anyhow::Result<()> {
         "scenarios": json_rows,
         "soak": soak,
         "pg_restart": restart,
+        "mix_followed": followed,
     });
     std::fs::write(
         // BENCH_JSON_NAME keeps a smoke run (`make test`) from replacing a measured run's file.
@@ -1007,6 +1045,10 @@ fn report(s: &Summary) -> anyhow::Result<()> {
     anyhow::ensure!(
         s.rows.iter().all(|r| r.errors == 0) && import.errors == 0,
         "some requests failed"
+    );
+    anyhow::ensure!(
+        s.followed.is_none_or(feed::Followed::ok),
+        "a follower of the change feed missed a change, got one out of order or unsigned"
     );
     anyhow::ensure!(
         s.soak.is_none_or(resilience::Soak::ok),

@@ -39,6 +39,10 @@ pub struct Seeded {
     pub cookies: Vec<String>,
     pub small_org: String,
     pub small_token: String,
+    /// An API key of the large organisation (its change feed and webhooks).
+    pub api_key: String,
+    /// The large organisation's last change when seeding ended.
+    pub feed_head: i64,
     /// The large group's id; its members are the last `Plan::group_members` users.
     pub large_group: String,
     /// The large organisation's SAML IdP.
@@ -113,6 +117,10 @@ pub async fn seed(url: &str, key_file: &str, plan: &Plan) -> anyhow::Result<Seed
     .await?;
     phases.done("SAML connection (RSA key and metadata)", started);
 
+    let (_, api_key) = directory
+        .create_api_key(Some(org.id), "bench", None, &Actor::Cli)
+        .await?;
+    let feed_head = directory.last_change(org.id).await?;
     if postgres {
         // As autovacuum would have by the time a directory this size serves traffic.
         analyze(url, &mut phases).await?;
@@ -125,6 +133,8 @@ pub async fn seed(url: &str, key_file: &str, plan: &Plan) -> anyhow::Result<Seed
         cookies,
         small_org: "load1k".into(),
         small_token,
+        api_key: api_key.0,
+        feed_head,
         large_group,
         idp,
         phases: phases.0,
