@@ -6,6 +6,7 @@ pub mod flood;
 pub mod oidc;
 pub mod return_to;
 pub mod saml;
+pub mod sign_in;
 
 use crate::state::AppState;
 

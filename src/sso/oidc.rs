@@ -26,9 +26,8 @@ use crate::directory::oidc::{OidcConnection, PendingFlow};
 use crate::directory::orgs::Org;
 use crate::directory::Actor;
 use crate::outbound::Outbound;
-use crate::session::{lifetimes, set_cookie};
 use crate::sso::return_to::safe_return_to;
-use crate::sso::{resolve_login, Assertion, LoginError};
+use crate::sso::Assertion;
 use crate::state::AppState;
 use crate::web::pages::{page, Message, PageError};
 
@@ -290,8 +289,11 @@ pub async fn callback(
         return Ok(super::flood::too_many(wait));
     }
     match finish(&state, &org, &connection, &slug, q, &headers).await {
-        Ok(response) => Ok(response),
-        Err(Refused { reason, message }) => {
+        Ok((asserted, return_to)) => {
+            super::sign_in::respond(&state, &org, &asserted, &return_to).await
+        }
+        Err(Stopped::Failed(e)) => Err(e.into()),
+        Err(Stopped::Refused(Refused { reason, message })) => {
             let actor = Actor::Idp(connection_id(&org));
             state
                 .floodgate
@@ -301,6 +303,20 @@ pub async fn callback(
                 Message::new("Sign-in failed", &message).link("/login", "Go to the sign-in page");
             Ok(page(StatusCode::FORBIDDEN, &m))
         }
+    }
+}
+
+/// Why a callback stopped before the person could be resolved.
+enum Stopped {
+    /// The callback or the provider's answer is refused: recorded here, then a page.
+    Refused(Refused),
+    /// Gatehouse itself failed (the database): not the person's doing, not a refusal.
+    Failed(crate::directory::Error),
+}
+
+impl From<Refused> for Stopped {
+    fn from(r: Refused) -> Self {
+        Stopped::Refused(r)
     }
 }
 
@@ -325,7 +341,7 @@ async fn finish(
     slug: &str,
     q: CallbackQuery,
     headers: &HeaderMap,
-) -> Result<Response, Refused> {
+) -> Result<(Assertion, String), Stopped> {
     let browser = crate::session::cookie(headers, FLOW_COOKIE);
     let flow_state = q
         .state
@@ -334,18 +350,18 @@ async fn finish(
         .directory
         .take_oidc_flow(org.id, &flow_state, browser.as_deref())
         .await
-        .map_err(|e| refused(e.to_string()))?
+        .map_err(Stopped::Failed)?
         .ok_or_else(|| {
             refused("the state is unknown, used already, expired, or from another browser")
         })?;
     if let Some(error) = q.error {
         let description = q.error_description.unwrap_or_default();
-        return Err(Refused {
+        return Err(Stopped::Refused(Refused {
             reason: format!("the provider answered error={error} {description}"),
             message: format!(
                 "Your identity provider did not complete the sign-in ({error}). {description}"
             ),
-        });
+        }));
     }
     let code = q
         .code
@@ -423,22 +439,7 @@ async fn finish(
         groups,
         role: role_claim(&payload, &names.policy.oidc_claim_role),
     };
-    match resolve_login(&state.directory, org, &asserted).await {
-        Ok(user) => {
-            let session = state
-                .directory
-                .create_session(org, &user, lifetimes(&state.config))
-                .await
-                .map_err(|e| refused(e.to_string()))?;
-            let cookie = set_cookie(&state.config, &session.cookie);
-            Ok(([cookie], Redirect::to(&flow.return_to)).into_response())
-        }
-        Err(LoginError::Failed(e)) => Err(refused(e.to_string())),
-        Err(e) => {
-            let (reason, message) = e.refusal().unwrap_or_default();
-            Err(Refused { reason, message })
-        }
-    }
+    Ok((asserted, flow.return_to))
 }
 
 /// openidconnect checks the signature against the provider's keys with the allowed

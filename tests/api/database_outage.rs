@@ -19,14 +19,14 @@ use crate::scim_helpers::{Scim, USER_URN};
 
 /// A relay from a local port to PostgreSQL that can be cut (every connection dropped, the
 /// port closed) and restored on the same port.
-struct Relay {
-    addr: SocketAddr,
+pub(crate) struct Relay {
+    pub(crate) addr: SocketAddr,
     target: SocketAddr,
     tasks: Arc<Mutex<JoinSet<()>>>,
 }
 
 impl Relay {
-    async fn start(target: SocketAddr) -> Self {
+    pub(crate) async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let relay = Self {
@@ -60,15 +60,32 @@ impl Relay {
     }
 
     /// Drops every connection and closes the port: connecting is refused from now on.
-    async fn cut(&self) {
+    pub(crate) async fn cut(&self) {
         self.tasks.lock().await.abort_all();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    async fn restore(&self) {
+    pub(crate) async fn restore(&self) {
         let listener = TcpListener::bind(self.addr).await.unwrap();
         self.serve(listener).await;
     }
+}
+
+/// On PostgreSQL, a server that reaches its database through a relay the test can cut;
+/// None on SQLite, whose database is a file in the server's own process.
+pub(crate) async fn behind_relay() -> Option<(TestApp, Relay)> {
+    let server = std::env::var(PG_ENV).ok()?;
+    let relay = Relay::start(pg_target(&server)).await;
+    let relay_addr = relay.addr;
+    let app = TestApp::spawn_with(move |c| {
+        let mut url = url::Url::parse(c.database.url.expose()).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(relay_addr.port())).unwrap();
+        c.database.url = gatehouse::config::DatabaseUrl::new(url.to_string());
+        c.database.acquire_timeout_ms = 1000;
+    })
+    .await;
+    Some((app, relay))
 }
 
 fn pg_target(server: &str) -> SocketAddr {
@@ -85,20 +102,10 @@ fn pg_target(server: &str) -> SocketAddr {
 
 #[tokio::test]
 async fn while_postgresql_is_away_scim_answers_503_and_recovers_without_losing_a_write() {
-    let Ok(server) = std::env::var(PG_ENV) else {
+    let Some((app, relay)) = behind_relay().await else {
         // SQLite is a file in the server's own process: it cannot be away.
         return;
     };
-    let relay = Relay::start(pg_target(&server)).await;
-    let relay_addr = relay.addr;
-    let app = TestApp::spawn_with(move |c| {
-        let mut url = url::Url::parse(c.database.url.expose()).unwrap();
-        url.set_host(Some("127.0.0.1")).unwrap();
-        url.set_port(Some(relay_addr.port())).unwrap();
-        c.database.url = gatehouse::config::DatabaseUrl::new(url.to_string());
-        c.database.acquire_timeout_ms = 1000;
-    })
-    .await;
     let scim = Scim::new(&app, "acme").await;
     let user = |name: &str| json!({"schemas": [USER_URN], "userName": name, "active": true});
     let kept = scim.post("/Users", user("before")).await;

@@ -283,6 +283,64 @@ async fn jit_linking_and_deactivation_work_as_in_the_gate() {
     assert!(r.text().await.unwrap().contains("deactivated"));
 }
 
+/// The failed login events of the organisation.
+async fn login_failures(app: &TestApp, org: &Org) -> usize {
+    let log = events(app, org).await;
+    log.iter()
+        .filter(|e| e.0 == "login" && e.1 == "failure")
+        .count()
+}
+
+#[tokio::test]
+async fn a_login_the_directory_refuses_is_one_event_and_the_page_says_why() {
+    // No folding: a second event for the same refusal would be written, and counted.
+    let app = TestApp::spawn_with(|c| c.login.fold_seconds = 0).await;
+    let scim = Scim::new(&app, "acme").await;
+    let oidc = Oidc::new(&app, scim.org.clone(), None).await;
+    let id = scim.user("ada@acme.test").await;
+    scim.patch(
+        &format!("/Users/{id}"),
+        json!([{"op": "replace", "value": {"active": false}}]),
+    )
+    .await;
+    let before = login_failures(&app, &scim.org).await;
+    let s = oidc.start("/me").await;
+    let r = oidc
+        .login_with(&s, &oidc.claims(&s, "00u1", "ada@acme.test"), Signing::Good)
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.text().await.unwrap().contains("deactivated"));
+    assert_eq!(login_failures(&app, &scim.org).await, before + 1);
+}
+
+#[tokio::test]
+async fn a_callback_while_the_database_is_away_is_a_503_page_not_a_refusal() {
+    let Some((app, relay)) = crate::database_outage::behind_relay().await else {
+        return; // SQLite cannot be away (see database_outage.rs).
+    };
+    let oidc = Oidc::new(&app, app.org("acme", &[]).await, None).await;
+    let s = oidc.start("/me").await;
+    let code = format!("code-{}", uuid::Uuid::new_v4().simple());
+    let claims = oidc.claims(&s, "00u1", "ada@acme.test");
+    oidc.op.grant(
+        &code,
+        &s.challenge,
+        oidc.op.id_token(&claims, Signing::Good),
+    );
+    relay.cut().await;
+    let r = oidc
+        .callback(&[("code", &code), ("state", &s.state)], &s.browser)
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    relay.restore().await;
+}
+
 #[tokio::test]
 async fn every_callback_check_refuses_what_it_should() {
     // Every refusal's own event is read here: none folded into an earlier identical one.

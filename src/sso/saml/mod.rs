@@ -20,10 +20,9 @@ use serde::Deserialize;
 use crate::directory::orgs::Org;
 use crate::directory::saml::SamlConnection;
 use crate::directory::Actor;
-use crate::session::{lifetimes, set_cookie};
 use crate::sso::flood;
 use crate::sso::return_to::safe_return_to;
-use crate::sso::{resolve_login, Assertion, LoginError};
+use crate::sso::Assertion;
 use crate::state::AppState;
 use crate::web::pages::{page, Message, PageError};
 
@@ -285,25 +284,7 @@ async fn sign_in(
     saml: &SamlAssertion,
     return_to: &str,
 ) -> Result<Response, PageError> {
-    let asserted = to_assertion(org, saml);
-    match resolve_login(&state.directory, org, &asserted).await {
-        Ok(user) => {
-            let session = state
-                .directory
-                .create_session(org, &user, lifetimes(&state.config))
-                .await?;
-            let cookie = set_cookie(&state.config, &session.cookie);
-            Ok(([cookie], Redirect::to(return_to)).into_response())
-        }
-        Err(LoginError::Failed(e)) => Err(e.into()),
-        Err(refused) => {
-            let (_, message) = refused.refusal().unwrap_or_default();
-            Ok(page(
-                StatusCode::FORBIDDEN,
-                &Message::new("You cannot sign in", &message),
-            ))
-        }
-    }
+    crate::sso::sign_in::respond(state, org, &to_assertion(org, saml), return_to).await
 }
 
 /// What the gate needs from a verified assertion: NameID as user name and subject, and
