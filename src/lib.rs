@@ -25,6 +25,7 @@ pub mod session;
 pub mod sso;
 pub mod state;
 pub mod telemetry;
+pub mod urn;
 pub mod web;
 pub mod webhooks;
 

@@ -164,10 +164,9 @@ pub(crate) mod test_schema {
     use AttrType::*;
     use Mutability::*;
 
-    pub(crate) const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-    pub(crate) const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-    pub(crate) const ENTERPRISE: &str =
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    pub(crate) use crate::urn::{
+        ENTERPRISE_URN as ENTERPRISE, GROUP_URN as GROUP, USER_URN as USER,
+    };
 
     /// (name, type, caseExact, mutability)
     type Sub = (&'static str, AttrType, bool, Mutability);

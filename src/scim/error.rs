@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::directory;
 use crate::directory::policy::ViolationKind;
 
-pub const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub use crate::urn::ERROR_URN;
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
 /// Seconds a client is asked to wait while the database is away.
 const UNAVAILABLE_RETRY_S: u64 = 2;

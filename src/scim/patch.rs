@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::scim::attrs::{self, extension_urn, get_ci, AttrInfo, AttrLookup, AttrType, Mutability};
 use crate::scim::filter::{self, AttrPath, Filter};
 
-pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+use crate::urn::PATCH_URN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
@@ -127,12 +127,10 @@ pub fn parse_patch(
             .ok_or_else(|| syntax("\"schemas\" must be an array of strings"))?;
         let is_patch = names.iter().any(|n| {
             n.as_str()
-                .is_some_and(|n| n.eq_ignore_ascii_case(PATCH_OP_URN))
+                .is_some_and(|n| n.eq_ignore_ascii_case(PATCH_URN))
         });
         if !names.is_empty() && !is_patch {
-            return Err(syntax(format!(
-                "\"schemas\" must contain \"{PATCH_OP_URN}\""
-            )));
+            return Err(syntax(format!("\"schemas\" must contain \"{PATCH_URN}\"")));
         }
     }
     let ops = get_ci(obj, "Operations")

@@ -8,15 +8,10 @@ use serde_json::{json, Value};
 
 pub use super::attrs::{AttrType, Mutability};
 
-pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-pub const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-pub const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
-const RESOURCE_TYPE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
-const SPC_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub use crate::urn::{
+    ENTERPRISE_URN, GROUP_URN, LIST_URN, PATCH_URN, RESOURCE_TYPE_URN, SCHEMA_URN, SEARCH_URN,
+    SPC_URN, USER_URN,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Returned {

@@ -15,8 +15,7 @@ use crate::directory::model::ParseError;
 use crate::directory::orgs::Org;
 use crate::directory::users::{Profile, UserData};
 
-/// The standard enterprise extension (RFC 7643 §4.3).
-pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use crate::urn::ENTERPRISE_URN;
 
 /// The attributes the enterprise extension defines. A declaration may not take one of these
 /// names: under the enterprise URN each name must have one meaning, and an organisation that

@@ -8,8 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::directory::users::{Profile, UserData};
 
-pub const CORE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use crate::urn::{ENTERPRISE_URN, USER_URN};
 
 /// The User attributes a client writes (RFC 7643 §4.1), as spelled in the profile.
 const CORE: &[&str] = &[
@@ -82,7 +81,7 @@ pub fn parse(path: &str) -> Result<Path, String> {
     } else {
         (None, p)
     };
-    let urn = urn.filter(|u| !u.eq_ignore_ascii_case(CORE_URN));
+    let urn = urn.filter(|u| !u.eq_ignore_ascii_case(USER_URN));
     let (head, filter, tail) = match rest.find('[') {
         Some(open) => {
             let Some(close) = rest.rfind(']').filter(|c| *c > open) else {
@@ -454,7 +453,7 @@ mod tests {
         assert_eq!(emp.attr, "employeeNumber");
         let mgr = p(&format!("{ENTERPRISE_URN}:manager.value"));
         assert_eq!(mgr.sub.as_deref(), Some("value"));
-        let core = p(&format!("{CORE_URN}:name.familyName"));
+        let core = p(&format!("{USER_URN}:name.familyName"));
         assert!(core.urn.is_none());
         for wrong in [
             "",

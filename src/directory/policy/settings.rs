@@ -4,8 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::directory::model::ParseError;
 
-/// The URN of an organisation's custom user attributes unless it names another.
-pub const DEFAULT_EXTENSION_URN: &str = "urn:ietf:params:scim:schemas:extension:gatehouse:2.0:User";
+use crate::urn::GATEHOUSE_EXTENSION_URN;
 
 /// What a deactivation does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,7 +111,7 @@ impl Default for PolicySettings {
             role_attribute: "roles".into(),
             saml_attribute_role: "role".into(),
             oidc_claim_role: "role".into(),
-            extension_urn: DEFAULT_EXTENSION_URN.into(),
+            extension_urn: GATEHOUSE_EXTENSION_URN.into(),
             extension_attributes: vec![],
             phone_numbers: PhoneFormat::AsGiven,
             allowed_email_domains: false,
@@ -259,9 +258,7 @@ impl PolicyChange {
             "extension_urn" => {
                 // The core schemas cannot hold custom attributes: their attributes are fixed
                 // by RFC 7643 §4.
-                if v.starts_with("urn:ietf:params:scim:schemas:core:")
-                    || v.starts_with("urn:ietf:params:scim:api:")
-                {
+                if v.starts_with(crate::urn::CORE_PREFIX) || v.starts_with(crate::urn::API_PREFIX) {
                     Err(ParseError(format!(
                         "extension_urn must be an extension schema, not the core schema {v}"
                     )))

@@ -4,7 +4,7 @@ use super::*;
 use crate::scim::attrs::test_schema::{group, user, TestSchema, ENTERPRISE, GROUP, USER};
 
 fn body(ops: Value) -> Value {
-    json!({"schemas": [PATCH_OP_URN], "Operations": ops})
+    json!({"schemas": [PATCH_URN], "Operations": ops})
 }
 
 fn try_patch(
@@ -74,7 +74,7 @@ fn schemas_of(resource: &Value) -> Vec<&str> {
 
 #[test]
 fn ops_and_the_operations_key_are_read_in_any_case() {
-    let b = json!({"schemas": [PATCH_OP_URN.to_uppercase()], "operations": [
+    let b = json!({"schemas": [PATCH_URN.to_uppercase()], "operations": [
         {"op": "Add", "path": "nickName", "value": "Babs"},
         {"op": "REPLACE", "path": "title", "value": "x"},
         {"op": "remove", "path": "locale"}
@@ -100,12 +100,8 @@ fn a_missing_schemas_list_is_accepted_but_a_foreign_one_is_not() {
     )
     .unwrap_err();
     assert_eq!(e.scim_type, "invalidSyntax");
-    assert!(e.detail.contains(PATCH_OP_URN), "{}", e.detail);
-    let e = parse_patch(
-        &json!({"schemas": PATCH_OP_URN, "Operations": ops}),
-        &user(),
-    )
-    .unwrap_err();
+    assert!(e.detail.contains(PATCH_URN), "{}", e.detail);
+    let e = parse_patch(&json!({"schemas": PATCH_URN, "Operations": ops}), &user()).unwrap_err();
     assert_eq!(e.scim_type, "invalidSyntax");
 }
 
@@ -114,13 +110,13 @@ fn malformed_bodies_are_invalid_syntax() {
     for b in [
         json!([]),
         json!("x"),
-        json!({"schemas": [PATCH_OP_URN]}),
-        json!({"schemas": [PATCH_OP_URN], "Operations": []}),
-        json!({"schemas": [PATCH_OP_URN], "Operations": {"op": "add"}}),
-        json!({"schemas": [PATCH_OP_URN], "Operations": ["add"]}),
-        json!({"schemas": [PATCH_OP_URN], "Operations": [{"path": "title", "value": "x"}]}),
-        json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": 1, "path": "title"}]}),
-        json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add", "path": 7, "value": 1}]}),
+        json!({"schemas": [PATCH_URN]}),
+        json!({"schemas": [PATCH_URN], "Operations": []}),
+        json!({"schemas": [PATCH_URN], "Operations": {"op": "add"}}),
+        json!({"schemas": [PATCH_URN], "Operations": ["add"]}),
+        json!({"schemas": [PATCH_URN], "Operations": [{"path": "title", "value": "x"}]}),
+        json!({"schemas": [PATCH_URN], "Operations": [{"op": 1, "path": "title"}]}),
+        json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": 7, "value": 1}]}),
     ] {
         let e = parse_patch(&b, &user()).unwrap_err();
         assert_eq!(e.scim_type, "invalidSyntax", "{b}: {}", e.detail);
