@@ -49,6 +49,7 @@ mod query_plans;
 mod saml;
 mod saml_idp;
 mod saml_rotation;
+mod schema_parity;
 mod scim_auth;
 mod scim_discovery;
 mod scim_errors;
