@@ -1,6 +1,7 @@
 //! The admin console in a real browser (Debian's Chromium, driven by Playwright from
 //! tests/browser/console.mjs): a platform admin sets up an organisation and later
-//! deactivates one of its users; this test checks from the outside what the clicks did.
+//! deactivates one of its users, and adds a webhook endpoint; this test checks from the
+//! outside what the clicks did.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,6 +12,7 @@ use serde_json::json;
 use crate::console_helpers::{create_platform_admin, PASSWORD};
 use crate::helpers::TestApp;
 use crate::saml_idp::{encode, response, Spec, TestIdp};
+use crate::webhook_receiver::Receiver;
 
 const ROOT: &str = "root@platform.test";
 
@@ -64,14 +66,8 @@ async fn an_admin_sets_up_an_organisation_and_offboards_a_user_in_a_real_browser
     let subject = certificate_info(&idp.cert_b64, app.directory.now())
         .unwrap()
         .subject;
-    let state_file = dir.path().join("state.json").display().to_string();
     let csv_file = dir.path().join("events.csv");
-    let common = vec![
-        ("BASE_URL", app.base_url.clone()),
-        ("ADMIN_EMAIL", ROOT.to_string()),
-        ("ADMIN_PASSWORD", PASSWORD.to_string()),
-        ("STATE_FILE", state_file),
-    ];
+    let common = common_envs(&app, &dir);
 
     // The admin creates the organisation, uploads the metadata and issues a token.
     let mut envs = common.clone();
@@ -156,6 +152,37 @@ async fn an_admin_sets_up_an_organisation_and_offboards_a_user_in_a_real_browser
         line.contains(&user.id.to_string()) && line.contains("admin:"),
         "{line}"
     );
+
+    // The admin adds a webhook endpoint and sends it a test: the secret the page showed
+    // once is the one that signs what the receiver gets.
+    let receiver = Receiver::start().await;
+    let mut envs = common_envs(&app, &dir);
+    envs.push(("WEBHOOK_URL", receiver.url.clone()));
+    let out = browser_phase("webhook", envs).await;
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("SECRET=").map(str::to_string))
+        .expect("the script prints the secret it saw");
+    let got = receiver.wait_for(1).await;
+    let test = got
+        .iter()
+        .find(|d| d.json()["type"] == "webhook.test")
+        .unwrap_or_else(|| panic!("no test message: {got:?}"));
+    assert!(test.signed_by(&secret), "{test:?}");
+}
+
+/// What every phase of the browser script needs: the server, the admin and the shared
+/// browser profile.
+fn common_envs(app: &TestApp, dir: &tempfile::TempDir) -> Vec<(&'static str, String)> {
+    vec![
+        ("BASE_URL", app.base_url.clone()),
+        ("ADMIN_EMAIL", ROOT.to_string()),
+        ("ADMIN_PASSWORD", PASSWORD.to_string()),
+        (
+            "STATE_FILE",
+            dir.path().join("state.json").display().to_string(),
+        ),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,10 +6,13 @@
 //            file and see its certificate, issue a SCIM token and see it once (printed as
 //            TOKEN=... for the test to use);
 //   offboard: find a user, deactivate it, download the event log as CSV;
+//   webhook:  add a webhook endpoint and see its secret once (printed as SECRET=...), then
+//             send it a test message and see that it was delivered;
 //   signin:   (no admin) an end user's email at /login leads the browser to its IdP.
 //
 // Configuration comes from the environment: BASE_URL, ADMIN_EMAIL, ADMIN_PASSWORD,
-// STATE_FILE, and per phase METADATA_FILE, IDP_ENTITY_ID, CERT_SUBJECT / USER_NAME, CSV_FILE.
+// STATE_FILE, and per phase METADATA_FILE, IDP_ENTITY_ID, CERT_SUBJECT / USER_NAME, CSV_FILE /
+// WEBHOOK_URL.
 import { chromium } from "playwright-core";
 
 const env = (name) => {
@@ -81,6 +84,22 @@ async function offboard(page) {
   await download.saveAs(env("CSV_FILE"));
 }
 
+async function webhook(page) {
+  await page.goto(`${base}/admin/orgs/acme/webhooks`);
+  await page.locator("input[name=url]").fill(env("WEBHOOK_URL"));
+  await page.locator("input[name=description]").fill("The app");
+  await page.getByRole("button", { name: "Add webhook" }).click();
+  const secret = (await page.locator("#webhook-secret").innerText()).trim();
+  expect(secret.startsWith("whsec_"), `a webhook secret, got ${secret}`);
+  await page.goto(`${base}/admin/orgs/acme/webhooks`);
+  expect((await page.locator("#new-secret").count()) === 0, "the secret shown only once");
+  expect(!(await page.content()).includes(secret), "no secret on the page after");
+  await page.getByRole("button", { name: "Send a test" }).click();
+  const notice = await page.getByRole("status").innerText();
+  expect(notice.includes("The test message was delivered"), `the test delivered, got ${notice}`);
+  console.log(`SECRET=${secret}`);
+}
+
 // An end user at the sign-in page is sent on to its organisation's IdP (which answers
 // "IdP sign-in page" here); no CSP directive may stop that redirect.
 async function signin(page) {
@@ -95,7 +114,9 @@ const phase = process.argv[2];
 const browser = await launch();
 const stateFile = env("STATE_FILE");
 const context = await browser.newContext(
-  phase === "offboard" ? { acceptDownloads: true, storageState: stateFile } : { acceptDownloads: true },
+  ["offboard", "webhook"].includes(phase)
+    ? { acceptDownloads: true, storageState: stateFile }
+    : { acceptDownloads: true },
 );
 const page = await context.newPage();
 page.setDefaultTimeout(15000);
@@ -108,6 +129,7 @@ page.on("pageerror", (e) => problems.push(e.message));
 try {
   if (phase === "setup") await setup(page);
   else if (phase === "offboard") await offboard(page);
+  else if (phase === "webhook") await webhook(page);
   else if (phase === "signin") await signin(page);
   else throw new Error(`unknown phase ${phase}`);
   await context.storageState({ path: stateFile });
