@@ -194,6 +194,10 @@ pub fn source(actor: &Actor) -> &'static str {
 /// Rows per insert statement: 9 parameters each, well inside both backends' limits.
 const ROWS_PER_INSERT: usize = 100;
 
+/// Raises an organisation's change count by $2 (its first changes create the row).
+const SEQ_UPSERT: &str = "insert into change_seqs (org_id, last_seq) values ($1, $2) \
+     on conflict (org_id) do update set last_seq = change_seqs.last_seq + $2";
+
 impl Directory {
     /// Writes `changes`, in order, in the caller's transaction, with the organisation's next
     /// numbers. Call it last before the commit: on PostgreSQL it holds the organisation's
@@ -209,38 +213,63 @@ impl Directory {
             return Ok(());
         }
         let count = changes.len() as i64;
-        let last: i64 = sqlx::query_scalar(
-            "insert into change_seqs (org_id, last_seq) values ($1, $2) \
-             on conflict (org_id) do update set last_seq = change_seqs.last_seq + $2 \
-             returning last_seq",
-        )
-        .bind(org.to_string())
-        .bind(count)
-        .fetch_one(tx.conn())
-        .await?;
-        let first = last - count + 1;
+        // On SQLite each statement is a round trip to the connection's thread, and the
+        // single writer's statements bound every write: the number is raised in the same
+        // call as the first insert (SQLite runs several statements in one), each row's seq
+        // read back from the count just raised. PostgreSQL takes the number first, with
+        // the row lock that orders the organisation's writers (a prepared statement is one
+        // statement there).
+        let sqlite = self.db().backend() == crate::db::Backend::Sqlite;
+        let first = if sqlite {
+            None
+        } else {
+            let last: i64 = sqlx::query_scalar(&format!("{SEQ_UPSERT} returning last_seq"))
+                .bind(org.to_string())
+                .bind(count)
+                .fetch_one(tx.conn())
+                .await?;
+            Some(last - count + 1)
+        };
         let at = self.now();
         let actor_name = actor.to_string();
         let source = source(actor);
+        let per_row = if sqlite { 8 } else { 9 };
         for (chunk_no, chunk) in changes.chunks(ROWS_PER_INSERT).enumerate() {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = i * per_row + 1;
+                    let k = (chunk_no * ROWS_PER_INSERT + i) as i64;
+                    let seq = match first {
+                        None => format!(
+                            "(select last_seq from change_seqs where org_id = ${p}) - {}",
+                            count - 1 - k
+                        ),
+                        Some(_) => format!("${}", p + 1),
+                    };
+                    format!("(${p}, {seq}, {})", placeholders(p + per_row - 7, 7))
+                })
+                .collect();
+            // $1 is the first row's org_id; the count is ours, not the caller's.
+            let prefix = match sqlite && chunk_no == 0 {
+                true => format!("{}; ", SEQ_UPSERT.replace("$2", &count.to_string())),
+                false => String::new(),
+            };
             let sql = format!(
-                "insert into changes (org_id, seq, kind, at, actor, source, resource_type, \
-                 resource_id, body) values {}",
-                (0..chunk.len())
-                    .map(|i| format!("({})", placeholders(i * 9 + 1, 9)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "{prefix}insert into changes (org_id, seq, kind, at, actor, source, \
+                 resource_type, resource_id, body) values {}",
+                rows.join(", ")
             );
             let mut query = sqlx::query(&sql);
             for (i, change) in chunk.iter().enumerate() {
-                let seq = first + (chunk_no * ROWS_PER_INSERT + i) as i64;
                 let mut body = change.subject.body();
                 if let Some(reason) = change.reason {
                     body["reason"] = reason.into();
                 }
+                query = query.bind(org.to_string());
+                if let Some(first) = first {
+                    query = query.bind(first + (chunk_no * ROWS_PER_INSERT + i) as i64);
+                }
                 query = query
-                    .bind(org.to_string())
-                    .bind(seq)
                     .bind(change.kind.as_str())
                     .bind(at)
                     .bind(actor_name.clone())
