@@ -12,14 +12,7 @@ use crate::helpers::{user_data, TestApp, T0};
 use crate::sessions::{login, okta};
 
 async fn auth_check(app: &TestApp, cookie: &str) -> u16 {
-    app.client
-        .get(app.url("/auth/check"))
-        .header("cookie", format!("gatehouse_session={cookie}"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.auth_check(cookie).await.status().as_u16()
 }
 
 fn user_names(page: &Value) -> Vec<String> {

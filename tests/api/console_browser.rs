@@ -45,14 +45,7 @@ async fn browser_phase(phase: &str, envs: Vec<(&'static str, String)>) -> String
 }
 
 async fn auth_check(app: &TestApp, cookie: &str) -> u16 {
-    app.client
-        .get(app.url("/auth/check"))
-        .header("cookie", format!("gatehouse_session={cookie}"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.auth_check(cookie).await.status().as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -132,14 +132,7 @@ fn person(user_name: &str, display: &str, email: &str, active: bool) -> UserData
 }
 
 async fn auth_check(app: &TestApp, cookie: &str) -> u16 {
-    app.client
-        .get(app.url("/auth/check"))
-        .header("cookie", format!("gatehouse_session={cookie}"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.auth_check(cookie).await.status().as_u16()
 }
 
 #[tokio::test]

@@ -14,13 +14,7 @@ async fn header_values_carry_no_line_break_and_a_comma_adds_no_group() {
     a.groups = Some(vec!["Sales, Admins".into(), "Staff".into()]);
     let cookie = login(&app, &org, &a).await.unwrap();
 
-    let r = app
-        .client
-        .get(app.url("/auth/check"))
-        .header("cookie", format!("gatehouse_session={cookie}"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.auth_check(&cookie).await;
     assert_eq!(r.status(), 200);
     let h = |n: &str| r.headers()[n].to_str().unwrap().to_string();
     assert_eq!(

@@ -130,6 +130,16 @@ impl TestApp {
         format!("{}{}", self.base_url, path)
     }
 
+    /// `GET /auth/check` with a session cookie, as a proxy asks it.
+    pub async fn auth_check(&self, cookie: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/auth/check"))
+            .header("cookie", format!("gatehouse_session={cookie}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn backend(&self) -> Backend {
         self.directory.db().backend()
     }

@@ -42,13 +42,7 @@ fn active(on: bool) -> Value {
 }
 
 async fn auth_check_role(app: &TestApp, cookie: &str) -> (u16, Option<String>) {
-    let r = app
-        .client
-        .get(app.url("/auth/check"))
-        .header("cookie", format!("gatehouse_session={cookie}"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.auth_check(cookie).await;
     let role = r
         .headers()
         .get("x-gatehouse-role")

@@ -73,14 +73,7 @@ pub async fn assert_refused(app: &TestApp, org: &Org, o: &Outcome, says: &str, w
 
 /// The status `/auth/check` gives a session cookie.
 pub async fn check(app: &TestApp, cookie: &str) -> u16 {
-    app.client
-        .get(app.url("/auth/check"))
-        .header("cookie", format!("gatehouse_session={cookie}"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.auth_check(cookie).await.status().as_u16()
 }
 
 /// `/me` as JSON for a session cookie.

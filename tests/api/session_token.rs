@@ -15,22 +15,19 @@ use crate::sessions::{login, okta};
 
 const DAY_MS: i64 = 86_400_000;
 
-async fn check(app: &TestApp, cookie: &str) -> reqwest::Response {
-    app.client
-        .get(app.url("/auth/check"))
-        .header("cookie", format!("gatehouse_session={cookie}"))
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn token(app: &TestApp, cookie: &str) -> String {
-    let r = check(app, cookie).await;
+    let r = app.auth_check(cookie).await;
     assert_eq!(r.status(), 200);
     r.headers()["x-gatehouse-token"]
         .to_str()
         .unwrap()
         .to_string()
+}
+
+/// The `kid` of every signing key stored, newest first.
+async fn stored_kids(app: &TestApp) -> Vec<String> {
+    let keys = app.directory.token_keys().await.unwrap();
+    keys.into_iter().map(|k| k.kid).collect()
 }
 
 async fn jwks(app: &TestApp) -> JwkSet {
@@ -131,7 +128,7 @@ async fn the_token_verifies_with_the_published_key_and_names_the_session() {
 async fn no_token_without_the_setting_or_for_a_deactivated_user() {
     let off = TestApp::spawn().await;
     let (_, cookie) = signed_in(&off).await;
-    let r = check(&off, &cookie).await;
+    let r = off.auth_check(&cookie).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("x-gatehouse-token").is_none());
     assert_eq!(jwks(&off).await.keys.len(), 0);
@@ -149,7 +146,7 @@ async fn no_token_without_the_setting_or_for_a_deactivated_user() {
         .set_active(org.id, user.id, false, &Actor::Cli)
         .await
         .unwrap();
-    let r = check(&app, &cookie).await;
+    let r = app.auth_check(&cookie).await;
     assert_eq!(r.status(), 401);
     assert!(r.headers().get("x-gatehouse-token").is_none());
 }
@@ -176,14 +173,7 @@ async fn keys_rotate_with_the_successor_published_ahead_and_the_old_kept() {
     app.clock.advance_ms(DAY_MS - 3_600_000);
     let t = token(&app, &fresh().await).await;
     assert_eq!(decode_header(&t).unwrap().kid.unwrap(), first);
-    let stored: Vec<String> = app
-        .directory
-        .token_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.kid)
-        .collect();
+    let stored = stored_kids(&app).await;
     assert_eq!(stored.len(), 2, "{stored:?}");
     let second = stored[0].clone();
     assert_ne!(second, first);
@@ -199,14 +189,7 @@ async fn keys_rotate_with_the_successor_published_ahead_and_the_old_kept() {
     // Two rotations on, the first key is gone; the one that signed until now is kept.
     app.clock.advance_ms(2 * DAY_MS);
     let t = token(&app, &fresh().await).await;
-    let kids: Vec<String> = app
-        .directory
-        .token_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.kid)
-        .collect();
+    let kids = stored_kids(&app).await;
     assert!(!kids.contains(&first), "{kids:?}");
     assert!(kids.contains(&second), "{kids:?}");
     assert_eq!(kids.len(), 2);
