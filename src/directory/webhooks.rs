@@ -431,16 +431,17 @@ impl Directory {
     /// Records attempts at the changes after the endpoint's position, in order: each but
     /// the last was delivered, and `outcome` is what became of the last. One transaction
     /// for them all, so a worker that delivers many changes in a row writes its progress
-    /// once per batch. Returns false (and records nothing) when the endpoint moved
-    /// meanwhile (an operator's redelivery, another instance that held the lease before).
+    /// once per batch. Returns the endpoint's position after them, or None (and records
+    /// nothing) when the endpoint moved meanwhile (an operator's redelivery, another
+    /// instance that held the lease before).
     pub async fn webhook_attempted(
         &self,
         endpoint: &Endpoint,
         attempts: &[Attempt],
         outcome: &Outcome,
-    ) -> Result<bool> {
+    ) -> Result<Option<i64>> {
         let Some((last, delivered)) = attempts.split_last() else {
-            return Ok(true);
+            return Ok(Some(endpoint.delivered_through));
         };
         let id = endpoint.id.to_string();
         let delivered_through = delivered
@@ -453,10 +454,12 @@ impl Directory {
         };
         let count = i64::try_from(attempts.len()).unwrap_or(i64::MAX);
         let mut tx = self.db().begin().await?;
-        let moved = sqlx::query(
+        // The compare-and-set: no row when the endpoint moved meanwhile.
+        let made: Option<i64> = sqlx::query_scalar(
             "update webhook_endpoints set delivered_through = $3, failures = $4, \
              next_attempt_at = $5, failing_since = $6, last_error = $7, \
-             attempts_made = attempts_made + $8 where id = $1 and delivered_through = $2",
+             attempts_made = attempts_made + $8 where id = $1 and delivered_through = $2 \
+             returning attempts_made",
         )
         .bind(&id)
         .bind(endpoint.delivered_through)
@@ -466,16 +469,11 @@ impl Directory {
         .bind(failing)
         .bind(last.error.clone())
         .bind(count)
-        .execute(tx.conn())
+        .fetch_optional(tx.conn())
         .await?;
-        if moved.rows_affected() == 0 {
-            return Ok(false);
-        }
-        let made: i64 =
-            sqlx::query_scalar("select attempts_made from webhook_endpoints where id = $1")
-                .bind(&id)
-                .fetch_one(tx.conn())
-                .await?;
+        let Some(made) = made else {
+            return Ok(None);
+        };
         // Only the newest KEPT_ATTEMPTS are kept, so older ones of a long batch are not
         // written at all.
         let kept = attempts.len().min(KEPT_ATTEMPTS as usize);
@@ -529,7 +527,7 @@ impl Directory {
             .await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(through))
     }
 
     /// Takes or renews the lease `name` for `holder` until `now + ttl`: true when this

@@ -277,21 +277,16 @@ impl Run {
             None => Outcome::Delivered,
         };
         self.since = Instant::now();
-        let through = match outcome {
-            Outcome::Delivered => attempts.last().map(|a| a.seq),
-            _ => attempts.iter().rev().nth(1).map(|a| a.seq),
-        };
-        if attempts.is_empty()
-            || !dir
-                .webhook_attempted(&self.endpoint, &attempts, &outcome)
-                .await?
+        match dir
+            .webhook_attempted(&self.endpoint, &attempts, &outcome)
+            .await?
         {
-            return Ok(attempts.is_empty());
+            Some(through) => {
+                self.endpoint.delivered_through = through;
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        if let Some(seq) = through {
-            self.endpoint.delivered_through = seq;
-        }
-        Ok(true)
     }
 }
 
