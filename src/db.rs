@@ -37,6 +37,11 @@ pub struct Db {
 /// still durable before it is answered; a writer that fails or gives up rolls back to its
 /// savepoint and leaves the others' work alone.
 ///
+/// A writer that succeeds leaves its savepoint open rather than releasing it: savepoints
+/// nest, a later writer's ROLLBACK TO reaches back only to its own (the most recent of the
+/// name), and the COMMIT releases them all. That is one round trip to SQLite's thread
+/// fewer for every write, which is what the single writer spends its time on.
+///
 /// Taking turns in the process also keeps its writers from failing each other with
 /// SQLITE_BUSY; the busy timeout still covers other processes (the CLI).
 struct Writer {
@@ -56,6 +61,7 @@ struct Group {
 }
 
 const SAVEPOINT: &str = "SAVEPOINT gatehouse_write";
+const BEGIN_GROUP: &str = "BEGIN IMMEDIATE; SAVEPOINT gatehouse_write";
 const RELEASE: &str = "RELEASE gatehouse_write";
 const UNDO: &str = "ROLLBACK TO gatehouse_write";
 
@@ -211,17 +217,13 @@ async fn run_to_end(
         .map_err(|e| sqlx::Error::Protocol(format!("ending a write stopped: {e}")))?
 }
 
+/// Gives up the turn with the writer's savepoint still open (see [`Writer`]) and waits for
+/// the group's COMMIT.
 async fn release_and_commit(
-    mut turn: OwnedMutexGuard<WriterState>,
+    turn: OwnedMutexGuard<WriterState>,
     group: Arc<Group>,
     writer: Arc<Mutex<WriterState>>,
 ) -> Result<(), sqlx::Error> {
-    if let Err(e) = turn.conn.execute(RELEASE).await {
-        undo(&mut turn, &group).await;
-        drop(turn);
-        let _ = commit_group(writer, group).await;
-        return Err(e);
-    }
     drop(turn);
     commit_group(writer, group).await
 }
@@ -295,6 +297,9 @@ impl Db {
                     .await
                     .with_context(|| format!("cannot connect to {}", config.url))?;
                 set_up(&mut conn, backend, busy_timeout_ms).await?;
+                // The savepoints a group leaves open keep their pages' old copies until its
+                // COMMIT; in memory, rather than spilled to a temporary file past 64 KB.
+                conn.execute("PRAGMA temp_store = MEMORY").await?;
                 Some(Arc::new(Writer {
                     state: Arc::new(Mutex::new(WriterState { conn, group: None })),
                 }))
@@ -364,21 +369,29 @@ impl Db {
 async fn join_group(writer: Arc<Mutex<WriterState>>) -> Result<WriteTx, sqlx::Error> {
     let mut turn = writer.clone().lock_owned().await;
     let group = match &turn.group {
-        Some(group) => group.clone(),
+        Some(group) => {
+            let group = group.clone();
+            if let Err(e) = turn.conn.execute(SAVEPOINT).await {
+                drop(turn);
+                let _ = commit_group(writer, group).await;
+                return Err(e);
+            }
+            group
+        }
         None => {
             // IMMEDIATE takes the write lock now, waiting out other processes' writes (busy
             // timeout), rather than failing at the first write of a read-first transaction.
-            turn.conn.execute("BEGIN IMMEDIATE").await?;
+            // The first savepoint goes in the same call (SQLite runs both); if either
+            // failed, nothing of the group is kept.
+            if let Err(e) = turn.conn.execute(BEGIN_GROUP).await {
+                let _ = turn.conn.execute("ROLLBACK").await;
+                return Err(e);
+            }
             let group = Arc::new(Group::default());
             turn.group = Some(group.clone());
             group
         }
     };
-    if let Err(e) = turn.conn.execute(SAVEPOINT).await {
-        drop(turn);
-        let _ = commit_group(writer, group).await;
-        return Err(e);
-    }
     Ok(WriteTx {
         inner: Some(Inner::Grouped {
             turn,

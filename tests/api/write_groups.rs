@@ -69,6 +69,54 @@ async fn concurrent_writes_land_whole_or_not_at_all() {
     assert_eq!(slugs(&app).await, expected);
 }
 
+/// A writer that succeeds leaves its savepoint open for the group's COMMIT; the writer
+/// after it that fails must roll back to its own savepoint, not to the one before, and the
+/// one after that must still land.
+#[tokio::test]
+async fn a_failing_writer_between_two_others_takes_only_its_own_rows() {
+    let app = TestApp::spawn().await;
+    let db = app.directory.db().clone();
+    let mut first = db.begin().await.unwrap();
+    insert_org(&mut first, "w-a").await.unwrap();
+    let failing = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            insert_org(&mut tx, "w-b").await.unwrap();
+            // Taken by the first writer, whose work is in the same transaction.
+            let err = insert_org(&mut tx, "w-a").await.unwrap_err();
+            tx.fail(err).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let last = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            insert_org(&mut tx, "w-c").await.unwrap();
+            tx.commit().await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::timeout(WAIT, first.commit())
+        .await
+        .expect("the first writer commits")
+        .unwrap();
+    tokio::time::timeout(WAIT, failing)
+        .await
+        .expect("the failing writer finishes")
+        .unwrap();
+    let committed = tokio::time::timeout(WAIT, last)
+        .await
+        .expect("the last writer finishes")
+        .unwrap();
+    assert!(committed.is_ok(), "{committed:?}");
+    assert_eq!(
+        slugs(&app).await,
+        vec!["w-a".to_string(), "w-c".to_string()]
+    );
+}
+
 #[tokio::test]
 async fn a_write_given_up_halfway_leaves_no_lock_behind() {
     let app = TestApp::spawn().await;
