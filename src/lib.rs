@@ -13,6 +13,7 @@ pub mod db;
 pub mod directory;
 pub mod dns;
 pub mod events;
+pub mod grammar;
 pub mod metrics;
 pub mod outbound;
 pub mod password;

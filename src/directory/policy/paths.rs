@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::directory::users::{Profile, UserData};
+use crate::grammar::{self, CompareOp, Filter};
 
 use crate::urn::{ENTERPRISE_URN, USER_URN};
 
@@ -66,91 +67,37 @@ pub struct Path {
     pub sub: Option<String>,
 }
 
-/// Parses a path; the error says what is wrong with it.
+/// Parses a path with the SCIM grammar ([`crate::grammar`]), as a PATCH path is parsed; a
+/// value filter here is equality tests joined by `and`, since it picks the value a policy
+/// reads or writes. The error says what is wrong with the path.
 pub fn parse(path: &str) -> Result<Path, String> {
-    let p = path.trim();
-    let why = |why: &str| format!("{path:?} is not an attribute path: {why}");
-    let bad = |w: &str| Err(why(w));
-    let (urn, rest) = if p.len() > 4 && p[..4].eq_ignore_ascii_case("urn:") {
-        // The attribute follows the last colon outside a value filter.
-        let end = p.find('[').unwrap_or(p.len());
-        match p[..end].rfind(':') {
-            Some(i) if i > 4 => (Some(&p[..i]), &p[i + 1..]),
-            _ => return bad("no attribute after the schema URN"),
-        }
-    } else {
-        (None, p)
-    };
-    let urn = urn.filter(|u| !u.eq_ignore_ascii_case(USER_URN));
-    let (head, filter, tail) = match rest.find('[') {
-        Some(open) => {
-            let Some(close) = rest.rfind(']').filter(|c| *c > open) else {
-                return bad("a [ without its ]");
-            };
-            let filter = parse_filter(&rest[open + 1..close]).map_err(|e| why(&e))?;
-            (&rest[..open], filter, &rest[close + 1..])
-        }
-        None => (rest, vec![], ""),
-    };
-    let (attr, sub) = match (filter.is_empty(), head.split_once('.')) {
-        (true, Some((a, s))) => (a, Some(s)),
-        (false, Some(_)) => return bad("a filter goes right after the attribute"),
-        (_, None) => match tail {
-            "" => (head, None),
-            t => match t.strip_prefix('.') {
-                Some(s) => (head, Some(s)),
-                None => return bad("only .subAttribute may follow a filter"),
-            },
-        },
-    };
-    if !is_name(attr) || sub.is_some_and(|s| !is_name(s)) {
-        return bad("names are letters, digits, _ and -, starting with a letter");
+    let why = |why: &dyn std::fmt::Display| format!("{path:?} is not an attribute path: {why}");
+    let (head, filter, tail) = grammar::parse_value_path(path.trim()).map_err(|e| why(&e))?;
+    let mut tests = vec![];
+    if let Some(filter) = &filter {
+        equalities(filter, &mut tests).map_err(|e| why(&e))?;
     }
+    let urn = head.urn.filter(|u| !u.eq_ignore_ascii_case(USER_URN));
     Ok(Path {
-        urn: urn.map(str::to_string),
-        attr: attr.to_string(),
-        filter,
-        sub: sub.map(str::to_string),
+        urn,
+        attr: head.name,
+        filter: tests,
+        sub: head.sub.or(tail),
     })
 }
 
-fn is_name(s: &str) -> bool {
-    let s = s.strip_prefix('$').unwrap_or(s);
-    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-/// `type eq "work" and primary eq true`: equality tests joined by `and`.
-fn parse_filter(text: &str) -> Result<Vec<(String, Value)>, String> {
-    let mut tests = vec![];
-    let mut rest = text.trim();
-    loop {
-        let (name, after) = rest
-            .split_once(char::is_whitespace)
-            .ok_or("a filter is sub eq value")?;
-        let after = after.trim_start();
-        let value_text = match after.get(..3) {
-            Some(op) if op.eq_ignore_ascii_case("eq ") => after[3..].trim_start(),
-            _ => return Err("the only filter operator here is eq".into()),
-        };
-        let mut values = serde_json::Deserializer::from_str(value_text).into_iter::<Value>();
-        let value = match values.next() {
-            Some(Ok(v)) if !v.is_array() && !v.is_object() => v,
-            _ => return Err("a filter value is a quoted string, a number, true or false".into()),
-        };
-        if !is_name(name) {
-            return Err(format!("{name:?} is not a sub-attribute name"));
+/// `type eq "work" and primary eq true`, as (sub-attribute, value) pairs.
+fn equalities(filter: &Filter, out: &mut Vec<(String, Value)>) -> Result<(), &'static str> {
+    match filter {
+        Filter::And(a, b) => {
+            equalities(a, out)?;
+            equalities(b, out)
         }
-        tests.push((name.to_string(), value));
-        rest = value_text[values.byte_offset()..].trim();
-        if rest.is_empty() {
-            return Ok(tests);
+        Filter::Compare(path, CompareOp::Eq, value) if path.urn.is_none() && path.sub.is_none() => {
+            out.push((path.name.clone(), value.clone()));
+            Ok(())
         }
-        match rest.get(..4) {
-            Some(and) if and.eq_ignore_ascii_case("and ") => rest = rest[4..].trim_start(),
-            _ => return Err("filter tests are joined by and".into()),
-        }
+        _ => Err("a value filter here is sub eq value, joined by and"),
     }
 }
 
@@ -455,12 +402,18 @@ mod tests {
         assert_eq!(mgr.sub.as_deref(), Some("value"));
         let core = p(&format!("{USER_URN}:name.familyName"));
         assert!(core.urn.is_none());
+        // The grammar is the one PATCH paths use, which reads a bare word as a string.
+        assert_eq!(
+            p("emails[type eq work]").filter,
+            vec![("type".to_string(), json!("work"))]
+        );
         for wrong in [
             "",
             "name.",
             "emails[type eq \"work\"",
             "emails[type ne \"work\"]",
-            "emails[type eq work]",
+            "emails[type pr]",
+            "emails[type eq \"work\" or primary eq true]",
             "1name",
             "urn:x",
             "emails.value[type eq \"x\"]",
