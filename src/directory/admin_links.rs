@@ -66,6 +66,7 @@ const LINK_COLUMNS: &str =
 
 impl Directory {
     /// Issues a setup link for an organisation; returns it with its secret.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn create_setup_link(
         &self,
         org: OrgId,
@@ -101,6 +102,7 @@ impl Directory {
     }
 
     /// An organisation's setup links, newest first.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn setup_links(&self, org: OrgId) -> Result<Vec<SetupLink>> {
         let rows = sqlx::query(&format!(
             "select {LINK_COLUMNS} from admin_links where org_id = $1 and kind = 'setup' \
@@ -113,6 +115,7 @@ impl Directory {
     }
 
     /// Revokes a setup link; the sessions opened with it end too.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn revoke_setup_link(&self, org: OrgId, id: &str, actor: &Actor) -> Result<()> {
         let mut tx = self.db().begin().await?;
         let done = sqlx::query(
@@ -145,6 +148,7 @@ impl Directory {
     }
 
     /// The setup link a secret names, if it would open now; nothing is marked.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn peek_setup_link(&self, secret: &str) -> Result<Result<SetupLink, LinkRefusal>> {
         let row = sqlx::query(&format!(
             "select {LINK_COLUMNS} from admin_links where token_hash = $1 and kind = 'setup'"
@@ -162,6 +166,7 @@ impl Directory {
     }
 
     /// Uses a setup link: marks it used (once only) and returns it.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn use_setup_link(&self, secret: &str) -> Result<Result<SetupLink, LinkRefusal>> {
         let mut tx = self.db().begin().await?;
         let row = sqlx::query(&format!(
@@ -204,6 +209,7 @@ impl Directory {
     }
 
     /// How many platform admins exist.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn count_admins(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("select count(*) from admins")
             .fetch_one(self.db().pool())
@@ -212,6 +218,7 @@ impl Directory {
 
     /// Issues the first-admin link, valid until `expires_at`, when no platform admin exists
     /// yet; returns its secret, or None when there is an admin already.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_first_admin_link(&self, expires_at: Millis) -> Result<Option<String>> {
         if self.count_admins().await? > 0 {
             return Ok(None);
@@ -235,6 +242,7 @@ impl Directory {
     }
 
     /// Whether a first-admin link would open now (for showing its form).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn check_first_admin_link(&self, secret: &str) -> Result<Result<(), LinkRefusal>> {
         let row = sqlx::query(&format!(
             "select {LINK_COLUMNS} from admin_links where token_hash = $1 and kind = 'first_admin'"
@@ -253,6 +261,7 @@ impl Directory {
 
     /// Creates the first platform admin through the first-admin link, in one transaction
     /// that also uses the link up. Refused once any admin exists.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn use_first_admin_link(
         &self,
         secret: &str,

@@ -15,6 +15,7 @@ pub struct LockoutPolicy {
 
 impl Directory {
     /// Until when an email is locked, if it is now.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn login_locked_until(&self, email_key: &str) -> Result<Option<Millis>> {
         let until: Option<i64> = sqlx::query_scalar(
             "select locked_until from admin_login_failures where email_key = $1",
@@ -27,6 +28,7 @@ impl Directory {
 
     /// Counts a failed sign-in; returns until when the email is now locked, if this failure
     /// locked it.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn login_failed(
         &self,
         email_key: &str,
@@ -75,6 +77,7 @@ impl Directory {
     }
 
     /// Forgets an email's failures after a successful sign-in.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn login_succeeded(&self, email_key: &str) -> Result<()> {
         let mut tx = self.db().begin().await?;
         sqlx::query("delete from admin_login_failures where email_key = $1")
@@ -87,6 +90,7 @@ impl Directory {
 
     /// Forgets failure counts whose window and lock are both over (an address spraying
     /// many emails would otherwise leave a row for each).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn sweep_login_failures(&self, policy: LockoutPolicy) -> Result<u64> {
         let now = self.now();
         let mut tx = self.db().begin().await?;

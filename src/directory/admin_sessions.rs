@@ -72,6 +72,7 @@ pub enum NewPrincipal {
 
 impl Directory {
     /// Starts a console session. A setup session never outlives its link.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_admin_session(
         &self,
         who: NewPrincipal,
@@ -137,6 +138,7 @@ impl Directory {
 
     /// The live console session a cookie names. A session that no longer stands (expired,
     /// or its admin, user or link gone) is deleted and None returned.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn admin_session(
         &self,
         cookie: &str,
@@ -243,6 +245,7 @@ impl Directory {
     }
 
     /// Ends one console session (sign-out).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn end_admin_session(&self, cookie: &str) -> Result<()> {
         self.end_admin_session_by_hash(&hash(cookie)).await
     }
@@ -258,6 +261,7 @@ impl Directory {
     }
 
     /// Deletes every console session past its idle or absolute timeout; returns how many.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn sweep_admin_sessions(&self, lifetimes: Lifetimes) -> Result<u64> {
         let now = self.now();
         let mut tx = self.db().begin().await?;

@@ -6,6 +6,7 @@ use super::{Actor, Directory, Result};
 
 impl Directory {
     /// Creates a platform admin with an already-hashed password (see [`crate::password`]).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_admin(
         &self,
         email: &Email,
@@ -42,6 +43,7 @@ impl Directory {
     }
 
     /// The stored password hash of an admin, by email (case-insensitive).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn admin_password_hash(&self, email: &Email) -> Result<Option<(AdminId, String)>> {
         let row: Option<(String, String)> =
             sqlx::query_as("select id, password_hash from admins where email_key = $1")
@@ -53,6 +55,7 @@ impl Directory {
     }
 
     /// The stored password hash of an admin, by id.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn admin_password_hash_by_id(&self, id: AdminId) -> Result<Option<String>> {
         Ok(
             sqlx::query_scalar("select password_hash from admins where id = $1")
@@ -67,6 +70,7 @@ impl Directory {
     /// transaction: a stolen session does not outlive the password that let it in.
     /// `action` is `admin.password.change` or `admin.password.reset`. The number of
     /// sessions ended; NotFound for an unknown admin.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn set_admin_password(
         &self,
         admin: AdminId,

@@ -86,6 +86,7 @@ const KEY_COLUMNS: &str = "id, org_id, prefix, key_hash, description, created_by
 impl Directory {
     /// Issues a key, scoped to an organisation or (None) platform-wide; returns it with its
     /// secret. The event goes to the key's organisation (none for a platform-wide key).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_api_key(
         &self,
         org: Option<OrgId>,
@@ -139,6 +140,7 @@ impl Directory {
     }
 
     /// Keys, newest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_api_keys(&self, scope: KeyScope) -> Result<Vec<ApiKeyInfo>> {
         let (condition, org) = match scope {
             KeyScope::All => ("$1 = ''", String::new()),
@@ -155,6 +157,7 @@ impl Directory {
     }
 
     /// One key by id, if it is within `scope`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn api_key(&self, scope: KeyScope, id: &str) -> Result<Option<ApiKeyInfo>> {
         let row = sqlx::query(&format!("select {KEY_COLUMNS} from api_keys where id = $1"))
             .bind(id)
@@ -169,6 +172,7 @@ impl Directory {
 
     /// Revokes a key within `scope`; revoking twice is harmless. A key outside the scope is
     /// not found, like one that does not exist.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn revoke_api_key(&self, scope: KeyScope, id: &str, actor: &Actor) -> Result<()> {
         let key = self
             .api_key(scope, id)
@@ -194,6 +198,7 @@ impl Directory {
     }
 
     /// Checks a presented secret.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn verify_api_key(&self, secret: &str) -> Result<Result<ApiKeyInfo, ApiKeyRefusal>> {
         let Some(row) = self
             .row_for_secret("api_keys", KEY_COLUMNS, "key_hash", secret)

@@ -355,6 +355,7 @@ pub enum FeedError {
 
 impl Directory {
     /// The changes after `after`, of the given kinds (all when empty), at most `limit`.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn changes_after(
         &self,
         org: OrgId,
@@ -399,6 +400,7 @@ impl Directory {
     }
 
     /// The organisation's last change number (0 before its first change).
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn last_change(&self, org: OrgId) -> Result<i64> {
         let last: Option<i64> =
             sqlx::query_scalar("select last_seq from change_seqs where org_id = $1")
@@ -409,6 +411,7 @@ impl Directory {
     }
 
     /// Removes the change records older than `retention_days` (`changes.retention_days`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn prune_expired_changes(&self, retention_days: u64) -> Result<u64> {
         let days = i64::try_from(retention_days).unwrap_or(i64::MAX / DAY_MS);
         self.prune_changes(self.now().saturating_sub(days.saturating_mul(DAY_MS)))
@@ -423,6 +426,7 @@ impl Directory {
     /// organisation's go by their key range: a prune costs what it removes, not a walk of
     /// every record kept. A long backlog goes in batches, each its own transaction, so
     /// writers never wait for the whole of it.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn prune_changes(&self, before: Millis) -> Result<u64> {
         let mut gone = 0;
         loop {

@@ -41,6 +41,7 @@ fn like_contains(text: &str) -> String {
 impl Directory {
     /// A page of an organisation's groups in displayName order. The page starts after a
     /// displayName key (the unique index's order), so any page costs what the first does.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn search_groups(&self, org: OrgId, search: &GroupSearch) -> Result<Vec<Group>> {
         let text = search
             .text
@@ -65,6 +66,7 @@ impl Directory {
     }
 
     /// How many members each of the given groups has (groups without any are left out).
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn member_counts(
         &self,
         org: OrgId,
@@ -91,6 +93,7 @@ impl Directory {
 
     /// Whether the group has more than `limit` members, counting no further than one past
     /// it: the cost does not grow with the group.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn group_has_more_members_than(
         &self,
         org: OrgId,
@@ -111,6 +114,7 @@ impl Directory {
 
     /// A page of a group's members, in user id order (the membership key's order, so a
     /// group of any size is read a page at a time), starting after a user id.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn group_members_page(
         &self,
         org: OrgId,
@@ -135,6 +139,7 @@ impl Directory {
     }
 
     /// The userNames of the given users of an organisation (erased ones are left out).
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn user_names(&self, org: OrgId, ids: &[UserId]) -> Result<HashMap<UserId, String>> {
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         let pairs = self
@@ -151,6 +156,7 @@ impl Directory {
     }
 
     /// The displayNames of the given groups of an organisation.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn group_names(
         &self,
         org: OrgId,
@@ -171,6 +177,7 @@ impl Directory {
     }
 
     /// The emails of the given platform admins.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn admin_emails(&self, ids: &[AdminId]) -> Result<HashMap<AdminId, String>> {
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         let pairs = self

@@ -59,6 +59,7 @@ impl Proof {
 
 impl Directory {
     /// An organisation's claims, oldest first.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn domain_claims(&self, org: OrgId) -> Result<Vec<DomainClaim>> {
         let rows = sqlx::query(
             "select domain, token, created_at, checked_at, problem from domain_claims \
@@ -82,6 +83,7 @@ impl Directory {
     }
 
     /// One claim of an organisation.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn domain_claim(&self, org: OrgId, domain: &Domain) -> Result<DomainClaim> {
         self.domain_claims(org)
             .await?
@@ -91,6 +93,7 @@ impl Directory {
     }
 
     /// Notes what a DNS check found, so the console can say why a claim is still pending.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn note_domain_check(
         &self,
         org: OrgId,
@@ -112,6 +115,7 @@ impl Directory {
 
     /// Turns a claim into a verified domain of the organisation. A domain another
     /// organisation has proven first is a [`Error::Conflict`], and the claim stays.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn prove_domain(
         &self,
         org: OrgId,

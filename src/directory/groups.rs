@@ -73,6 +73,7 @@ fn check_name(name: &str) -> Result<()> {
 
 impl Directory {
     /// Creates a group with its first members.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn create_group(
         &self,
         org: OrgId,
@@ -136,6 +137,7 @@ impl Directory {
     /// Changes a group in one transaction. The group's row is written first, which takes its
     /// lock: concurrent changes to one group queue up instead of overwriting each other.
     /// `if_version` fails the change with `PreconditionFailed` when the group has moved on.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn update_group(
         &self,
         org: OrgId,
@@ -241,6 +243,7 @@ impl Directory {
     }
 
     /// Deletes a group and its memberships; the users stay.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn delete_group(
         &self,
         org: OrgId,
@@ -278,6 +281,7 @@ impl Directory {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn group(&self, org: OrgId, id: GroupId) -> Result<Option<Group>> {
         let row = sqlx::query(&format!(
             "select {GROUP_COLUMNS} from groups where org_id = $1 and id = $2"
@@ -290,6 +294,7 @@ impl Directory {
     }
 
     /// A group by displayName, compared case-insensitively.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn group_by_display_name(&self, org: OrgId, name: &str) -> Result<Option<Group>> {
         let found = self
             .groups_by_lookup(org, &GroupLookup::DisplayName(name.to_string()))
@@ -298,6 +303,7 @@ impl Directory {
     }
 
     /// Groups matching an indexed equality, in creation order.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn groups_by_lookup(&self, org: OrgId, lookup: &GroupLookup) -> Result<Vec<Group>> {
         let (condition, value) = match lookup {
             GroupLookup::DisplayName(v) => ("display_name_key = $2", fold_case(v)),
@@ -326,11 +332,13 @@ impl Directory {
     }
 
     /// Every group of the organisation, in creation order.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn all_groups(&self, org: OrgId) -> Result<Vec<Group>> {
         self.groups_page(org, 0, i64::MAX).await.map(|(g, _)| g)
     }
 
     /// Groups by position in creation order, with the total.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn groups_page(
         &self,
         org: OrgId,
@@ -361,6 +369,7 @@ impl Directory {
     }
 
     /// The members of several groups, in one query per 500 groups.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn members_of_groups(
         &self,
         org: OrgId,
@@ -389,6 +398,7 @@ impl Directory {
     }
 
     /// The ids of a group's members.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn group_member_ids(&self, org: OrgId, id: GroupId) -> Result<Vec<UserId>> {
         let mut members: Vec<UserId> = self
             .members_of_groups(org, &[id])
@@ -403,6 +413,7 @@ impl Directory {
     }
 
     /// The groups a user is a direct member of, by displayName.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn user_groups(&self, org: OrgId, user: UserId) -> Result<Vec<Group>> {
         let mut groups = self
             .groups_by_lookup(org, &GroupLookup::Member(user))

@@ -10,6 +10,7 @@ use crate::db::placeholders;
 
 impl Directory {
     /// The user linked to `subject` on `connection`, if any.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn linked_user(
         &self,
         org: OrgId,
@@ -28,6 +29,7 @@ impl Directory {
     }
 
     /// Links `subject` on `connection` to a user of the same organisation.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn link_identity(
         &self,
         org: OrgId,
@@ -71,6 +73,7 @@ impl Directory {
     /// The users a login may be: those whose userName or any stored email equals one of
     /// `names`, case-insensitively, soft-deleted ones included. Both are index lookups
     /// (`users_org_user_name_key`, `user_emails_lookup_idx`).
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn users_matching(&self, org: OrgId, names: &[&str]) -> Result<Vec<User>> {
         let mut keys: Vec<String> = names.iter().map(|n| fold_case(n.trim())).collect();
         keys.sort();

@@ -11,6 +11,7 @@ use super::{Actor, Directory, Result};
 
 impl Directory {
     /// Makes `names` the user's groups, in one transaction.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn set_groups_from_login(
         &self,
         org: OrgId,

@@ -172,6 +172,7 @@ impl Directory {
 
     /// Records a refused or failed operation in its own transaction: the change itself was
     /// rolled back, but the attempt must still be on record.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn record_failure(
         &self,
         org: Option<OrgId>,
@@ -187,6 +188,7 @@ impl Directory {
 
     /// Like [`Directory::record_failure`], with a detail beyond the reason (which it should
     /// still hold, under `reason`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn record_failure_detail(
         &self,
         org: Option<OrgId>,
@@ -210,6 +212,7 @@ impl Directory {
     }
 
     /// Records a success that changed nothing else (a login), in its own transaction.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn record_success(
         &self,
         org: Option<OrgId>,

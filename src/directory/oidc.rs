@@ -44,6 +44,7 @@ impl Directory {
     /// provider: the links its predecessor's subjects made are ended in the same
     /// transaction (a `sub` is unique only within its issuer, OIDC Core §2), so no account
     /// is reached by the new provider's users through the old provider's links.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn set_oidc_connection(&self, c: &OidcConnection, actor: &Actor) -> Result<()> {
         let now = self.now();
         let mut tx = self.db().begin().await?;
@@ -104,6 +105,7 @@ impl Directory {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn oidc_connection(&self, org: OrgId) -> Result<Option<OidcConnection>> {
         let row = sqlx::query("select issuer, client_id, client_secret, scopes from oidc_connections where org_id = $1")
             .bind(org.to_string())
@@ -121,6 +123,7 @@ impl Directory {
     }
 
     /// Records a flow under the hashes of its state and of the browser cookie.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn create_oidc_flow(
         &self,
         org: OrgId,
@@ -154,6 +157,7 @@ impl Directory {
 
     /// Takes the flow a state names: gone afterwards, whatever happens next. None when
     /// unknown, expired, of another organisation, or started by another browser.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn take_oidc_flow(
         &self,
         org: OrgId,

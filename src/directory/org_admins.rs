@@ -9,6 +9,7 @@ use super::{parse_id, Actor, Directory, Error, Result};
 impl Directory {
     /// Whether the user administers the organisation, by name or by group. The caller has
     /// the organisation's settings at hand already (they name the group).
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn is_org_admin(
         &self,
         org: OrgId,
@@ -44,6 +45,7 @@ impl Directory {
     }
 
     /// The users a platform admin has named admins of the organisation.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn named_org_admins(&self, org: OrgId) -> Result<Vec<UserId>> {
         let ids: Vec<String> = sqlx::query_scalar(
             "select user_id from org_admins where org_id = $1 order by created_at, user_id",
@@ -55,6 +57,7 @@ impl Directory {
     }
 
     /// Names a user an admin of its organisation, or takes that away.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn set_org_admin(
         &self,
         org: OrgId,

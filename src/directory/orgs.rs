@@ -359,6 +359,7 @@ pub(super) const ORG_COLUMNS: &str =
 
 impl Directory {
     /// Creates an organisation with its domains.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_org(&self, new: NewOrg, actor: &Actor) -> Result<Org> {
         let id = OrgId::new();
         let now = self.now();
@@ -400,6 +401,7 @@ impl Directory {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>> {
         let row = sqlx::query(&format!(
             "select {ORG_COLUMNS} from org_rows where slug = $1"
@@ -410,6 +412,7 @@ impl Directory {
         row.as_ref().map(org_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn org(&self, id: OrgId) -> Result<Option<Org>> {
         let row = sqlx::query(&format!("select {ORG_COLUMNS} from org_rows where id = $1"))
             .bind(id.to_string())
@@ -419,6 +422,7 @@ impl Directory {
     }
 
     /// The organisation a verified email domain belongs to.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn org_by_domain(&self, domain: &Domain) -> Result<Option<Org>> {
         let row = sqlx::query(&format!(
             "select {ORG_COLUMNS} from org_rows where id = \
@@ -430,6 +434,7 @@ impl Directory {
         row.as_ref().map(org_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_orgs(&self) -> Result<Vec<Org>> {
         let rows = sqlx::query(&format!("select {ORG_COLUMNS} from org_rows order by slug"))
             .fetch_all(self.db().pool())
@@ -438,6 +443,7 @@ impl Directory {
     }
 
     /// Applies changes together, in one transaction with one event listing them.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn update_org(
         &self,
         org: OrgId,

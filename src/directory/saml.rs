@@ -57,6 +57,7 @@ pub struct PendingRequest {
 
 impl Directory {
     /// Sets (or replaces) an organisation's SAML connection.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn set_saml_connection(
         &self,
         org: OrgId,
@@ -69,6 +70,7 @@ impl Directory {
     /// Applies what a metadata refresh found. A change of signing certificates is an event
     /// of its own (`saml.certificate.change`, with `change` as its detail) in the same
     /// transaction, so the console's log shows the rotation.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn refresh_saml_connection(
         &self,
         org: OrgId,
@@ -135,6 +137,7 @@ impl Directory {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn saml_connection(&self, org: OrgId) -> Result<Option<SamlConnection>> {
         let row = sqlx::query(
             "select idp_entity_id, sso_url, certificates, retired_certificates, metadata_url, \
@@ -160,6 +163,7 @@ impl Directory {
     }
 
     /// Every connection set from a metadata URL, for the scheduled refresh.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn saml_connections_with_url(&self) -> Result<Vec<SamlConnection>> {
         let orgs: Vec<String> = sqlx::query_scalar(
             "select org_id from saml_connections where metadata_url is not null order by org_id",
@@ -176,6 +180,7 @@ impl Directory {
 
     /// Records a new AuthnRequest: an ID of 128 random bits (an NCName, as SAML IDs must be)
     /// and an opaque RelayState that stands for `return_to`.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn create_saml_request(
         &self,
         org: OrgId,
@@ -211,6 +216,7 @@ impl Directory {
     /// Takes the outstanding request a RelayState names: it is gone afterwards, whatever
     /// happens next. None when there is none, it expired, or it belongs to another
     /// organisation.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn take_saml_request(
         &self,
         org: OrgId,
@@ -244,6 +250,7 @@ impl Directory {
 
     /// Remembers an assertion ID until `expires_at`. False when it was already seen: a
     /// replay.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn remember_assertion(
         &self,
         org: OrgId,

@@ -31,6 +31,7 @@ impl std::fmt::Debug for SpKey {
 
 impl Directory {
     /// Keys in service, oldest first: the first signs, all are published.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn saml_sp_keys(&self, org: OrgId) -> Result<Vec<SpKey>> {
         let rows = sqlx::query(
             "select id, private_key, certificate, created_at from saml_sp_keys \
@@ -51,6 +52,7 @@ impl Directory {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn add_saml_sp_key(
         &self,
         org: OrgId,
@@ -88,6 +90,7 @@ impl Directory {
         Ok(key)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn retire_saml_sp_key(&self, org: OrgId, id: &str, actor: &Actor) -> Result<()> {
         let mut tx = self.db().begin().await?;
         let updated = sqlx::query(

@@ -53,17 +53,20 @@ impl Directory {
     /// Starts a session for a user under its current epoch. Always a new id: a login never
     /// continues a session the browser brought (no fixation). It lasts the organisation's
     /// `session_lifetime` where it has one, else the server's absolute timeout.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = tracing::field::Empty))]
     pub async fn create_session(
         &self,
         org: impl Into<OrgRef<'_>>,
         user: &User,
         lifetimes: Lifetimes,
     ) -> Result<NewSession> {
+        let org: OrgRef<'_> = org.into();
+        tracing::Span::current().record("org", tracing::field::display(org.id()));
         let new = NewSession {
             cookie: crate::random::token(32),
             csrf_token: crate::random::token(32),
         };
-        let org = self.org_for_policy(org.into()).await?;
+        let org = self.org_for_policy(org).await?;
         let absolute_ms = org_lifetime_ms(&org.settings).unwrap_or(lifetimes.absolute_ms);
         let org = org.id;
         let now = self.now();
@@ -88,6 +91,7 @@ impl Directory {
     /// The live session a cookie names, or why there is none. One statement (the view
     /// `session_rows`) reads the session, its user, its organisation and the user's groups:
     /// `/auth/check` runs this on every request of the app behind.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn session(
         &self,
         cookie: &str,
@@ -160,6 +164,7 @@ impl Directory {
     }
 
     /// Ends one session (sign-out).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn end_session(&self, cookie: &str) -> Result<()> {
         self.end_session_by_hash(&hash(cookie)).await
     }
@@ -175,6 +180,7 @@ impl Directory {
     }
 
     /// Deletes every session past its idle or absolute timeout; returns how many.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn sweep_sessions(&self, lifetimes: Lifetimes) -> Result<u64> {
         let now = self.now();
         let mut tx = self.db().begin().await?;
@@ -188,6 +194,7 @@ impl Directory {
     }
 
     /// How many sessions a user holds (for the console, and tests).
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn session_count(&self, org: OrgId, user: UserId) -> Result<i64> {
         Ok(
             sqlx::query_scalar("select count(*) from sessions where org_id = $1 and user_id = $2")

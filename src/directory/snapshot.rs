@@ -9,6 +9,7 @@ use super::{Directory, Result};
 
 impl Directory {
     /// Live users (not soft-deleted) with an id after `after`, in id order.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn snapshot_users(
         &self,
         org: OrgId,
@@ -28,6 +29,7 @@ impl Directory {
     }
 
     /// Groups with an id after `after`, in id order.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn snapshot_groups(
         &self,
         org: OrgId,

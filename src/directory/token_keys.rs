@@ -18,6 +18,7 @@ pub struct StoredKey {
 
 impl Directory {
     /// Every key, newest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn token_keys(&self) -> Result<Vec<StoredKey>> {
         let rows = sqlx::query(
             "select kid, private_key, public_key, created_at from token_keys \
@@ -40,6 +41,7 @@ impl Directory {
     /// Adds a key, and removes those made before `retire_before` (their successors have
     /// signed long enough for every token they signed to have expired), but never the two
     /// newest: the one added and the one that signed until it takes over.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn add_token_key(&self, key: &StoredKey, retire_before: Millis) -> Result<()> {
         let mut tx = self.db().begin().await?;
         sqlx::query(

@@ -93,6 +93,7 @@ const TOKEN_COLUMNS: &str =
 
 impl Directory {
     /// Issues a token for an organisation; returns it with its secret.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn create_token(
         &self,
         org: OrgId,
@@ -141,6 +142,7 @@ impl Directory {
     }
 
     /// An organisation's tokens, newest first.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn list_tokens(&self, org: OrgId) -> Result<Vec<TokenInfo>> {
         let rows = sqlx::query(&format!(
             "select {TOKEN_COLUMNS} from scim_tokens where org_id = $1 order by created_at desc, id desc"
@@ -154,6 +156,7 @@ impl Directory {
     }
 
     /// Revokes a token of this organisation; revoking twice is harmless.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn revoke_token(&self, org: OrgId, id: TokenId, actor: &Actor) -> Result<()> {
         let mut tx = self.db().begin().await?;
         let updated = sqlx::query(
@@ -181,6 +184,7 @@ impl Directory {
     }
 
     /// Checks a presented secret for an organisation.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn verify_token(
         &self,
         org: OrgId,
@@ -197,6 +201,7 @@ impl Directory {
     /// The organisation a SCIM URL names, and the token presented, read in one statement:
     /// every SCIM request needs both. None when no organisation has the slug. The token is
     /// judged by [`Self::accept_token`], which the caller runs after its rate limit.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn org_and_token(
         &self,
         slug: &str,
@@ -236,6 +241,7 @@ impl Directory {
     }
 
     /// Accepts a presented token for an organisation, or says why not; records its use.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn accept_token(
         &self,
         org: OrgId,

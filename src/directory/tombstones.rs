@@ -187,6 +187,7 @@ fn escape_like(value: &str) -> String {
 
 impl Directory {
     /// Whether any of `keys` belongs to a removed user of the organisation.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn tombstoned(&self, org: OrgId, keys: &[Key<'_>]) -> Result<Option<UserId>> {
         if keys.is_empty() {
             return Ok(None);

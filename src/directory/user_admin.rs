@@ -47,6 +47,7 @@ fn like_contains(text: &str) -> String {
 impl Directory {
     /// A page of an organisation's users (soft-deleted ones left out), in userName order.
     /// The page starts after a userName key, so reading page 1,000 costs what page 1 does.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn search_users(&self, org: OrgId, search: &UserSearch) -> Result<Vec<User>> {
         let text = search
             .text
@@ -78,6 +79,7 @@ impl Directory {
     }
 
     /// The IdP subjects linked to a user.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn user_identities(&self, org: OrgId, user: UserId) -> Result<Vec<LinkedIdentity>> {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "select connection_id, subject, created_at from identities \
@@ -99,6 +101,7 @@ impl Directory {
 
     /// Ends every session of a user, end-user and console alike, without deactivating it:
     /// the epoch moves on, so a session on any server is dead on its next request.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn sign_out_everywhere(&self, org: OrgId, id: UserId, actor: &Actor) -> Result<()> {
         let mut tx = self.db().begin().await?;
         let done = sqlx::query(
@@ -139,6 +142,7 @@ impl Directory {
     /// Erases a user for good, in one transaction: the user, its identity links, group
     /// memberships (the groups' versions move on), sessions and console sessions go. The
     /// event log keeps that it happened, by id.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn erase_user(&self, org: OrgId, id: UserId, actor: &Actor) -> Result<()> {
         let mut tx = self.db().begin().await?;
         let exists: Option<String> =

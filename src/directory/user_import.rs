@@ -18,6 +18,7 @@ impl Directory {
     /// organisation's policy refuses, fails the whole batch (the refusal names the user,
     /// by its place in the batch and its userName, and the attribute). Users are checked
     /// and normalised (phone numbers, the default role) before anything is written.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn import_users(
         &self,
         org: OrgId,

@@ -96,6 +96,7 @@ pub struct UserPage {
 
 impl Directory {
     /// Live users matching an indexed equality, in the default order.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn users_by_lookup(&self, org: OrgId, lookup: &UserLookup) -> Result<Vec<User>> {
         let (condition, value) = match lookup {
             UserLookup::UserName(v) => ("user_name_key = $2", fold_case(v)),
@@ -119,6 +120,7 @@ impl Directory {
 
     /// Every live user of the organisation, in the default order; for filters no index
     /// answers.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn all_users(&self, org: OrgId) -> Result<Vec<User>> {
         let rows = sqlx::query(&format!(
             "select {USER_COLUMNS} from users where org_id = $1 and deleted_at is null \
@@ -137,6 +139,7 @@ impl Directory {
     /// keep (`org_user_positions`), and the page starts from the remembered key of the row
     /// before it (see [`super::page_keys`]) with an index seek. A position not reached
     /// before is reached from the nearest remembered one (or the start) by OFFSET, once.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn users_page(&self, org: OrgId, offset: i64, limit: i64) -> Result<UserPage> {
         let (positions, renumbered) = self.user_positions(org).await?;
         if limit <= 0 {
@@ -221,6 +224,7 @@ impl Directory {
     }
 
     /// Live users sorted by a column, by position; with the live count.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn users_sorted(
         &self,
         org: OrgId,
@@ -251,6 +255,7 @@ impl Directory {
     }
 
     /// Up to `limit` live users after `after` in the default order.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn users_after(
         &self,
         org: OrgId,
@@ -275,6 +280,7 @@ impl Directory {
     }
 
     /// How many live users the organisation has.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn count_users(&self, org: OrgId) -> Result<i64> {
         Ok(sqlx::query_scalar(
             "select count(*) from users where org_id = $1 and deleted_at is null",
@@ -285,6 +291,7 @@ impl Directory {
     }
 
     /// The direct groups of each user, in one query whatever the number of users.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn groups_of_users(
         &self,
         org: OrgId,

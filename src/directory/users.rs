@@ -202,6 +202,15 @@ impl From<OrgId> for OrgRef<'_> {
     }
 }
 
+impl OrgRef<'_> {
+    pub fn id(self) -> OrgId {
+        match self {
+            OrgRef::Id(id) => id,
+            OrgRef::Org(org) => org.id,
+        }
+    }
+}
+
 impl<'a> From<&'a Org> for OrgRef<'a> {
     fn from(org: &'a Org) -> Self {
         OrgRef::Org(org)
@@ -215,14 +224,17 @@ impl Directory {
     /// Creates a user. A soft-deleted user with the same userName is brought back instead,
     /// with its id, and the new data; a SCIM create may adopt a user that a first login
     /// made (see [`Self::provision_user`]).
+    #[tracing::instrument(level = "debug", skip_all, fields(org = tracing::field::Empty))]
     pub async fn create_user(
         &self,
         org: impl Into<OrgRef<'_>>,
         data: UserData,
         actor: &Actor,
     ) -> Result<User> {
+        let org: OrgRef<'_> = org.into();
+        tracing::Span::current().record("org", tracing::field::display(org.id()));
         Ok(self
-            .insert_user(org.into(), data, actor, true, origin(actor))
+            .insert_user(org, data, actor, true, origin(actor))
             .await?
             .0)
     }
@@ -232,13 +244,16 @@ impl Directory {
     /// and never written by SCIM, takes that user over (DESIGN.md, Login rules): the same
     /// id, links, sessions and groups, with SCIM's attributes. Matching a JIT user and
     /// another user at once is a conflict; any other match is handled as by any create.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = tracing::field::Empty))]
     pub async fn provision_user(
         &self,
         org: impl Into<OrgRef<'_>>,
         data: UserData,
         actor: &Actor,
     ) -> Result<(User, Provisioned)> {
-        self.insert_user(org.into(), data, actor, true, origin(actor))
+        let org: OrgRef<'_> = org.into();
+        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        self.insert_user(org, data, actor, true, origin(actor))
             .await
     }
 
@@ -248,6 +263,7 @@ impl Directory {
     /// vouches for. Only such a user may later be adopted by SCIM: one named by a claim the
     /// person chose (an OIDC `preferred_username`) would hand whoever chose it the account
     /// SCIM provisions under that name.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = tracing::field::Empty))]
     pub async fn create_user_at_login(
         &self,
         org: impl Into<OrgRef<'_>>,
@@ -255,14 +271,14 @@ impl Directory {
         actor: &Actor,
         verified_name: bool,
     ) -> Result<User> {
+        let org: OrgRef<'_> = org.into();
+        tracing::Span::current().record("org", tracing::field::display(org.id()));
         let origin = if verified_name {
             "jit"
         } else {
             "jit-unverified"
         };
-        let created = self
-            .insert_user(org.into(), data, actor, false, origin)
-            .await?;
+        let created = self.insert_user(org, data, actor, false, origin).await?;
         Ok(created.0)
     }
 
@@ -423,6 +439,7 @@ impl Directory {
     }
 
     /// A user by id, soft-deleted ones included (check [`User::deleted`]).
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn user(&self, org: OrgId, id: UserId) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
             "select {USER_COLUMNS} from users where org_id = $1 and id = $2"
@@ -435,6 +452,7 @@ impl Directory {
     }
 
     /// A user by userName, compared case-insensitively; soft-deleted ones included.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn user_by_user_name(&self, org: OrgId, user_name: &str) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
             "select {USER_COLUMNS} from users where org_id = $1 and user_name_key = $2"
@@ -450,6 +468,7 @@ impl Directory {
     /// cleared). `if_version` is the version the caller saw, when it names one. A change of
     /// `active` is applied as by [`Directory::set_active`], in the same transaction.
     /// `action` names the change in the event log ("user.replace", "user.patch").
+    #[tracing::instrument(level = "debug", skip_all, fields(org = tracing::field::Empty))]
     pub async fn replace_user(
         &self,
         org: impl Into<OrgRef<'_>>,
@@ -459,7 +478,9 @@ impl Directory {
         actor: &Actor,
         action: &str,
     ) -> Result<User> {
-        let policy_org = self.org_for_policy(org.into()).await?;
+        let org: OrgRef<'_> = org.into();
+        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        let policy_org = self.org_for_policy(org).await?;
         let org = policy_org.id;
         for _ in 0..WRITE_ATTEMPTS {
             let mut tx = self.db().begin().await?;
@@ -558,6 +579,7 @@ impl Directory {
     /// the event. Setting the state a user already has changes nothing. Where the
     /// organisation's `on_deactivate` is `delete`, a deactivation erases the user in the
     /// same transaction, and its last state is returned.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = tracing::field::Empty))]
     pub async fn set_active(
         &self,
         org: impl Into<OrgRef<'_>>,
@@ -565,6 +587,8 @@ impl Directory {
         active: bool,
         actor: &Actor,
     ) -> Result<User> {
+        let org: OrgRef<'_> = org.into();
+        tracing::Span::current().record("org", tracing::field::display(org.id()));
         let reason = activation_action(active);
         self.set_active_because(org, id, active, actor, reason)
             .await
@@ -630,13 +654,16 @@ impl Directory {
     /// hidden from SCIM from now on, every session ended, logins refused and group
     /// memberships left; the record itself stays (see [`Self::create_user`]). `hard`:
     /// erased. `deactivate`: deactivated, as by [`Self::set_active`], and still shown.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = tracing::field::Empty))]
     pub async fn delete_user(
         &self,
         org: impl Into<OrgRef<'_>>,
         id: UserId,
         actor: &Actor,
     ) -> Result<()> {
-        let policy_org = self.org_for_policy(org.into()).await?;
+        let org: OrgRef<'_> = org.into();
+        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        let policy_org = self.org_for_policy(org).await?;
         let org = policy_org.id;
         match policy_org.settings.policy.on_delete {
             OnDelete::Soft => {}

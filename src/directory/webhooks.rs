@@ -143,6 +143,7 @@ fn settings_detail(s: &EndpointSettings) -> serde_json::Value {
 impl Directory {
     /// Registers an endpoint. It receives the changes after the organisation's last one:
     /// what happened before it existed is in the snapshot and the pull feed.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn create_webhook(
         &self,
         org: OrgId,
@@ -188,6 +189,7 @@ impl Directory {
     }
 
     /// An organisation's endpoints, oldest first.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn list_webhooks(&self, org: OrgId) -> Result<Vec<Endpoint>> {
         let rows = sqlx::query(&format!(
             "select {COLUMNS} from webhook_endpoints where org_id = $1 order by created_at, id"
@@ -198,6 +200,7 @@ impl Directory {
         rows.iter().map(endpoint_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn webhook(&self, org: OrgId, id: WebhookId) -> Result<Endpoint> {
         let row = sqlx::query(&format!(
             "select {COLUMNS} from webhook_endpoints where org_id = $1 and id = $2"
@@ -212,6 +215,7 @@ impl Directory {
 
     /// Changes an endpoint's URL, description, types or pause. Resuming continues from
     /// where the endpoint stopped.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn update_webhook(
         &self,
         org: OrgId,
@@ -255,6 +259,7 @@ impl Directory {
         self.webhook(org, id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn delete_webhook(&self, org: OrgId, id: WebhookId, actor: &Actor) -> Result<()> {
         let mut tx = self.db().begin().await?;
         let gone = sqlx::query("delete from webhook_endpoints where org_id = $1 and id = $2")
@@ -280,6 +285,7 @@ impl Directory {
     }
 
     /// Puts a new secret in place; the current one keeps signing beside it until `until`.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn rotate_webhook_secret(
         &self,
         org: OrgId,
@@ -318,6 +324,7 @@ impl Directory {
 
     /// Delivers again from change `from` on: the endpoint's position goes back to just
     /// before it, its retries start afresh, and a failing endpoint is active again.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn redeliver_webhook(
         &self,
         org: OrgId,
@@ -365,6 +372,7 @@ impl Directory {
     }
 
     /// An endpoint's most recent attempts, newest first.
+    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn webhook_attempts(
         &self,
         org: OrgId,
@@ -399,6 +407,7 @@ impl Directory {
     /// Every organisation's endpoints with a delivery due at `now`: not paused, not
     /// failing, past their next attempt time, and behind their organisation's last change
     /// (an endpoint with nothing to send costs the worker nothing). For the worker.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn webhooks_due(&self, now: Millis) -> Result<Vec<Endpoint>> {
         let rows = sqlx::query(&format!(
             "select {COLUMNS} from webhook_endpoints where paused = 0 and failing_since is null \
@@ -413,6 +422,7 @@ impl Directory {
 
     /// Moves an endpoint past changes it does not take (none of its types), from
     /// `from` (as the worker read it) to `to`. False when the endpoint moved meanwhile.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn webhook_pass_over(&self, id: WebhookId, from: i64, to: i64) -> Result<bool> {
         let mut tx = self.db().begin().await?;
         let moved = sqlx::query(
@@ -434,6 +444,7 @@ impl Directory {
     /// once per batch. Returns the endpoint's position after them, or None (and records
     /// nothing) when the endpoint moved meanwhile (an operator's redelivery, another
     /// instance that held the lease before).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn webhook_attempted(
         &self,
         endpoint: &Endpoint,
@@ -532,6 +543,7 @@ impl Directory {
 
     /// Takes or renews the lease `name` for `holder` until `now + ttl`: true when this
     /// holder has it (it held it, or the last holder's time ran out).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn take_lease(&self, name: &str, holder: &str, ttl: Millis) -> Result<bool> {
         let now = self.now();
         let mut tx = self.db().begin().await?;
@@ -551,6 +563,7 @@ impl Directory {
     }
 
     /// Gives the lease up (on shutdown), so another instance takes it without waiting.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
         let mut tx = self.db().begin().await?;
         sqlx::query("delete from leases where name = $1 and holder = $2")
