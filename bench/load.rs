@@ -7,7 +7,7 @@
 //! users, the large organisation (`Directory::import_users`, batches of 10,000), its
 //! BENCH_SESSIONS live sessions (default 1,000), a group of its last BENCH_GROUP_MEMBERS
 //! users (default 50,000, at most the users without a session) and a SAML connection to a
-//! test IdP with its own RSA key (`tests/api/saml_idp.rs`).
+//! test IdP with its own RSA key (`tests/api/support/saml_idp.rs`).
 //!
 //! Scenarios: `import` (Okta's paging, first and last page timed, and one whole walk),
 //! `lookup`, `lookup-1k` (the same lookup in the 1,000-user organisation), `create`,
@@ -29,12 +29,12 @@ mod feed;
 mod resilience;
 #[path = "load/saml.rs"]
 mod saml;
-#[path = "../tests/api/saml_idp.rs"]
+#[path = "../tests/api/support/saml_idp.rs"]
 #[allow(dead_code)]
 mod saml_idp;
 #[path = "load/seed.rs"]
 mod seed;
-#[path = "../tests/api/webhook_receiver.rs"]
+#[path = "../tests/api/support/webhook_receiver.rs"]
 #[allow(dead_code)]
 mod webhook_receiver;
 

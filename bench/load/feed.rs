@@ -4,7 +4,7 @@
 //!   answer must hold the 100 changes after N, without a gap;
 //! - `mix-followed`: the mix while the app follows every change twice over, by a long poll
 //!   (`wait=20`, pages of up to 1,000) and through a webhook endpoint on a real receiver
-//!   (`tests/api/webhook_receiver.rs`). Read against `mix`, it is what following costs the
+//!   (`tests/api/support/webhook_receiver.rs`). Read against `mix`, it is what following costs the
 //!   writers. After the load it measures how long each follower takes to reach the last
 //!   change, and checks that every change arrived, in order, signed with the endpoint's
 //!   secret.

@@ -7,9 +7,9 @@ use gatehouse::directory::Actor;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::api_helpers::{assert_api_error, logged, Api};
-use crate::helpers::{gatehouse, stderr, stdout, TestApp, PG_ENV};
-use crate::scim_helpers::read;
+use crate::support::api::{assert_api_error, logged, Api};
+use crate::support::scim::read;
+use crate::support::{gatehouse, stderr, stdout, TestApp, PG_ENV};
 
 /// The URL of the running app's database, for the command line to work on.
 async fn db_url(app: &TestApp) -> String {
@@ -33,7 +33,7 @@ async fn db_url(app: &TestApp) -> String {
     }
 }
 
-async fn get_with(app: &TestApp, path: &str, secret: &str) -> crate::scim_helpers::Reply {
+async fn get_with(app: &TestApp, path: &str, secret: &str) -> crate::support::scim::Reply {
     let r = app
         .client
         .get(app.url(path))

@@ -4,11 +4,11 @@ use gatehouse::directory::Actor;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::api_helpers::{assert_api_error, logged, Api};
-use crate::helpers::TestApp;
 use crate::oidc_op::TestOp;
-use crate::saml_idp::TestIdp;
-use crate::scim_helpers::read;
+use crate::support::api::{assert_api_error, logged, Api};
+use crate::support::saml_idp::TestIdp;
+use crate::support::scim::read;
+use crate::support::TestApp;
 
 /// Serves one document over http on a loopback address, as an IdP's metadata URL would.
 async fn serve_metadata(xml: String) -> String {
@@ -70,7 +70,7 @@ async fn saml_metadata_goes_in_as_json_as_xml_or_by_url_and_a_bad_document_chang
     }
     // Certificates are made against the wall clock: bring the server's clock there.
     app.clock
-        .advance_ms(chrono::Utc::now().timestamp_millis() - crate::helpers::T0);
+        .advance_ms(chrono::Utc::now().timestamp_millis() - crate::support::T0);
     let expired = TestIdp::with_validity("http://other.example", -30, -1);
     let r = api
         .put(

@@ -7,9 +7,9 @@ use gatehouse::directory::users::Profile;
 use gatehouse::directory::{Actor, UserId};
 use serde_json::{json, Value};
 
-use crate::api_helpers::{assert_api_error, logged, Api};
-use crate::helpers::{user_data, TestApp, T0};
 use crate::sessions::{login, okta};
+use crate::support::api::{assert_api_error, logged, Api};
+use crate::support::{user_data, TestApp, T0};
 
 async fn auth_check(app: &TestApp, cookie: &str) -> u16 {
     app.auth_check(cookie).await.status().as_u16()

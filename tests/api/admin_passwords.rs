@@ -2,11 +2,11 @@
 //! password only with the current one, a platform admin resets another's, and either ends
 //! that admin's other console sessions at once.
 
-use crate::console_helpers::{
+use crate::console_setup::customer_admin;
+use crate::support::console::{
     browser, create_platform_admin, password_login, signed_in, ConsoleUser, PASSWORD,
 };
-use crate::console_setup::customer_admin;
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 const NEW: &str = "a brand new passphrase";
 

@@ -7,8 +7,8 @@ use gatehouse::directory::orgs::OrgChange;
 use gatehouse::directory::{Actor, Org};
 use serde_json::json;
 
-use crate::api_helpers::Api;
-use crate::helpers::{user_data, TestApp};
+use crate::support::api::Api;
+use crate::support::{user_data, TestApp};
 
 async fn status(app: &TestApp, secret: &str, slug: &str) -> u16 {
     app.client

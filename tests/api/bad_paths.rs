@@ -1,9 +1,9 @@
 //! Bad input never gets a 500 (issue: bad input): a path segment that is not valid UTF-8
 //! once percent-decoded is the client's error, answered in the format of its door.
 
-use crate::api_helpers::Api;
-use crate::helpers::TestApp;
-use crate::scim_helpers::Scim;
+use crate::support::api::Api;
+use crate::support::scim::Scim;
+use crate::support::TestApp;
 
 const BAD: [&str; 3] = ["%ff%fe", "%C0%AF", "%ff"];
 

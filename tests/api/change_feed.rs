@@ -6,10 +6,10 @@ use gatehouse::directory::groups::{GroupUpdate, NewGroup};
 use gatehouse::directory::Actor;
 use serde_json::{json, Value};
 
-use crate::api_helpers::Api;
-use crate::helpers::{user_data, TestApp};
 use crate::policy_lifecycle::set;
-use crate::scim_helpers::{Scim, USER_URN};
+use crate::support::api::Api;
+use crate::support::scim::{Scim, USER_URN};
+use crate::support::{user_data, TestApp};
 
 fn types(page: &Value) -> Vec<String> {
     page["changes"]

@@ -9,7 +9,7 @@ use gatehouse::config::{DatabaseConfig, DatabaseUrl};
 use gatehouse::db::Db;
 use gatehouse::directory::{Directory, TokenId};
 
-use crate::helpers::{gatehouse, stderr, stdout, TestDb};
+use crate::support::{gatehouse, stderr, stdout, TestDb};
 
 async fn directory(url: &str) -> Directory {
     let config = DatabaseConfig {
@@ -234,12 +234,12 @@ async fn serve_with_no_configuration_creates_its_sqlite_database_and_stops_on_si
         .unwrap();
     assert!(notice.contains("No platform admin"), "{notice}");
     let path = &link[link.find("/admin/first-admin?token=").expect(&link)..];
-    let browser = crate::console_helpers::browser();
+    let browser = crate::support::console::browser();
     let form = browser.get(format!("{base}{path}")).send().await.unwrap();
     assert_eq!(form.status(), 200);
     let html = form.text().await.unwrap();
-    let token = crate::console_helpers::field_value(&html, "token").unwrap();
-    let csrf = crate::console_helpers::csrf_of(&html);
+    let token = crate::support::console::field_value(&html, "token").unwrap();
+    let csrf = crate::support::console::csrf_of(&html);
     let created = browser
         .post(format!("{base}/admin/first-admin"))
         .form(&[
@@ -284,7 +284,7 @@ async fn an_operator_registers_tests_rotates_and_removes_a_webhook() {
     let cwd = db.dir.path();
     let run = |args: &[&str]| gatehouse(cwd, &db.url, args, None);
     assert!(run(&["org", "create", "acme"]).status.success());
-    let receiver = crate::webhook_receiver::Receiver::start().await;
+    let receiver = crate::support::webhook_receiver::Receiver::start().await;
 
     let out = run(&[
         "webhook",

@@ -5,9 +5,9 @@ use gatehouse::directory::admin_sessions::NewPrincipal;
 use gatehouse::directory::api_keys::KeyScope;
 use gatehouse::directory::Actor;
 
-use crate::api_helpers::logged;
-use crate::console_helpers::platform_admin;
-use crate::helpers::{user_data, TestApp};
+use crate::support::api::logged;
+use crate::support::console::platform_admin;
+use crate::support::{user_data, TestApp};
 
 /// The secret a page shows, if any.
 fn shown_secret(html: &str) -> Option<String> {

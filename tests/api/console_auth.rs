@@ -5,12 +5,12 @@ use gatehouse::directory::orgs::OrgChange;
 use gatehouse::directory::{Actor, Email};
 use gatehouse::events::{list, EventQuery};
 
-use crate::console_helpers::{
+use crate::sessions::{login, okta};
+use crate::support::console::{
     browser, create_platform_admin, csrf_of, field_value, login_page_csrf, password_login,
     platform_admin, signed_in, PASSWORD,
 };
-use crate::helpers::{user_data, TestApp, T0};
-use crate::sessions::{login, okta};
+use crate::support::{user_data, TestApp, T0};
 
 const ROOT: &str = "root@platform.test";
 
@@ -228,7 +228,7 @@ async fn forms_without_the_right_csrf_token_are_refused_and_change_nothing() {
         .any(|e| e.action == "org.create" && e.actor.starts_with("admin:")));
 }
 
-async fn platform_admin_again(app: &TestApp) -> crate::console_helpers::ConsoleUser {
+async fn platform_admin_again(app: &TestApp) -> crate::support::console::ConsoleUser {
     let client = browser();
     let r = password_login(app, &client, ROOT, PASSWORD).await;
     assert_eq!(r.status(), 303);
@@ -385,7 +385,7 @@ async fn members_of_the_admin_group_are_customer_admins_while_they_stay_members(
 /// Opens a setup link like a browser: the page, then its button.
 async fn open_setup_link(app: &TestApp, secret: &str) -> (reqwest::Client, reqwest::Response) {
     let client = browser();
-    let (status, html) = crate::console_helpers::setup_page(app, &client, secret).await;
+    let (status, html) = crate::support::console::setup_page(app, &client, secret).await;
     if status != 200 {
         panic!("setup page {status}: {html}");
     }

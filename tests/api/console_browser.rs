@@ -9,10 +9,10 @@ use std::process::Command;
 use gatehouse::sso::saml::metadata::certificate_info;
 use serde_json::json;
 
-use crate::console_helpers::{create_platform_admin, PASSWORD};
-use crate::helpers::TestApp;
-use crate::saml_idp::{encode, response, Spec, TestIdp};
-use crate::webhook_receiver::Receiver;
+use crate::support::console::{create_platform_admin, PASSWORD};
+use crate::support::saml_idp::{encode, response, Spec, TestIdp};
+use crate::support::webhook_receiver::Receiver;
+use crate::support::TestApp;
 
 const ROOT: &str = "root@platform.test";
 

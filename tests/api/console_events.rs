@@ -4,10 +4,10 @@
 use gatehouse::directory::Actor;
 use serde_json::json;
 
-use crate::console_helpers::platform_admin;
 use crate::console_users::{next_href, unescape};
-use crate::helpers::{user_data, TestApp};
-use crate::scim_helpers::{Scim, USER_URN};
+use crate::support::console::platform_admin;
+use crate::support::scim::{Scim, USER_URN};
+use crate::support::{user_data, TestApp};
 
 /// The ids of the events listed on a page, in page order.
 fn event_ids(html: &str) -> Vec<i64> {

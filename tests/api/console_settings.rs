@@ -2,9 +2,9 @@
 
 use gatehouse::directory::orgs::ORG_KEYS;
 
-use crate::console_helpers::{platform_admin, ConsoleUser};
 use crate::console_setup::{customer_admin, events_of, setup_session};
-use crate::helpers::TestApp;
+use crate::support::console::{platform_admin, ConsoleUser};
+use crate::support::TestApp;
 
 /// The value of an attribute inside one tag's text.
 fn attr(tag: &str, name: &str) -> Option<String> {

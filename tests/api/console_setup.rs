@@ -9,12 +9,12 @@ use gatehouse::directory::{Actor, Org};
 use gatehouse::Config;
 use serde_json::Value;
 
-use crate::console_helpers::{
+use crate::oidc_op::TestOp;
+use crate::support::console::{
     browser, csrf_of, password_login, platform_admin, signed_in, ConsoleUser, PASSWORD,
 };
-use crate::helpers::{user_data, TestApp, T0};
-use crate::oidc_op::TestOp;
-use crate::saml_idp::TestIdp;
+use crate::support::saml_idp::TestIdp;
+use crate::support::{user_data, TestApp, T0};
 
 /// The text of the element with this id (`<code id="...">TEXT</code>`).
 pub fn text_of(html: &str, id: &str) -> Option<String> {
@@ -38,7 +38,7 @@ pub async fn setup_session(app: &TestApp, org: &Org) -> ConsoleUser {
 /// Opens a setup link by its secret: its page, then its form.
 pub async fn use_setup_link(app: &TestApp, secret: &str) -> ConsoleUser {
     let client = browser();
-    let (status, html) = crate::console_helpers::setup_page(app, &client, secret).await;
+    let (status, html) = crate::support::console::setup_page(app, &client, secret).await;
     assert_eq!(status, 200);
     let csrf = csrf_of(&html);
     let r = client

@@ -10,10 +10,10 @@ use gatehouse::directory::users::{Name, Profile, UserData};
 use gatehouse::directory::{Actor, AdminId, Email, UserId, UserName};
 use serde_json::json;
 
-use crate::console_helpers::{browser, csrf_of, platform_admin, ConsoleUser};
-use crate::helpers::{user_data, TestApp, T0};
-use crate::scim_helpers::{events, Scim, USER_URN};
 use crate::sessions::{login, okta};
+use crate::support::console::{browser, csrf_of, platform_admin, ConsoleUser};
+use crate::support::scim::{events, Scim, USER_URN};
+use crate::support::{user_data, TestApp, T0};
 
 const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
@@ -100,7 +100,7 @@ pub async fn setup_session(app: &TestApp, org: &Org) -> ConsoleUser {
         .await
         .unwrap();
     let client = browser();
-    let (_, html) = crate::console_helpers::setup_page(app, &client, &secret).await;
+    let (_, html) = crate::support::console::setup_page(app, &client, &secret).await;
     let csrf = csrf_of(&html);
     let r = client
         .post(app.url("/admin/setup"))

@@ -5,10 +5,10 @@
 use gatehouse::directory::admin_sessions::NewPrincipal;
 use gatehouse::directory::Actor;
 
-use crate::api_helpers::logged;
-use crate::console_helpers::platform_admin;
-use crate::helpers::{user_data, TestApp};
-use crate::webhook_receiver::Receiver;
+use crate::support::api::logged;
+use crate::support::console::platform_admin;
+use crate::support::webhook_receiver::Receiver;
+use crate::support::{user_data, TestApp};
 
 fn shown_secret(html: &str) -> Option<String> {
     let marker = "id=\"webhook-secret\">";

@@ -14,8 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
-use crate::helpers::{TestApp, PG_ENV};
-use crate::scim_helpers::{Scim, USER_URN};
+use crate::support::scim::{Scim, USER_URN};
+use crate::support::{TestApp, PG_ENV};
 
 /// A relay from a local port to PostgreSQL that can be cut (every connection dropped, the
 /// port closed) and restored on the same port.

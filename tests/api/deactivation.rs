@@ -5,7 +5,7 @@ use gatehouse::db::Backend;
 use gatehouse::directory::{Actor, Error};
 use gatehouse::events::{self, EventQuery};
 
-use crate::helpers::{user_data, TestApp};
+use crate::support::{user_data, TestApp};
 
 async fn actions(app: &TestApp, org: gatehouse::directory::OrgId) -> Vec<String> {
     let q = EventQuery {

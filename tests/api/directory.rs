@@ -5,7 +5,7 @@ use gatehouse::directory::groups::NewGroup;
 use gatehouse::directory::orgs::{NewOrg, OrgChange};
 use gatehouse::directory::{Actor, Domain, Error, OrgSlug};
 
-use crate::helpers::{user_data, TestApp};
+use crate::support::{user_data, TestApp};
 
 #[tokio::test]
 async fn user_name_is_unique_per_organisation_whatever_its_case() {
@@ -478,4 +478,70 @@ async fn email_lookups_follow_every_user_write() {
     );
     assert!(found("two@acme.test").await.is_empty());
     assert_eq!(found("three@acme.test").await, vec![user.id]);
+}
+
+/// What each span opened while a test runs was named and carried (fields recorded later
+/// included), by span id.
+#[derive(Clone, Default)]
+struct Spans(std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>>);
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+        self.0 += &format!(" {}={v:?}", field.name());
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Spans {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut fields = Fields(attrs.metadata().name().to_string());
+        attrs.record(&mut fields);
+        self.0.lock().unwrap().push((id.into_u64(), fields.0));
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut spans = self.0.lock().unwrap();
+        if let Some((_, text)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
+            let mut fields = Fields(std::mem::take(text));
+            values.record(&mut fields);
+            *text = fields.0;
+        }
+    }
+}
+
+/// The directory's public operations are traced (at debug level) with the organisation
+/// they act on, so a slow or failing request's log shows which operation it was in.
+#[tokio::test]
+async fn directory_operations_open_a_span_named_for_them_with_the_organisation() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &[]).await;
+    let spans = Spans::default();
+    let subscriber = tracing_subscriber::registry().with(spans.clone());
+    let guard = tracing::subscriber::set_default(subscriber);
+    app.directory
+        .create_user(acme.id, user_data("span@acme.test"), &Actor::Cli)
+        .await
+        .unwrap();
+    drop(guard);
+    let seen: Vec<String> = spans
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, s)| s.clone())
+        .collect();
+    let expected = format!("create_user org={}", acme.id);
+    assert!(seen.contains(&expected), "{expected:?} not in {seen:?}");
 }

@@ -5,12 +5,12 @@
 use gatehouse::directory::Org;
 use serde_json::{json, Value};
 
-use crate::api_helpers::{assert_api_error, Api};
-use crate::console_helpers::platform_admin;
 use crate::console_setup::{customer_admin, setup_session};
 use crate::dns_server::DnsServer;
-use crate::helpers::TestApp;
 use crate::policy_logins::SamlIdp;
+use crate::support::api::{assert_api_error, Api};
+use crate::support::console::platform_admin;
+use crate::support::TestApp;
 
 async fn app_with_dns(zone: &str) -> (TestApp, DnsServer) {
     let dns = DnsServer::start(zone).await;
@@ -109,7 +109,7 @@ async fn a_customers_domain_routes_no_login_until_its_txt_record_is_found() {
     assert!(pending(&api, "acme").await.is_empty());
     let to = login_route(&app, "ada@acme.test").await.unwrap();
     assert!(to.starts_with("/saml/acme/login"), "{to}");
-    let events = crate::api_helpers::logged(&app, &org).await;
+    let events = crate::support::api::logged(&app, &org).await;
     assert!(
         events.iter().any(|e| e.0 == "org.domain.verify"),
         "{events:?}"

@@ -3,7 +3,7 @@
 use gatehouse::directory::Actor;
 use gatehouse::events::{self, EventQuery};
 
-use crate::helpers::{user_data, TestApp};
+use crate::support::{user_data, TestApp};
 
 #[tokio::test]
 async fn the_event_log_refuses_updates_and_deletes() {

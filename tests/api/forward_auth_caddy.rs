@@ -11,8 +11,8 @@ use gatehouse::directory::Actor;
 use serde_json::json;
 
 use crate::forward_auth_nginx::{forge, free_port, upstream, user_id};
-use crate::helpers::TestApp;
 use crate::sessions::{login, okta};
+use crate::support::TestApp;
 
 const CADDY: &str = "/usr/bin/caddy";
 

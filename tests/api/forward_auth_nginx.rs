@@ -13,8 +13,8 @@ use axum::Json;
 use gatehouse::directory::Actor;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
 use crate::sessions::{login, okta};
+use crate::support::TestApp;
 
 const NGINX: &str = "/usr/sbin/nginx";
 

@@ -2,8 +2,8 @@
 //! name that holds one is percent-encoded), and a list whose items cannot be split by a
 //! comma in a group's name.
 
-use crate::helpers::TestApp;
 use crate::sessions::{login, okta};
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn header_values_carry_no_line_break_and_a_comma_adds_no_group() {

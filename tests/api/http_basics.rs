@@ -1,6 +1,6 @@
 //! Health, readiness, metrics, request ids and the body limit.
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn health_and_readiness_answer() {

@@ -5,9 +5,9 @@
 
 use gatehouse::directory::Org;
 
-use crate::helpers::TestApp;
 use crate::policy_logins::{OidcIdp, SamlIdp};
-use crate::scim_helpers::events;
+use crate::support::scim::events;
+use crate::support::TestApp;
 
 /// Posts a forged SAMLResponse (not even XML) to the ACS; the status.
 async fn forge(app: &TestApp, slug: &str, forwarded_for: Option<&str>) -> u16 {

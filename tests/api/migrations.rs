@@ -34,7 +34,7 @@ fn both_migration_folders_list_the_same_steps() {
 
 #[tokio::test]
 async fn migrating_twice_changes_nothing() {
-    let db = crate::helpers::TestDb::new().await;
+    let db = crate::support::TestDb::new().await;
     let mut config = gatehouse::config::DatabaseConfig::default();
     config.url = gatehouse::config::DatabaseUrl::new(db.url.clone());
     let conn = gatehouse::db::Db::connect(&config).await.unwrap();
@@ -49,7 +49,7 @@ async fn user_positions_start_from_the_users_already_stored() {
     use gatehouse::db::Backend;
     use sqlx::Row;
 
-    let db = crate::helpers::TestDb::new().await;
+    let db = crate::support::TestDb::new().await;
     let mut config = gatehouse::config::DatabaseConfig::default();
     config.url = gatehouse::config::DatabaseUrl::new(db.url.clone());
     let conn = gatehouse::db::Db::connect(&config).await.unwrap();

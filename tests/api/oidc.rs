@@ -6,9 +6,9 @@ use gatehouse::directory::Actor;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{gatehouse, stderr, stdout, TestApp, TestDb};
 use crate::oidc_op::{Signing, TestOp};
-use crate::scim_helpers::{events, Scim};
+use crate::support::scim::{events, Scim};
+use crate::support::{gatehouse, stderr, stdout, TestApp, TestDb};
 
 const CLIENT: &str = "gatehouse-test-client";
 

@@ -6,11 +6,11 @@ use gatehouse::directory::oidc::OidcConnection;
 use gatehouse::directory::{Actor, UserId};
 use serde_json::json;
 
-use crate::console_helpers::platform_admin;
-use crate::helpers::TestApp;
 use crate::oidc_op::TestOp;
 use crate::policy_logins::{me, OidcIdp};
-use crate::scim_helpers::events;
+use crate::support::console::platform_admin;
+use crate::support::scim::events;
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn a_new_issuer_ends_the_old_issuers_links_and_reaches_no_one_through_them() {

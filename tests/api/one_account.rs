@@ -6,9 +6,9 @@
 use gatehouse::directory::{Actor, UserId};
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
 use crate::policy_logins::{assert_refused, check, me, OidcIdp, SamlIdp};
-use crate::scim_helpers::{events, Scim, USER_URN};
+use crate::support::scim::{events, Scim, USER_URN};
+use crate::support::TestApp;
 
 fn user(user_name: &str, email: &str) -> Value {
     json!({"schemas": [USER_URN], "userName": user_name, "active": true,
@@ -148,7 +148,7 @@ async fn adoption_takes_only_an_unmanaged_jit_user_and_never_one_of_two() {
     app.directory
         .create_user(
             scim.org.id,
-            crate::helpers::user_data("admin.made"),
+            crate::support::user_data("admin.made"),
             &Actor::Cli,
         )
         .await

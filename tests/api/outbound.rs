@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::api_helpers::{assert_api_error, Api};
-use crate::helpers::TestApp;
-use crate::saml_idp::TestIdp;
+use crate::support::api::{assert_api_error, Api};
+use crate::support::saml_idp::TestIdp;
+use crate::support::TestApp;
 
 /// A local server answering every path with `answer`; counts the requests it gets.
 async fn serve(answer: axum::Router) -> (String, Arc<AtomicUsize>) {

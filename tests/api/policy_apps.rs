@@ -12,9 +12,9 @@ use gatehouse::directory::orgs::{Org, OrgChange};
 use gatehouse::directory::Actor;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
-use crate::scim_helpers::{Scim, ENTERPRISE_URN, USER_URN};
 use crate::sessions::{login, okta};
+use crate::support::scim::{Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::TestApp;
 
 async fn configure(app: &TestApp, org: &Org, settings: &[&str]) {
     let changes: Vec<OrgChange> = settings

@@ -6,10 +6,10 @@ use gatehouse::directory::users::Profile;
 use gatehouse::directory::{Actor, Error};
 use serde_json::{json, Value};
 
-use crate::helpers::{user_data, TestApp};
 use crate::policy_logins::{OidcIdp, SamlIdp};
 use crate::policy_roles::{assert_refused, seen_as, session_of, set};
-use crate::scim_helpers::Scim;
+use crate::support::scim::Scim;
+use crate::support::{user_data, TestApp};
 
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -26,7 +26,7 @@ fn klue_user(user_name: &str) -> Value {
 
 /// The detail of a 400 invalidValue.
 #[track_caller]
-fn refused(r: &crate::scim_helpers::Reply) -> String {
+fn refused(r: &crate::support::scim::Reply) -> String {
     let body = r.assert_error(400);
     assert_eq!(body["scimType"], "invalidValue", "{body:#}");
     body["detail"].as_str().unwrap().to_string()

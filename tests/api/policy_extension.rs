@@ -11,9 +11,9 @@ use gatehouse::sso::saml::metadata::parse_idp_metadata;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
-use crate::saml_idp::{encode, response, Spec, TestIdp};
-use crate::scim_helpers::{events, Reply, Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::saml_idp::{encode, response, Spec, TestIdp};
+use crate::support::scim::{events, Reply, Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::TestApp;
 
 const GATEHOUSE_URN: &str = "urn:ietf:params:scim:schemas:extension:gatehouse:2.0:User";
 

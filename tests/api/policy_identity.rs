@@ -5,10 +5,10 @@ use gatehouse::directory::policy::ViolationKind;
 use gatehouse::directory::{Actor, Error, UserId};
 use serde_json::{json, Value};
 
-use crate::helpers::{user_data, TestApp};
 use crate::policy_lifecycle::set;
 use crate::policy_logins::{assert_refused, me, OidcIdp, SamlIdp};
-use crate::scim_helpers::{events, Reply, Scim, USER_URN};
+use crate::support::scim::{events, Reply, Scim, USER_URN};
+use crate::support::{user_data, TestApp};
 
 fn user(user_name: &str, emails: &[&str]) -> Value {
     let emails: Vec<Value> = emails

@@ -7,10 +7,10 @@ use gatehouse::sso::saml::connection_id as saml_connection_id;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::api_helpers::Api;
-use crate::helpers::TestApp;
 use crate::policy_logins::{assert_refused, check, me, OidcIdp, SamlIdp};
-use crate::scim_helpers::{events, Scim, USER_URN};
+use crate::support::api::Api;
+use crate::support::scim::{events, Scim, USER_URN};
+use crate::support::TestApp;
 
 const HOUR: i64 = 3_600_000;
 
@@ -57,7 +57,7 @@ async fn member_ids(scim: &Scim<'_>, group: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn deactivate(scim: &Scim<'_>, id: &str) -> crate::scim_helpers::Reply {
+async fn deactivate(scim: &Scim<'_>, id: &str) -> crate::support::scim::Reply {
     scim.patch(
         &format!("/Users/{id}"),
         json!([{"op": "replace", "value": {"active": false}}]),
@@ -111,7 +111,7 @@ async fn without_jit_only_users_provisioned_beforehand_sign_in_by_saml_and_oidc(
         .directory
         .create_user(
             other.id,
-            crate::helpers::user_data("bob@spoke.test"),
+            crate::support::user_data("bob@spoke.test"),
             &Actor::Cli,
         )
         .await

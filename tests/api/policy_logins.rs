@@ -8,10 +8,10 @@ use gatehouse::sso::saml::metadata::parse_idp_metadata;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
 use crate::oidc_op::{Signing, TestOp};
-use crate::saml_idp::{encode, response, Spec, TestIdp};
-use crate::scim_helpers::events;
+use crate::support::saml_idp::{encode, response, Spec, TestIdp};
+use crate::support::scim::events;
+use crate::support::TestApp;
 
 /// What the browser got back from a login.
 #[derive(Debug)]

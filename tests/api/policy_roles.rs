@@ -8,10 +8,10 @@ use gatehouse::directory::Actor;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{user_data, TestApp};
 use crate::policy_logins::{OidcIdp, SamlIdp};
-use crate::scim_helpers::{events, Scim};
 use crate::sessions::{login, okta};
+use crate::support::scim::{events, Scim};
+use crate::support::{user_data, TestApp};
 
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const KLUE_ROLE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:klueRole";

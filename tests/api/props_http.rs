@@ -7,9 +7,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
 
-use crate::helpers::TestApp;
-use crate::scim_helpers::{Reply, Scim, USER_URN};
 use crate::scim_inputs::{filter_text, json_value, patch_body};
+use crate::support::scim::{Reply, Scim, USER_URN};
+use crate::support::TestApp;
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")

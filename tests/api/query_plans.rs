@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 use gatehouse::db::Backend;
 
 /// Statements on the request paths, with the index each must use.

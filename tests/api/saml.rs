@@ -7,12 +7,12 @@ use gatehouse::sso::saml::metadata::parse_idp_metadata;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{gatehouse, stderr, stdout, TestApp, TestDb};
-use crate::saml_idp::{
+use crate::support::saml_idp::{
     assertion, encode, new_id, request_id_from_redirect, response, response_around, Signed, Spec,
     TestIdp, SHA1,
 };
-use crate::scim_helpers::{events, Scim};
+use crate::support::scim::{events, Scim};
+use crate::support::{gatehouse, stderr, stdout, TestApp, TestDb};
 
 struct Saml<'a> {
     app: &'a TestApp,
@@ -573,7 +573,7 @@ async fn metadata_from_a_url_is_fetched_again_and_changes_are_applied_and_logged
         .await
         .unwrap();
     assert_eq!(
-        refresh_all(&app.directory, &crate::helpers::outbound(), 3_600_000)
+        refresh_all(&app.directory, &crate::support::outbound(), 3_600_000)
             .await
             .unwrap(),
         [Refreshed::Unchanged]
@@ -581,7 +581,7 @@ async fn metadata_from_a_url_is_fetched_again_and_changes_are_applied_and_logged
 
     *served.lock().unwrap() = idp.metadata(&[&idp.cert_b64, &next.cert_b64]);
     assert_eq!(
-        refresh_all(&app.directory, &crate::helpers::outbound(), 3_600_000)
+        refresh_all(&app.directory, &crate::support::outbound(), 3_600_000)
             .await
             .unwrap(),
         [Refreshed::Changed]
@@ -606,7 +606,7 @@ async fn metadata_from_a_url_is_fetched_again_and_changes_are_applied_and_logged
 
     // A broken document changes nothing, and says so in the log.
     *served.lock().unwrap() = "<not-metadata/>".into();
-    let results = refresh_all(&app.directory, &crate::helpers::outbound(), 3_600_000)
+    let results = refresh_all(&app.directory, &crate::support::outbound(), 3_600_000)
         .await
         .unwrap();
     assert!(matches!(&results[0], Refreshed::Failed(_)), "{results:?}");
@@ -766,7 +766,7 @@ async fn authn_requests_are_signed_when_asked_and_sp_keys_roll_over() {
 
 #[tokio::test]
 async fn encrypted_assertions_are_decrypted_inside_a_signed_response_only() {
-    use crate::saml_idp::{encrypt, RSA_1_5, RSA_OAEP};
+    use crate::support::saml_idp::{encrypt, RSA_1_5, RSA_OAEP};
     let app = TestApp::spawn().await;
     let saml = Saml::new(&app, app.org("acme", &[]).await).await;
     let idp = &saml.idp;

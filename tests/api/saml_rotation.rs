@@ -9,10 +9,10 @@ use gatehouse::directory::{Actor, Org};
 use gatehouse::sso::saml::metadata::{fingerprint, parse_idp_metadata};
 use gatehouse::sso::saml::refresh::{refresh_all, Refreshed};
 
-use crate::console_helpers::platform_admin;
-use crate::helpers::TestApp;
-use crate::saml_idp::{encode, response, Spec, TestIdp};
-use crate::scim_helpers::events;
+use crate::support::console::platform_admin;
+use crate::support::saml_idp::{encode, response, Spec, TestIdp};
+use crate::support::scim::events;
+use crate::support::TestApp;
 
 const HOUR: i64 = 3_600_000;
 
@@ -73,7 +73,7 @@ async fn a_refreshed_certificate_is_logged_shown_and_the_old_one_trusted_for_the
     // The IdP switches to a new certificate in one step (no overlap in its metadata).
     *doc.lock().unwrap() = new.metadata(&[&new.cert_b64]);
     assert_eq!(
-        refresh_all(&app.directory, &crate::helpers::outbound(), 24 * HOUR)
+        refresh_all(&app.directory, &crate::support::outbound(), 24 * HOUR)
             .await
             .unwrap(),
         [Refreshed::Changed]
@@ -110,7 +110,7 @@ async fn a_refreshed_certificate_is_logged_shown_and_the_old_one_trusted_for_the
     assert_eq!(login_signed_by(&app, &org, &old).await, 403);
     assert_eq!(login_signed_by(&app, &org, &new).await, 303);
     // The next refresh forgets the retired certificate.
-    refresh_all(&app.directory, &crate::helpers::outbound(), 24 * HOUR)
+    refresh_all(&app.directory, &crate::support::outbound(), 24 * HOUR)
         .await
         .unwrap();
     let stored = app
@@ -146,7 +146,7 @@ async fn with_no_overlap_a_dropped_certificate_stops_at_once() {
         .await
         .unwrap();
     *doc.lock().unwrap() = new.metadata(&[&new.cert_b64]);
-    refresh_all(&app.directory, &crate::helpers::outbound(), 0)
+    refresh_all(&app.directory, &crate::support::outbound(), 0)
         .await
         .unwrap();
     assert_eq!(login_signed_by(&app, &org, &old).await, 403);

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use sqlx::{Connection, Row};
 
-use crate::helpers::{TestDb, PG_ENV};
+use crate::support::{TestDb, PG_ENV};
 
 /// One fact about a schema, comparable across the two databases.
 type Facts = BTreeSet<String>;

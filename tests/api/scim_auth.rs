@@ -3,8 +3,8 @@
 use base64::Engine;
 use gatehouse::directory::Actor;
 
-use crate::helpers::TestApp;
-use crate::scim_helpers::{read, Scim};
+use crate::support::scim::{read, Scim};
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn bearer_and_basic_with_the_slug_both_work() {
@@ -130,7 +130,7 @@ async fn a_token_after_a_tab_or_other_whitespace_is_refused_and_changes_nothing(
     let r = scim
         .post(
             "/Users",
-            serde_json::json!({"schemas": [crate::scim_helpers::USER_URN], "userName": "kept"}),
+            serde_json::json!({"schemas": [crate::support::scim::USER_URN], "userName": "kept"}),
         )
         .await;
     assert_eq!(r.status, 201, "{:#}", r.body);

@@ -3,8 +3,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::TestApp;
-use crate::scim_helpers::{Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::scim::{Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn service_provider_config_says_what_is_supported() {

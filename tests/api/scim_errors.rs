@@ -3,8 +3,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::TestApp;
-use crate::scim_helpers::{read, Scim, USER_URN};
+use crate::support::scim::{read, Scim, USER_URN};
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn unknown_routes_and_ids_are_404_in_scim_json() {

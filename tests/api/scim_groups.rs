@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use gatehouse::directory::{Actor, UserId};
 use serde_json::{json, Value};
 
-use crate::helpers::{user_data, TestApp};
-use crate::scim_helpers::{events, Scim, USER_URN};
+use crate::support::scim::{events, Scim, USER_URN};
+use crate::support::{user_data, TestApp};
 
 const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 

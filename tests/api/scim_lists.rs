@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use gatehouse::directory::{Actor, UserId};
 use serde_json::{json, Value};
 
-use crate::helpers::{user_data, TestApp};
-use crate::scim_helpers::{Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::scim::{Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::{user_data, TestApp};
 
 /// Seeds users straight into the directory (the walk, not the creation, is under test).
 async fn seed(scim: &Scim<'_>, n: usize, prefix: &str) -> Vec<String> {
@@ -159,7 +159,7 @@ async fn sort_by_user_name_and_order() {
     for name in ["bravo@x.test", "Alpha@x.test", "charlie@x.test"] {
         scim.user(name).await;
     }
-    let names = |r: &crate::scim_helpers::Reply| -> Vec<String> {
+    let names = |r: &crate::support::scim::Reply| -> Vec<String> {
         r.body["Resources"]
             .as_array()
             .unwrap()

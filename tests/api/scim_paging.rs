@@ -8,9 +8,9 @@ use gatehouse::directory::{Actor, OrgId, UserId};
 use serde_json::json;
 use sqlx::Row;
 
-use crate::helpers::{user_data, TestApp, T0};
 use crate::policy_lifecycle::set;
-use crate::scim_helpers::Scim;
+use crate::support::scim::Scim;
+use crate::support::{user_data, TestApp, T0};
 
 /// Imports users straight into the directory, as a bulk import does: one creation time.
 async fn import(scim: &Scim<'_>, n: usize, prefix: &str) -> Vec<String> {

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use crate::helpers::TestApp;
-use crate::scim_helpers::{Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::scim::{Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::TestApp;
 
 async fn entra_user(scim: &Scim<'_>) -> String {
     let r = scim

@@ -4,8 +4,8 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
-use crate::scim_helpers::{events, Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::scim::{events, Scim, ENTERPRISE_URN, USER_URN};
+use crate::support::TestApp;
 
 fn okta_user() -> Value {
     json!({

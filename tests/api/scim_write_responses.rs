@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
-use crate::scim_helpers::{Scim, USER_URN};
+use crate::support::scim::{Scim, USER_URN};
+use crate::support::TestApp;
 
 const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 

@@ -10,8 +10,8 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-use crate::helpers::TestApp;
 use crate::sessions::{login, okta};
+use crate::support::TestApp;
 
 const DAY_MS: i64 = 86_400_000;
 

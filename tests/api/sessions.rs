@@ -7,8 +7,8 @@ use gatehouse::sso::{resolve_login, Assertion, LoginError, Refusal};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{user_data, TestApp};
-use crate::scim_helpers::{events, Scim};
+use crate::support::scim::{events, Scim};
+use crate::support::{user_data, TestApp};
 
 pub fn okta(subject: &str, user_name: &str) -> Assertion {
     Assertion {

@@ -4,7 +4,7 @@ use gatehouse::directory::tokens::{hash, TokenRefusal, TOKEN_PREFIX};
 use gatehouse::directory::Actor;
 use sqlx::Row;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn tokens_are_stored_only_as_a_hash() {

@@ -7,9 +7,9 @@ use gatehouse::directory::orgs::OrgChange;
 use gatehouse::directory::{Actor, UserId};
 use serde_json::json;
 
-use crate::helpers::TestApp;
 use crate::policy_logins::{me, OidcIdp, SamlIdp};
-use crate::scim_helpers::{Scim, USER_URN};
+use crate::support::scim::{Scim, USER_URN};
+use crate::support::TestApp;
 
 async fn provision(scim: &Scim<'_>, user_name: &str, email: &str) -> String {
     let body = json!({"schemas": [USER_URN], "userName": user_name, "active": true,

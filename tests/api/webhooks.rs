@@ -5,10 +5,10 @@
 use gatehouse::directory::Actor;
 use serde_json::{json, Value};
 
-use crate::api_helpers::{assert_api_error, logged, Api};
-use crate::helpers::{user_data, TestApp};
-use crate::scim_helpers::Scim;
-use crate::webhook_receiver::Receiver;
+use crate::support::api::{assert_api_error, logged, Api};
+use crate::support::scim::Scim;
+use crate::support::webhook_receiver::Receiver;
+use crate::support::{user_data, TestApp};
 
 /// Registers an endpoint for `url`; its id and its secret.
 async fn register(api: &Api<'_>, slug: &str, body: Value) -> (String, String) {
@@ -81,7 +81,7 @@ async fn every_change_arrives_in_order_signed_and_as_the_feed_shows_it() {
         assert_eq!(&delivery.json(), change, "the body is the feed's record");
         let seq = change["seq"].as_i64().unwrap();
         assert!(delivery.id.ends_with(&format!("_{seq}")), "{}", delivery.id);
-        assert_eq!(delivery.timestamp, crate::helpers::T0 / 1000);
+        assert_eq!(delivery.timestamp, crate::support::T0 / 1000);
     }
     let types: Vec<Value> = got.iter().map(|d| d.json()["type"].clone()).collect();
     assert_eq!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::Connection;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 /// Far longer than any of these writes takes; reaching it means a writer is stuck.
 const WAIT: Duration = Duration::from_secs(5);

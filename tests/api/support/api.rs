@@ -5,8 +5,8 @@ use gatehouse::directory::{Actor, Org};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
-use crate::scim_helpers::{read, Reply};
+use crate::support::scim::{read, Reply};
+use crate::support::TestApp;
 
 pub struct Api<'a> {
     pub app: &'a TestApp,

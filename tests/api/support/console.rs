@@ -3,7 +3,7 @@
 
 use gatehouse::directory::{Actor, Email};
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 

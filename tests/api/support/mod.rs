@@ -1,4 +1,12 @@
-//! Test harness: databases, the running app, and the command-line binary.
+//! Test harness: databases, the running app (built by [`TestApp::builder`]), and the
+//! command-line binary; `api`, `scim` and `console` speak each door's protocol, `saml_idp`
+//! and `webhook_receiver` stand in for the other side of a connection.
+
+pub mod api;
+pub mod console;
+pub mod saml_idp;
+pub mod scim;
+pub mod webhook_receiver;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -64,21 +72,65 @@ pub struct TestApp {
 /// 2026-01-01T00:00:00Z: tests start at a fixed, known time.
 pub const T0: i64 = 1_767_225_600_000;
 
+/// One change a test makes to the configuration.
+type Adjust<'a> = Box<dyn FnOnce(&mut Config) + 'a>;
+
+/// How a test's server starts: on a fresh database, or beside another instance on its
+/// database, with the test's changes to the default configuration.
+#[must_use = "nothing starts until spawn"]
+pub struct Builder<'a> {
+    adjust: Vec<Adjust<'a>>,
+    beside: Option<(String, String)>,
+}
+
+impl<'a> Builder<'a> {
+    /// Changes the configuration before the server starts; in the order given.
+    pub fn config(mut self, adjust: impl FnOnce(&mut Config) + 'a) -> Self {
+        self.adjust.push(Box::new(adjust));
+        self
+    }
+
+    /// Runs on `other`'s database (and secrets key), as a second replica behind a load
+    /// balancer would, with a clock of its own.
+    pub fn beside(mut self, other: &TestApp) -> Self {
+        self.beside = Some((other.db_url.clone(), other.secrets_file.clone()));
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let adjust = |config: &mut Config| self.adjust.into_iter().for_each(|f| f(config));
+        match self.beside {
+            Some((db_url, secrets_file)) => {
+                TestApp::start(db_url, secrets_file, None, adjust).await
+            }
+            None => {
+                let db = TestDb::new().await;
+                let secrets_file = db.dir.path().join("secret.key").display().to_string();
+                TestApp::start(db.url.clone(), secrets_file, Some(db), adjust).await
+            }
+        }
+    }
+}
+
 impl TestApp {
+    pub fn builder<'a>() -> Builder<'a> {
+        Builder {
+            adjust: vec![],
+            beside: None,
+        }
+    }
+
     pub async fn spawn() -> Self {
-        Self::spawn_with(|_| {}).await
+        Self::builder().spawn().await
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let db = TestDb::new().await;
-        let secrets_file = db.dir.path().join("secret.key").display().to_string();
-        Self::start(db.url.clone(), secrets_file, Some(db), adjust).await
+        Self::builder().config(adjust).spawn().await
     }
 
-    /// Another instance of the server on this one's database (and secrets key), as a
-    /// second replica behind a load balancer would be, with a clock of its own.
+    /// Another instance of the server on this one's database; see [`Builder::beside`].
     pub async fn spawn_beside(&self) -> Self {
-        Self::start(self.db_url.clone(), self.secrets_file.clone(), None, |_| {}).await
+        Self::builder().beside(self).spawn().await
     }
 
     async fn start(
@@ -164,7 +216,7 @@ impl TestApp {
             .unwrap()
             .to_string();
         let html = page.text().await.unwrap();
-        let csrf = crate::console_helpers::csrf_of(&html);
+        let csrf = crate::support::console::csrf_of(&html);
         self.client
             .post(self.url("/login"))
             .header("cookie", cookie)
