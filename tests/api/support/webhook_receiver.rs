@@ -86,9 +86,10 @@ impl Receiver {
         self.shared.received.lock().unwrap().clone()
     }
 
-    /// Waits (up to ten seconds) until at least `n` deliveries have arrived.
+    /// Waits (up to thirty seconds: the whole PostgreSQL suite runs beside it) until at
+    /// least `n` deliveries have arrived.
     pub async fn wait_for(&self, n: usize) -> Vec<Delivery> {
-        for _ in 0..200 {
+        for _ in 0..600 {
             let got = self.received();
             if got.len() >= n {
                 return got;
