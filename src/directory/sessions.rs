@@ -60,8 +60,7 @@ impl Directory {
         user: &User,
         lifetimes: Lifetimes,
     ) -> Result<NewSession> {
-        let org: OrgRef<'_> = org.into();
-        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        let org = OrgRef::traced(org);
         let new = NewSession {
             cookie: crate::random::token(32),
             csrf_token: crate::random::token(32),

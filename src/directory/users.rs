@@ -202,7 +202,15 @@ impl From<OrgId> for OrgRef<'_> {
     }
 }
 
-impl OrgRef<'_> {
+impl<'a> OrgRef<'a> {
+    /// Resolves an operation's organisation argument and records it on the operation's
+    /// span (declared `org = tracing::field::Empty`).
+    pub fn traced(org: impl Into<OrgRef<'a>>) -> Self {
+        let org = org.into();
+        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        org
+    }
+
     pub fn id(self) -> OrgId {
         match self {
             OrgRef::Id(id) => id,
@@ -231,8 +239,7 @@ impl Directory {
         data: UserData,
         actor: &Actor,
     ) -> Result<User> {
-        let org: OrgRef<'_> = org.into();
-        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        let org = OrgRef::traced(org);
         Ok(self
             .insert_user(org, data, actor, true, origin(actor))
             .await?
@@ -251,8 +258,7 @@ impl Directory {
         data: UserData,
         actor: &Actor,
     ) -> Result<(User, Provisioned)> {
-        let org: OrgRef<'_> = org.into();
-        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        let org = OrgRef::traced(org);
         self.insert_user(org, data, actor, true, origin(actor))
             .await
     }
@@ -271,8 +277,7 @@ impl Directory {
         actor: &Actor,
         verified_name: bool,
     ) -> Result<User> {
-        let org: OrgRef<'_> = org.into();
-        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        let org = OrgRef::traced(org);
         let origin = if verified_name {
             "jit"
         } else {
@@ -478,8 +483,7 @@ impl Directory {
         actor: &Actor,
         action: &str,
     ) -> Result<User> {
-        let org: OrgRef<'_> = org.into();
-        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        let org = OrgRef::traced(org);
         let policy_org = self.org_for_policy(org).await?;
         let org = policy_org.id;
         for _ in 0..WRITE_ATTEMPTS {
@@ -587,8 +591,7 @@ impl Directory {
         active: bool,
         actor: &Actor,
     ) -> Result<User> {
-        let org: OrgRef<'_> = org.into();
-        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        let org = OrgRef::traced(org);
         let reason = activation_action(active);
         self.set_active_because(org, id, active, actor, reason)
             .await
@@ -661,8 +664,7 @@ impl Directory {
         id: UserId,
         actor: &Actor,
     ) -> Result<()> {
-        let org: OrgRef<'_> = org.into();
-        tracing::Span::current().record("org", tracing::field::display(org.id()));
+        let org = OrgRef::traced(org);
         let policy_org = self.org_for_policy(org).await?;
         let org = policy_org.id;
         match policy_org.settings.policy.on_delete {
