@@ -116,11 +116,13 @@ impl From<directory::Error> for ApiError {
                 "conflict",
                 format!("{field} {value:?} is already taken"),
             ),
-            directory::Error::PreconditionFailed { .. } => Self::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "the resource changed while this request ran; try again",
-            ),
+            directory::Error::PreconditionFailed { .. } | directory::Error::Contended(_) => {
+                Self::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "the resource changed while this request ran; try again",
+                )
+            }
             directory::Error::Invalid(p) => Self::invalid(p.0),
             directory::Error::Policy(v) => Self::invalid(v.message),
             e if e.is_unavailable() => {

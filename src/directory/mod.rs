@@ -33,6 +33,7 @@ pub mod tombstones;
 pub mod user_admin;
 pub mod user_import;
 pub mod user_lists;
+pub mod user_writes;
 pub mod users;
 pub mod webhooks;
 
@@ -69,6 +70,9 @@ pub enum Error {
     /// The organisation's provisioning policy refuses the write.
     #[error(transparent)]
     Policy(#[from] policy::Violation),
+    /// Every attempt of a read-modify-write lost its race with another write.
+    #[error("the {0} kept changing while the write was applied")]
+    Contended(&'static str),
 }
 
 impl Error {

@@ -17,6 +17,7 @@ use super::policy::lifecycle::{check_unique_emails, email_turn_before_insert};
 use super::policy::OnDelete;
 use super::sessions::end_user_sessions;
 use super::tombstones;
+use super::user_writes::UserWrite;
 use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::WriteTx;
@@ -42,6 +43,16 @@ pub struct User {
 }
 
 impl User {
+    /// What a client writes of this user, as it is now: the start of a change.
+    pub fn data(&self) -> UserData {
+        UserData {
+            user_name: self.user_name.clone(),
+            external_id: self.external_id.clone(),
+            active: self.active,
+            profile: self.profile.clone(),
+        }
+    }
+
     /// Whether the user may hold a session at all.
     pub fn can_sign_in(&self) -> bool {
         self.active && !self.deleted
@@ -226,7 +237,7 @@ impl<'a> From<&'a Org> for OrgRef<'a> {
 }
 
 /// How many times a write that lost a race with another write is tried again.
-const WRITE_ATTEMPTS: usize = 5;
+pub(super) const WRITE_ATTEMPTS: usize = 5;
 
 impl Directory {
     /// Creates a user. A soft-deleted user with the same userName is brought back instead,
@@ -469,190 +480,6 @@ impl Directory {
         row.map(user_from_row).transpose()
     }
 
-    /// Replaces everything a client writes (RFC 7644 §3.5.1 semantics: what is absent is
-    /// cleared). `if_version` is the version the caller saw, when it names one. A change of
-    /// `active` is applied as by [`Directory::set_active`], in the same transaction.
-    /// `action` names the change in the event log ("user.replace", "user.patch").
-    #[tracing::instrument(level = "debug", skip_all, fields(org = tracing::field::Empty))]
-    pub async fn replace_user(
-        &self,
-        org: impl Into<OrgRef<'_>>,
-        id: UserId,
-        data: UserData,
-        if_version: Option<i64>,
-        actor: &Actor,
-        action: &str,
-    ) -> Result<User> {
-        let org = OrgRef::traced(org);
-        let policy_org = self.org_for_policy(org).await?;
-        let org = policy_org.id;
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut tx = self.db().begin().await?;
-            let current = user_in(&mut tx, org, UserKey::Id(id))
-                .await?
-                .filter(|u| !u.deleted)
-                .ok_or(Error::NotFound("user"))?;
-            let mut data = data.clone();
-            check_user(&policy_org, &mut data, Some(&current))?;
-            if let Some(expected) = if_version.filter(|v| *v != current.version) {
-                return Err(Error::PreconditionFailed {
-                    expected: expected.to_string(),
-                });
-            }
-            let epoch_step = i64::from(current.active != data.active);
-            let updated = sqlx::query(&format!(
-                "update users set user_name = $1, user_name_key = $2, external_id = $3, \
-                 display_name = $4, primary_email_key = $5, active = $6, profile = $7, \
-                 session_epoch = session_epoch + $8, updated_at = $9, version = version + 1, \
-                 scim_managed = case when $13 = 1 then 1 else scim_managed end \
-                 where org_id = $10 and id = $11 and version = $12 returning {USER_COLUMNS}",
-            ))
-            .bind(data.user_name.as_str())
-            .bind(data.user_name.key())
-            .bind(&data.external_id)
-            .bind(&data.profile.display_name)
-            .bind(data.profile.primary_email().map(fold_case))
-            .bind(data.active as i64)
-            .bind(profile_json(&data.profile))
-            .bind(epoch_step)
-            .bind(self.now())
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .bind(current.version)
-            .bind(matches!(actor, Actor::ScimToken(_)) as i64)
-            .fetch_optional(tx.conn())
-            .await;
-            let updated = match updated {
-                Ok(updated) => updated,
-                Err(e) => {
-                    let name = data.user_name.as_str();
-                    let err = conflict(e, "users_org_user_name_key", "userName", name);
-                    return Err(tx.fail(err).await);
-                }
-            };
-            let Some(row) = updated else {
-                continue; // another write came first: read again
-            };
-            let user = user_from_row(row)?;
-            write_email_keys(&mut tx, org, id, &data.profile, Some(&current.profile)).await?;
-            let mut tx =
-                check_unique_emails(tx, &policy_org, id, &data.profile, Some(&current.profile))
-                    .await?;
-            let detail = serde_json::json!({ "userName": data.user_name });
-            self.record(
-                &mut tx,
-                Some(org),
-                actor,
-                action,
-                Some(id.to_string()),
-                detail,
-            )
-            .await?;
-            if epoch_step != 0 {
-                if !data.active {
-                    end_user_sessions(tx.conn(), org, id).await?;
-                }
-                self.record(
-                    &mut tx,
-                    Some(org),
-                    actor,
-                    activation_action(data.active),
-                    Some(id.to_string()),
-                    serde_json::json!({}),
-                )
-                .await?;
-            }
-            let kind = ChangeKind::of_user_write(current.active, data.active);
-            let change = NewChange::new(kind, Subject::User(&user)).because(action);
-            self.append_changes(&mut tx, org, actor, &[change]).await?;
-            // The caller gets the user's last state (`active: false`) though it is gone.
-            if epoch_step != 0 && !data.active {
-                self.erase_deactivated(&mut tx, &policy_org, id, actor)
-                    .await?;
-            }
-            tx.commit().await?;
-            return Ok(user);
-        }
-        Err(Error::PreconditionFailed {
-            expected: "the version read".into(),
-        })
-    }
-
-    /// Deactivates or reactivates a user: in one transaction, sets `active`, moves the
-    /// session epoch on (so every session of the user stops working at once) and writes
-    /// the event. Setting the state a user already has changes nothing. Where the
-    /// organisation's `on_deactivate` is `delete`, a deactivation erases the user in the
-    /// same transaction, and its last state is returned.
-    #[tracing::instrument(level = "debug", skip_all, fields(org = tracing::field::Empty))]
-    pub async fn set_active(
-        &self,
-        org: impl Into<OrgRef<'_>>,
-        id: UserId,
-        active: bool,
-        actor: &Actor,
-    ) -> Result<User> {
-        let org = OrgRef::traced(org);
-        let reason = activation_action(active);
-        self.set_active_because(org, id, active, actor, reason)
-            .await
-    }
-
-    /// [`Self::set_active`], with the reason the change feed gives.
-    async fn set_active_because(
-        &self,
-        org: impl Into<OrgRef<'_>>,
-        id: UserId,
-        active: bool,
-        actor: &Actor,
-        reason: &str,
-    ) -> Result<User> {
-        let policy_org = self.org_for_policy(org.into()).await?;
-        let org = policy_org.id;
-        let mut tx = self.db().begin().await?;
-        let updated = sqlx::query(
-            "update users set active = $1, session_epoch = session_epoch + 1, \
-             updated_at = $2, version = version + 1, \
-             scim_managed = case when $5 = 1 then 1 else scim_managed end \
-             where org_id = $3 and id = $4 and deleted_at is null and active <> $1",
-        )
-        .bind(active as i64)
-        .bind(self.now())
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .bind(matches!(actor, Actor::ScimToken(_)) as i64)
-        .execute(tx.conn())
-        .await?;
-        if updated.rows_affected() == 1 {
-            if !active {
-                end_user_sessions(tx.conn(), org, id).await?;
-            }
-            self.record(
-                &mut tx,
-                Some(org),
-                actor,
-                activation_action(active),
-                Some(id.to_string()),
-                serde_json::json!({}),
-            )
-            .await?;
-        }
-        let user = user_in(&mut tx, org, UserKey::Id(id))
-            .await?
-            .filter(|u| !u.deleted)
-            .ok_or(Error::NotFound("user"))?;
-        if updated.rows_affected() == 1 {
-            let kind = ChangeKind::of_user_write(!active, active);
-            let change = NewChange::new(kind, Subject::User(&user)).because(reason);
-            self.append_changes(&mut tx, org, actor, &[change]).await?;
-        }
-        if updated.rows_affected() == 1 && !active {
-            self.erase_deactivated(&mut tx, &policy_org, id, actor)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(user)
-    }
-
     /// Deletes a user as the organisation's `on_delete` says. `soft` (the default):
     /// hidden from SCIM from now on, every session ended, logins refused and group
     /// memberships left; the record itself stays (see [`Self::create_user`]). `hard`:
@@ -672,8 +499,14 @@ impl Directory {
             OnDelete::Hard => return self.hard_delete_user(org, id, actor).await,
             OnDelete::Deactivate => {
                 let reason = "user.delete, with on_delete=deactivate";
+                let write = UserWrite::deactivation(actor).because(reason);
                 return self
-                    .set_active_because(&*policy_org, id, false, actor, reason)
+                    .update_user(&*policy_org, id, write, |user| {
+                        Ok::<_, Error>(user.active.then(|| UserData {
+                            active: false,
+                            ..user.data()
+                        }))
+                    })
                     .await
                     .map(drop);
             }
@@ -809,7 +642,7 @@ async fn adoptable(tx: &mut WriteTx, org: OrgId, data: &UserData) -> Result<Opti
     }
 }
 
-fn activation_action(active: bool) -> &'static str {
+pub(super) fn activation_action(active: bool) -> &'static str {
     if active {
         "user.reactivate"
     } else {
@@ -846,7 +679,7 @@ pub(crate) async fn user_in(
 /// were written for (None for a new user, who has none). Most writes (a PATCH of `active`,
 /// an Okta PUT repeating the same emails) leave the emails as they were, and then nothing
 /// is written: each statement is a round trip inside the write transaction.
-async fn write_email_keys(
+pub(super) async fn write_email_keys(
     tx: &mut WriteTx,
     org: OrgId,
     id: UserId,
@@ -880,7 +713,7 @@ async fn write_email_keys(
     Ok(())
 }
 
-fn profile_json(profile: &Profile) -> String {
+pub(super) fn profile_json(profile: &Profile) -> String {
     serde_json::to_string(profile).expect("a profile always serialises")
 }
 

@@ -137,6 +137,11 @@ impl From<directory::Error> for ScimError {
                 None,
                 "the resource has changed since the version in If-Match; read it again and retry",
             ),
+            directory::Error::Contended(what) => Self::new(
+                StatusCode::CONFLICT,
+                None,
+                format!("the {what} kept changing while this request was applied; retry it"),
+            ),
             directory::Error::Invalid(p) => Self::bad_request("invalidValue", p.0),
             directory::Error::Policy(v) if v.kind == ViolationKind::Uniqueness => {
                 Self::new(StatusCode::CONFLICT, Some("uniqueness"), v.message)

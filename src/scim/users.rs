@@ -12,10 +12,11 @@ use super::error::ScimError;
 use super::json::{respond, ScimJson};
 use super::list::ListParams;
 use super::org_schema::UserType;
-use super::precondition::{check_if_match, if_match_given, not_modified};
+use super::precondition::{check_if_match, not_modified};
 use super::projection::Projection;
 use super::user::{self, etag, Mode};
 use super::user_query;
+use crate::directory::user_writes::UserWrite;
 use crate::directory::users::{Provisioned, User};
 use crate::directory::UserId;
 use crate::state::AppState;
@@ -117,25 +118,21 @@ pub async fn replace(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let projection = write_projection(&auth, query.as_deref());
-    let result = async {
-        let current = live_user(&state, &auth, &id).await?;
+    let user_type = UserType::of(&auth.org);
+    let actor = auth.actor();
+    let write = UserWrite::new(&actor, "user.replace");
+    let replace = |current: &User| {
         check_if_match(&headers, &etag(current.version))?;
-        let user_type = UserType::of(&auth.org);
-        let data = user::from_json(&body, Mode::Replace, Some(&current), &user_type)?;
-        let expected = if_match_given(&headers).then_some(current.version);
-        Ok(state
-            .directory
-            .replace_user(
-                &auth.org,
-                current.id,
-                data,
-                expected,
-                &auth.actor(),
-                "user.replace",
-            )
-            .await?)
-    }
-    .await;
+        let data = user::from_json(&body, Mode::Replace, Some(current), &user_type)?;
+        Ok(Some(data))
+    };
+    let result = match user_id(&id) {
+        Ok(user) => {
+            let updated = state.directory.update_user(&auth.org, user, write, replace);
+            updated.await
+        }
+        Err(e) => Err(e),
+    };
     let replaced = record_failure(&state, &auth, "user.replace", Some(id), result).await?;
     let body = render_one(&state, &auth, &replaced, &projection).await?;
     Ok(respond(
@@ -171,14 +168,21 @@ pub(super) async fn live_user(
     auth: &ScimAuth,
     id: &str,
 ) -> Result<User, ScimError> {
-    let not_found = || ScimError::not_found(format!("no user with id {id:?} in this organisation"));
-    let id = UserId::parse(id).ok_or_else(not_found)?;
     state
         .directory
-        .user(auth.org.id, id)
+        .user(auth.org.id, user_id(id)?)
         .await?
         .filter(|u| !u.deleted)
-        .ok_or_else(not_found)
+        .ok_or_else(|| no_user(id))
+}
+
+/// The id in a `/Users/{id}` path; one that is not an id names no user.
+pub(super) fn user_id(id: &str) -> Result<UserId, ScimError> {
+    UserId::parse(id).ok_or_else(|| no_user(id))
+}
+
+fn no_user(id: &str) -> ScimError {
+    ScimError::not_found(format!("no user with id {id:?} in this organisation"))
 }
 
 /// The representation of one user, with its groups when they are to be returned.

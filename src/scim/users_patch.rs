@@ -12,15 +12,12 @@ use super::error::ScimError;
 use super::json::{respond, ScimJson};
 use super::org_schema::UserType;
 use super::patch;
-use super::precondition::{check_if_match, if_match_given};
+use super::precondition::check_if_match;
 use super::user::{self, etag, Mode};
-use super::users::{live_user, render_one, resource_headers, write_projection};
-use crate::directory;
+use super::users::{render_one, resource_headers, user_id, write_projection};
+use crate::directory::user_writes::UserWrite;
 use crate::directory::users::User;
 use crate::state::AppState;
-
-/// Read-modify-write PATCHes that lost a race are tried again this many times.
-const PATCH_ATTEMPTS: usize = 5;
 
 /// PATCH (RFC 7644 §3.5.2): the operations apply to the user's representation, which is
 /// then stored as a whole, so all of them take effect or none does. Answered with 200 and
@@ -53,37 +50,22 @@ async fn patch_user(
 ) -> Result<User, ScimError> {
     let user_type = UserType::of(&auth.org);
     let ops = patch::parse_patch(body, &user_type).map_err(patch_error)?;
-    for _ in 0..PATCH_ATTEMPTS {
-        let current = live_user(state, auth, id).await?;
+    let base = base_url(state, auth);
+    let actor = auth.actor();
+    let write = UserWrite::new(&actor, "user.patch");
+    // Run on the user as the write reads it; if another write comes first (PostgreSQL),
+    // again on what it left. With If-Match, that one's version no longer matches: 412.
+    let apply = |current: &User| {
         check_if_match(headers, &etag(current.version))?;
-        let mut resource = user::to_json(&current, &[], &base_url(state, auth), &user_type);
+        let mut resource = user::to_json(current, &[], &base, &user_type);
         patch::apply(&mut resource, &ops, &user_type).map_err(patch_error)?;
-        let data = user::from_json(&resource, Mode::Patch, Some(&current), &user_type)?;
-        match state
-            .directory
-            .replace_user(
-                &auth.org,
-                current.id,
-                data,
-                Some(current.version),
-                &auth.actor(),
-                "user.patch",
-            )
-            .await
-        {
-            // Another write came between the read and this one: without If-Match the
-            // client asked for its operations on the latest state, so read it again.
-            Err(directory::Error::PreconditionFailed { .. }) if !if_match_given(headers) => {
-                continue
-            }
-            other => return Ok(other?),
-        }
-    }
-    Err(ScimError::new(
-        StatusCode::CONFLICT,
-        None,
-        "the user kept changing while this PATCH was applied; retry it",
-    ))
+        let data = user::from_json(&resource, Mode::Patch, Some(current), &user_type)?;
+        Ok(Some(data))
+    };
+    state
+        .directory
+        .update_user(&auth.org, user_id(id)?, write, apply)
+        .await
 }
 
 fn patch_error(e: patch::PatchError) -> ScimError {

@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::directory::model::fold_case;
 use crate::directory::orgs::Org;
 use crate::directory::policy::attributes::{role_of, set_role};
+use crate::directory::user_writes::UserWrite;
 use crate::directory::users::{Name, Profile, User, UserData};
 use crate::directory::{self, Actor, Directory, UserName};
 
@@ -417,46 +418,23 @@ async fn role_from_login(
     let Some(role) = a.role.as_deref().map(str::trim).filter(|r| !r.is_empty()) else {
         return Ok(user);
     };
-    let mut user = user;
-    for _ in 0..ATTEMPTS {
-        if role_of(policy, &user).as_deref() == Some(role) {
-            return Ok(user);
+    if role_of(policy, &user).as_deref() == Some(role) {
+        return Ok(user);
+    }
+    let actor = Actor::Idp(a.connection.clone());
+    let write = UserWrite::new(&actor, "user.role_from_login");
+    // Run on the user as the write reads it: a deactivation that came since the login
+    // began refuses it.
+    let assign = |current: &User| {
+        let current = admit(current.clone())?;
+        if role_of(policy, &current).as_deref() == Some(role) {
+            return Ok(None);
         }
-        let mut data = UserData {
-            user_name: user.user_name.clone(),
-            external_id: user.external_id.clone(),
-            active: user.active,
-            profile: user.profile.clone(),
-        };
+        let mut data = current.data();
         set_role(policy, &mut data.profile, role).map_err(LoginError::Policy)?;
-        let actor = Actor::Idp(a.connection.clone());
-        match directory
-            .replace_user(
-                org,
-                user.id,
-                data,
-                Some(user.version),
-                &actor,
-                "user.role_from_login",
-            )
-            .await
-        {
-            Ok(updated) => return Ok(updated),
-            Err(directory::Error::PreconditionFailed { .. }) => {
-                user = admit(
-                    directory
-                        .user(org.id, user.id)
-                        .await?
-                        .ok_or(directory::Error::NotFound("user"))?,
-                )?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(directory::Error::PreconditionFailed {
-        expected: "the version read".into(),
-    }
-    .into())
+        Ok(Some(data))
+    };
+    directory.update_user(org, user.id, write, assign).await
 }
 
 fn new_user(org: &Org, a: &Assertion) -> Result<UserData, LoginError> {

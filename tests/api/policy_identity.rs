@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::policy_lifecycle::set;
 use crate::policy_logins::{assert_refused, me, OidcIdp, SamlIdp};
+use crate::support::api::{assert_api_error, Api};
 use crate::support::scim::{events, Reply, Scim, USER_URN};
 use crate::support::{user_data, TestApp};
 
@@ -431,4 +432,48 @@ async fn allowed_email_domains_refuses_an_outsider_at_an_oidc_login() {
         .await
         .session();
     assert_eq!(me(&app, &cookie).await["userName"], "ada@acme.test");
+}
+
+/// Every door writes a user through the same checks: an outsider whose email the
+/// organisation no longer allows is deactivated by the admin API and the console's
+/// operation alike, and brought back by none of them while its email is outside.
+#[tokio::test]
+async fn an_outsider_is_deactivated_by_every_door_and_reactivated_by_none() {
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "acme").await;
+    set(&app, &scim.org, "domains=acme.test").await;
+    let outsider = create(&scim, "mallory@gmail.test", &["mallory@gmail.test"]).await;
+    set(&app, &scim.org, "allowed_email_domains=true").await;
+    let api = Api::scoped(&app, &scim.org).await;
+    let path = format!("/orgs/acme/users/{outsider}");
+
+    let r = api.post(&format!("{path}/deactivate"), json!({})).await;
+    assert_eq!(r.status, 200, "{:#}", r.body);
+    assert_eq!(r.body["active"], false);
+    let r = api.post(&format!("{path}/reactivate"), json!({})).await;
+    let detail = assert_api_error(&r, 400, "invalid");
+    assert!(detail.contains("mallory@gmail.test"), "{detail}");
+    let d = &app.directory;
+    let id = UserId::parse(&outsider).unwrap();
+    let err = d
+        .set_active(scim.org.id, id, true, &Actor::Cli)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Policy(v) if v.kind == ViolationKind::InvalidValue),
+        "{err:?}"
+    );
+    assert!(!d.user(scim.org.id, id).await.unwrap().unwrap().active);
+
+    // Once the email is inside, the same operation brings the user back.
+    let r = scim
+        .patch(
+            &format!("/Users/{outsider}"),
+            json!([{"op": "replace", "path": "emails", "value": [{"value": "mallory@acme.test"}]}]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:#}", r.body);
+    let r = api.post(&format!("{path}/reactivate"), json!({})).await;
+    assert_eq!(r.status, 200, "{:#}", r.body);
+    assert_eq!(r.body["active"], true);
 }

@@ -23,14 +23,7 @@ pub fn check(
         return Ok(());
     }
     let view = paths::view(data);
-    let stored = current.map(|u| {
-        paths::view(&UserData {
-            user_name: u.user_name.clone(),
-            external_id: u.external_id.clone(),
-            active: u.active,
-            profile: u.profile.clone(),
-        })
-    });
+    let stored = current.map(|u| paths::view(&u.data()));
     let missing: Vec<&str> = wanted
         .into_iter()
         .filter_map(|text| {
