@@ -10,7 +10,7 @@ use hickory_resolver::proto::rr::RData;
 use hickory_resolver::Resolver;
 
 use crate::config::DnsConfig;
-use crate::directory::domains::{proves, DomainClaim, Proof};
+use crate::directory::connections::domains::{proves, DomainClaim, Proof};
 use crate::directory::model::{Domain, OrgId};
 use crate::directory::{self, Actor, Directory};
 

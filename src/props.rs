@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use serde_json::json;
 
-use crate::directory::saml::SamlConnection;
+use crate::directory::connections::saml::SamlConnection;
 use crate::directory::OrgId;
 use crate::scim::filter::parse_filter;
 use crate::scim::patch::{apply, parse_patch};

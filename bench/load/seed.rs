@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use gatehouse::clock::SystemClock;
 use gatehouse::config::DatabaseUrl;
-use gatehouse::directory::group_members::{MemberOp, MemberRef};
+use gatehouse::directory::groups::members::{MemberOp, MemberRef};
 use gatehouse::directory::groups::{GroupUpdate, NewGroup};
 use gatehouse::directory::orgs::NewOrg;
 use gatehouse::directory::users::{Profile, UserData};

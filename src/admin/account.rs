@@ -9,7 +9,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::console::{Console, Nav};
-use crate::directory::admin_sessions::Principal;
+use crate::directory::console::admin_sessions::Principal;
 use crate::directory::{Email, Error};
 use crate::state::AppState;
 use crate::web::pages::{console_page, PageError};

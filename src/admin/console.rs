@@ -11,8 +11,8 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
-use crate::directory::admin_lockout::LockoutPolicy;
-use crate::directory::admin_sessions::{AdminSession, Principal};
+use crate::directory::console::admin_lockout::LockoutPolicy;
+use crate::directory::console::admin_sessions::{AdminSession, Principal};
 use crate::directory::orgs::Org;
 use crate::directory::sessions::Lifetimes;
 use crate::directory::Actor;

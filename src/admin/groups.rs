@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::console::{Console, Nav};
 use super::users::{row, UserRow};
 use crate::clock::rfc3339;
-use crate::directory::console_queries::GroupSearch;
+use crate::directory::console::queries::GroupSearch;
 use crate::directory::model::fold_case;
 use crate::directory::{GroupId, UserId};
 use crate::state::AppState;

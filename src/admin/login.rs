@@ -20,7 +20,7 @@ use super::console::{
     self, clear_session_cookie, cookie_header, csrf_matches, csrf_refused, session_cookie, Console,
     CsrfForm, PRE_CSRF_COOKIE,
 };
-use crate::directory::admin_sessions::{NewPrincipal, Principal};
+use crate::directory::console::admin_sessions::{NewPrincipal, Principal};
 use crate::directory::{Actor, Domain, Email};
 use crate::password;
 use crate::session::{cookie, CurrentSession};

@@ -1,9 +1,9 @@
 //! Connection setup shared by the console, the admin API and the command line: each checks
 //! its input the same way and changes the directory through the same steps.
 
-use crate::directory::oidc::OidcConnection;
+use crate::directory::connections::oidc::OidcConnection;
+use crate::directory::connections::saml::SamlConnection;
 use crate::directory::orgs::Org;
-use crate::directory::saml::SamlConnection;
 use crate::directory::{self, Actor, Directory};
 use crate::outbound::Outbound;
 use crate::secrets::SecretBox;

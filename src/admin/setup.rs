@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::console::{Console, Nav};
 use crate::clock::{rfc3339, Millis};
 use crate::directory;
-use crate::directory::domains::DomainClaim;
+use crate::directory::connections::domains::DomainClaim;
 use crate::directory::orgs::Org;
 use crate::sso::saml::metadata::{certificate_info, fingerprint};
 use crate::state::AppState;
@@ -307,7 +307,7 @@ fn token_row(t: directory::tokens::TokenInfo, now: Millis) -> TokenRow {
     }
 }
 
-fn saml_view(c: directory::saml::SamlConnection, now: Millis) -> SamlView {
+fn saml_view(c: directory::connections::saml::SamlConnection, now: Millis) -> SamlView {
     let mut certificates: Vec<CertRow> = c
         .certificates
         .iter()
@@ -369,7 +369,7 @@ fn cert_row(b64: &str, now: Millis) -> CertRow {
     }
 }
 
-fn link_row(l: directory::admin_links::SetupLink, now: Millis) -> LinkRow {
+fn link_row(l: directory::console::admin_links::SetupLink, now: Millis) -> LinkRow {
     let state = l.state(now);
     LinkRow {
         // Revoking a used link still ends the session it opened.

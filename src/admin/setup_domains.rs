@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::console::{Console, CsrfForm};
 use super::setup::{back_to, SetupPage};
-use crate::directory::domains::Proof;
+use crate::directory::connections::domains::Proof;
 use crate::directory::model::Domain;
 use crate::directory::orgs::{Org, OrgChange};
 use crate::directory::{self};

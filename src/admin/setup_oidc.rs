@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::console::Console;
 use super::ops::{configure_oidc, OidcSettings, SetupError};
 use super::setup::{back_to, SetupPage};
-use crate::directory::oidc::same_issuer;
+use crate::directory::connections::oidc::same_issuer;
 use crate::state::AppState;
 use crate::web::pages::PageError;
 

@@ -14,7 +14,7 @@ use super::event_words::{self, EventView};
 use crate::clock::rfc3339;
 use crate::directory::model::fold_case;
 use crate::directory::orgs::Org;
-use crate::directory::user_admin::UserSearch;
+use crate::directory::users::admin::UserSearch;
 use crate::directory::users::{Profile, User};
 use crate::directory::UserId;
 use crate::events::EventQuery;

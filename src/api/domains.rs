@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::auth::ApiCaller;
 use super::error::ApiError;
 use crate::clock::rfc3339;
-use crate::directory::domains::{DomainClaim, Proof};
+use crate::directory::connections::domains::{DomainClaim, Proof};
 use crate::directory::model::Domain;
 use crate::directory::orgs::Org;
 use crate::dns::{self, Check};

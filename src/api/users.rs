@@ -13,7 +13,7 @@ use super::auth::ApiCaller;
 use super::error::ApiError;
 use super::extract::{page_limit, ApiQuery};
 use crate::clock::rfc3339;
-use crate::directory::user_admin::UserSearch;
+use crate::directory::users::admin::UserSearch;
 use crate::directory::users::User;
 use crate::directory::{Org, UserId};
 use crate::state::AppState;

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use super::find_org;
 use crate::clock::rfc3339;
 use crate::config::Config;
-use crate::directory::saml::SamlConnection;
+use crate::directory::connections::saml::SamlConnection;
 use crate::directory::{Actor, Directory};
 use crate::sso::saml::metadata::{certificate_info, parse_idp_metadata};
 use crate::sso::saml::sp_key::generate;

@@ -5,35 +5,18 @@
 //! Every operation on tenant data takes the organisation first, and every query it runs is
 //! scoped by it: no call can reach another organisation's rows.
 
-pub mod admin_links;
-pub mod admin_lockout;
-pub mod admin_sessions;
-pub mod admins;
 pub mod api_keys;
 pub mod changes;
-pub mod console_queries;
-pub mod domains;
-pub mod group_members;
+pub mod connections;
+pub mod console;
 pub mod groups;
-pub mod identities;
-pub mod login_groups;
 pub mod model;
-pub mod oidc;
-pub mod org_admins;
 pub mod orgs;
-pub mod page_keys;
 pub mod policy;
-pub mod saml;
-pub mod saml_keys;
 pub mod sessions;
 pub mod snapshot;
 pub mod token_keys;
 pub mod tokens;
-pub mod tombstones;
-pub mod user_admin;
-pub mod user_import;
-pub mod user_lists;
-pub mod user_writes;
 pub mod users;
 pub mod webhooks;
 
@@ -141,8 +124,8 @@ pub struct Directory {
     /// state holds one; the command line and tests theirs), because it is knowledge of the
     /// store that only the directory's own queries read and fill, the same for whichever
     /// front door asks; and it needs no hook in the directory's writes, since the store
-    /// itself counts the changes that make a key stale (see [`page_keys`]).
-    page_keys: Arc<page_keys::PageKeys>,
+    /// itself counts the changes that make a key stale (see [`users::page_keys`]).
+    page_keys: Arc<users::page_keys::PageKeys>,
     /// Rung when a transaction that wrote changes has committed: long polls of the change
     /// feed on this instance look again at once (those of other instances poll).
     change_bell: Arc<tokio::sync::Notify>,
@@ -162,7 +145,7 @@ impl Directory {
         &self.db
     }
 
-    pub fn page_keys(&self) -> &page_keys::PageKeys {
+    pub fn page_keys(&self) -> &users::page_keys::PageKeys {
         &self.page_keys
     }
 

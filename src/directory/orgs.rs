@@ -378,7 +378,7 @@ impl Directory {
         .execute(tx.conn())
         .await
         .map_err(|e| conflict(e, "orgs_slug_key", "slug", new.slug.as_str()))?;
-        super::domains::replace_verified(&mut tx, id, &new.domains, now).await?;
+        super::connections::domains::replace_verified(&mut tx, id, &new.domains, now).await?;
         let detail = serde_json::json!({ "slug": new.slug, "name": name, "domains": new.domains });
         self.record(
             &mut tx,
@@ -488,11 +488,18 @@ impl Directory {
                     *field = v.clone();
                 }
                 OrgChange::Domains(domains) => {
-                    super::domains::replace_verified(&mut tx, org, domains, now).await?;
+                    super::connections::domains::replace_verified(&mut tx, org, domains, now)
+                        .await?;
                 }
                 OrgChange::ClaimDomains(domains) => {
-                    super::domains::replace_claimed(&mut tx, org, &current.domains, domains, now)
-                        .await?;
+                    super::connections::domains::replace_claimed(
+                        &mut tx,
+                        org,
+                        &current.domains,
+                        domains,
+                        now,
+                    )
+                    .await?;
                 }
             }
         }

@@ -7,7 +7,7 @@ use super::error::ScimError;
 use super::schema::GROUP_URN;
 use super::user::etag;
 use crate::clock::rfc3339;
-use crate::directory::group_members::MemberRef;
+use crate::directory::groups::members::MemberRef;
 use crate::directory::groups::{Group, Member};
 
 /// A group's representation; `members` only when they were loaded (asked for).

@@ -16,7 +16,7 @@ use super::precondition::{check_if_match, if_match_given, not_modified};
 use super::projection::Projection;
 use super::schema::GROUP;
 use super::user::etag;
-use crate::directory::group_members::MemberOp;
+use crate::directory::groups::members::MemberOp;
 use crate::directory::groups::{Group, GroupUpdate, NewGroup};
 use crate::directory::GroupId;
 use crate::state::AppState;

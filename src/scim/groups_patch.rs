@@ -23,7 +23,7 @@ use super::patch::{self, OpKind, PatchOperation, PatchPath};
 use super::precondition::{check_if_match, if_match_given};
 use super::schema::{GROUP, GROUP_URN};
 use super::user::etag;
-use crate::directory::group_members::MemberOp;
+use crate::directory::groups::members::MemberOp;
 use crate::directory::groups::{Group, GroupUpdate};
 use crate::state::AppState;
 

@@ -17,7 +17,7 @@ use super::org_schema::UserType;
 use super::projection::Projection;
 use super::schema::USER_URN;
 use super::users::render;
-use crate::directory::user_lists::{UserKey, UserLookup, UserSort};
+use crate::directory::users::lists::{UserKey, UserLookup, UserSort};
 use crate::directory::users::User;
 use crate::directory::UserId;
 use crate::state::AppState;

@@ -16,7 +16,7 @@ use super::precondition::{check_if_match, not_modified};
 use super::projection::Projection;
 use super::user::{self, etag, Mode};
 use super::user_query;
-use crate::directory::user_writes::UserWrite;
+use crate::directory::users::writes::UserWrite;
 use crate::directory::users::{Provisioned, User};
 use crate::directory::UserId;
 use crate::state::AppState;

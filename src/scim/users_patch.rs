@@ -15,7 +15,7 @@ use super::patch;
 use super::precondition::check_if_match;
 use super::user::{self, etag, Mode};
 use super::users::{render_one, resource_headers, user_id, write_projection};
-use crate::directory::user_writes::UserWrite;
+use crate::directory::users::writes::UserWrite;
 use crate::directory::users::User;
 use crate::state::AppState;
 

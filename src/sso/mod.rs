@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::directory::model::fold_case;
 use crate::directory::orgs::Org;
 use crate::directory::policy::attributes::{role_of, set_role};
-use crate::directory::user_writes::UserWrite;
+use crate::directory::users::writes::UserWrite;
 use crate::directory::users::{Name, Profile, User, UserData};
 use crate::directory::{self, Actor, Directory, UserName};
 
@@ -345,7 +345,7 @@ async fn removed(
     a: &Assertion,
     data: &UserData,
 ) -> Result<bool, LoginError> {
-    use directory::tombstones::Key;
+    use directory::users::tombstones::Key;
     let mut keys = vec![
         Key::Subject {
             connection: &a.connection,

@@ -22,7 +22,7 @@ use openidconnect::{
 };
 use serde::Deserialize;
 
-use crate::directory::oidc::{OidcConnection, PendingFlow};
+use crate::directory::connections::oidc::{OidcConnection, PendingFlow};
 use crate::directory::orgs::Org;
 use crate::directory::Actor;
 use crate::outbound::Outbound;
@@ -144,7 +144,7 @@ pub fn redirect_uri(state: &AppState, slug: &str) -> String {
 }
 
 pub fn connection_id(org: &Org) -> String {
-    crate::directory::oidc::connection_key(org.id)
+    crate::directory::connections::oidc::connection_key(org.id)
 }
 
 async fn org_and_connection(

@@ -1,7 +1,7 @@
 //! The admin API on users, groups and the event log.
 
 use gatehouse::clock::rfc3339;
-use gatehouse::directory::group_members::MemberRef;
+use gatehouse::directory::groups::members::MemberRef;
 use gatehouse::directory::groups::NewGroup;
 use gatehouse::directory::users::Profile;
 use gatehouse::directory::{Actor, UserId};

@@ -1,7 +1,7 @@
 //! The change feed (DESIGN.md, Change feed): each directory change writes its record in its
 //! own transaction, numbered per organisation without gaps; a refused write writes none.
 
-use gatehouse::directory::group_members::{MemberOp, MemberRef};
+use gatehouse::directory::groups::members::{MemberOp, MemberRef};
 use gatehouse::directory::groups::{GroupUpdate, NewGroup};
 use gatehouse::directory::Actor;
 use serde_json::{json, Value};

@@ -1,8 +1,8 @@
 //! The console's API keys pages: platform admins issue platform-wide and organisation keys,
 //! customer admins their own organisation's; the secret is shown once; revocation; CSRF.
 
-use gatehouse::directory::admin_sessions::NewPrincipal;
 use gatehouse::directory::api_keys::KeyScope;
+use gatehouse::directory::console::admin_sessions::NewPrincipal;
 use gatehouse::directory::Actor;
 
 use crate::support::api::logged;

@@ -595,7 +595,7 @@ async fn the_first_admin_link_works_once_and_only_while_there_is_no_admin() {
 
 #[tokio::test]
 async fn old_sign_in_failures_are_swept_but_live_locks_are_kept() {
-    use gatehouse::directory::admin_lockout::LockoutPolicy;
+    use gatehouse::directory::console::admin_lockout::LockoutPolicy;
     let app = TestApp::spawn().await;
     let policy = LockoutPolicy {
         max_failures: 2,

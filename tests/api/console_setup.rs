@@ -3,7 +3,7 @@
 
 use axum::routing::get;
 use gatehouse::admin::console::lifetimes;
-use gatehouse::directory::admin_sessions::NewPrincipal;
+use gatehouse::directory::console::admin_sessions::NewPrincipal;
 use gatehouse::directory::orgs::OrgChange;
 use gatehouse::directory::{Actor, Org};
 use gatehouse::Config;

@@ -2,7 +2,7 @@
 //! that stores nothing, send a test, pause and resume, rotation, redelivery, a failing
 //! endpoint shown as such, deletion, CSRF, and another organisation's admin kept out.
 
-use gatehouse::directory::admin_sessions::NewPrincipal;
+use gatehouse::directory::console::admin_sessions::NewPrincipal;
 use gatehouse::directory::Actor;
 
 use crate::support::api::logged;

@@ -1,6 +1,6 @@
 //! The directory's rules on both databases: uniqueness, tenancy, domains, groups, links.
 
-use gatehouse::directory::group_members::MemberRef;
+use gatehouse::directory::groups::members::MemberRef;
 use gatehouse::directory::groups::NewGroup;
 use gatehouse::directory::orgs::{NewOrg, OrgChange};
 use gatehouse::directory::{Actor, Domain, Error, OrgSlug};
@@ -389,7 +389,7 @@ async fn a_bulk_import_is_whole_or_absent() {
     let found = d
         .users_by_lookup(
             acme.id,
-            &gatehouse::directory::user_lists::UserLookup::Email("three@acme.test".into()),
+            &gatehouse::directory::users::lists::UserLookup::Email("three@acme.test".into()),
         )
         .await
         .unwrap();
@@ -412,7 +412,7 @@ async fn a_bulk_import_is_whole_or_absent() {
 /// including the writes that leave the emails alone and so skip rewriting it.
 #[tokio::test]
 async fn email_lookups_follow_every_user_write() {
-    use gatehouse::directory::user_lists::UserLookup;
+    use gatehouse::directory::users::lists::UserLookup;
     let app = TestApp::spawn().await;
     let acme = app.org("acme", &[]).await;
     let d = &app.directory;

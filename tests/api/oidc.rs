@@ -1,6 +1,6 @@
 //! OpenID Connect end to end against a provider served in the test.
 
-use gatehouse::directory::oidc::OidcConnection;
+use gatehouse::directory::connections::oidc::OidcConnection;
 use gatehouse::directory::orgs::Org;
 use gatehouse::directory::Actor;
 use reqwest::StatusCode;

@@ -2,7 +2,7 @@
 //! predecessor's subjects made end (a `sub` is unique only within its issuer), the change
 //! is an event, and the console never carries the old provider's client secret over.
 
-use gatehouse::directory::oidc::OidcConnection;
+use gatehouse::directory::connections::oidc::OidcConnection;
 use gatehouse::directory::{Actor, UserId};
 use serde_json::json;
 

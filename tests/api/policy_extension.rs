@@ -4,8 +4,8 @@
 //! extends the standard enterprise schema, one with the default Gatehouse URN and typed
 //! attributes, and one that declares nothing.
 
+use gatehouse::directory::connections::saml::SamlConnection;
 use gatehouse::directory::orgs::{Org, OrgChange};
-use gatehouse::directory::saml::SamlConnection;
 use gatehouse::directory::Actor;
 use gatehouse::sso::saml::metadata::parse_idp_metadata;
 use reqwest::StatusCode;

@@ -1,8 +1,8 @@
 //! Real SAML and OIDC logins for the policy tests: an organisation's IdP (a test SAML IdP or
 //! OpenID provider), a login through the server's own routes, and what the browser got.
 
-use gatehouse::directory::oidc::OidcConnection;
-use gatehouse::directory::saml::SamlConnection;
+use gatehouse::directory::connections::oidc::OidcConnection;
+use gatehouse::directory::connections::saml::SamlConnection;
 use gatehouse::directory::{Actor, Org};
 use gatehouse::sso::saml::metadata::parse_idp_metadata;
 use reqwest::StatusCode;

@@ -42,7 +42,7 @@ const HOT: &[(&str, &str)] = &[
            union select user_id from user_emails where org_id = $1 and value_key in ($2))",
         "user_emails_lookup_idx",
     ),
-    // What a SCIM create may adopt (adoptable in directory/users.rs): by userName,
+    // What a SCIM create may adopt (adoptable in directory/users/mod.rs): by userName,
     // externalId and every email. (With an ORDER BY it once walked the whole organisation.)
     (
         "select id from users where org_id = $1 and deleted_at is null and id in ( \

@@ -1,7 +1,7 @@
 //! SAML SSO end to end: a test IdP signs real responses; every ACS check has a negative test.
 
+use gatehouse::directory::connections::saml::SamlConnection;
 use gatehouse::directory::orgs::{Org, OrgChange};
-use gatehouse::directory::saml::SamlConnection;
 use gatehouse::directory::Actor;
 use gatehouse::sso::saml::metadata::parse_idp_metadata;
 use reqwest::StatusCode;

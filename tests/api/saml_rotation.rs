@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use gatehouse::directory::saml::SamlConnection;
+use gatehouse::directory::connections::saml::SamlConnection;
 use gatehouse::directory::{Actor, Org};
 use gatehouse::sso::saml::metadata::{fingerprint, parse_idp_metadata};
 use gatehouse::sso::saml::refresh::{refresh_all, Refreshed};

@@ -3,7 +3,7 @@
 //! counting the rows and reading them by OFFSET say.
 
 use gatehouse::db::Backend;
-use gatehouse::directory::user_lists::USERS_AFTER_KEY;
+use gatehouse::directory::users::lists::USERS_AFTER_KEY;
 use gatehouse::directory::{Actor, OrgId, UserId};
 use serde_json::json;
 use sqlx::Row;

@@ -7,7 +7,7 @@ use crate::db::{placeholders, WriteTx};
 use crate::directory::changes::{self, ChangeKind, NewChange, Subject};
 use crate::directory::model::{OrgId, UserId};
 use crate::directory::orgs::Org;
-use crate::directory::tombstones;
+use crate::directory::users::tombstones;
 use crate::directory::users::{user_in, Profile, UserKey};
 use crate::directory::{Actor, Directory, Error, Result};
 
@@ -225,7 +225,7 @@ impl Directory {
             tombstones::redact_events(tx, &user).await?;
         }
         changes::redact_user(tx, org, id).await?;
-        let left = crate::directory::group_members::leave_every_group(tx, org, id, now).await?;
+        let left = crate::directory::groups::members::leave_every_group(tx, org, id, now).await?;
         sqlx::query("delete from admin_sessions where org_id = $1 and user_id = $2")
             .bind(org.to_string())
             .bind(id.to_string())

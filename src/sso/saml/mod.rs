@@ -17,8 +17,8 @@ use samael::schema::Assertion as SamlAssertion;
 use samael::service_provider::ServiceProvider;
 use serde::Deserialize;
 
+use crate::directory::connections::saml::SamlConnection;
 use crate::directory::orgs::Org;
-use crate::directory::saml::SamlConnection;
 use crate::directory::Actor;
 use crate::sso::flood;
 use crate::sso::return_to::safe_return_to;

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::metadata::{fetch, fingerprint, parse_idp_metadata};
 use crate::clock::{rfc3339, Millis};
-use crate::directory::saml::{RetiredCertificate, SamlConnection};
+use crate::directory::connections::saml::{RetiredCertificate, SamlConnection};
 use crate::directory::{Actor, Directory};
 use crate::outbound::Outbound;
 

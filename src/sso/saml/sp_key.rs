@@ -10,7 +10,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::{X509Builder, X509NameBuilder};
 
-use crate::directory::saml_keys::SpKey;
+use crate::directory::connections::saml_keys::SpKey;
 use crate::directory::{self, Actor, Directory, OrgId};
 use crate::secrets::SecretBox;
 

@@ -13,7 +13,7 @@ use samael::schema::Assertion;
 use samael::service_provider::ServiceProvider;
 
 use super::metadata::{has_dtd, idp_metadata_xml};
-use crate::directory::saml::SamlConnection;
+use crate::directory::connections::saml::SamlConnection;
 
 /// A SAMLResponse larger than this (base64) is refused unread.
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;

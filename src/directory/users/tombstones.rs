@@ -7,12 +7,12 @@
 
 use sqlx::Row;
 
-use super::model::{fold_case, OrgId, UserId};
-use super::tokens::hash;
-use super::users::User;
-use super::{Directory, Result};
 use crate::clock::Millis;
 use crate::db::{placeholders, WriteTx};
+use crate::directory::model::{fold_case, OrgId, UserId};
+use crate::directory::tokens::hash;
+use crate::directory::users::User;
+use crate::directory::{Directory, Result};
 
 /// One key a login or a create can be known by.
 pub enum Key<'a> {

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::model::{GroupId, OrgId};
-use super::{Directory, Error, Result};
 use crate::db::WriteTx;
+use crate::directory::model::{GroupId, OrgId};
+use crate::directory::{Directory, Error, Result};
 
 /// Ids per statement: well inside both backends' parameter limits.
 const CHUNK: usize = 500;
@@ -48,7 +48,7 @@ pub enum MemberOp {
 
 impl Directory {
     /// Applies membership operations in order, inside the caller's transaction.
-    pub(super) async fn apply_member_ops(
+    pub(in crate::directory) async fn apply_member_ops(
         &self,
         tx: &mut WriteTx,
         org: OrgId,
@@ -216,9 +216,9 @@ async fn select_in(
 pub(crate) async fn leave_every_group(
     tx: &mut WriteTx,
     org: OrgId,
-    user: super::model::UserId,
+    user: crate::directory::model::UserId,
     now: crate::clock::Millis,
-) -> Result<Vec<super::groups::Group>> {
+) -> Result<Vec<crate::directory::groups::Group>> {
     let ids: Vec<String> = sqlx::query_scalar(
         "select group_id from group_members where org_id = $1 and user_id = $2 order by group_id",
     )
@@ -243,7 +243,7 @@ pub(crate) async fn leave_every_group(
         .await?;
     let mut groups = Vec::with_capacity(ids.len());
     for id in ids.iter().filter_map(|id| GroupId::parse(id)) {
-        if let Some(group) = super::groups::group_in(tx, org, id).await? {
+        if let Some(group) = crate::directory::groups::group_in(tx, org, id).await? {
             groups.push(group);
         }
     }

@@ -2,9 +2,9 @@
 //! one when a platform admin has named it, or when it is a member of the IdP group that the
 //! organisation's `admin_group` setting names (pushed by SCIM or asserted at login).
 
-use super::model::{fold_case, OrgId, UserId};
-use super::orgs::OrgSettings;
-use super::{parse_id, Actor, Directory, Error, Result};
+use crate::directory::model::{fold_case, OrgId, UserId};
+use crate::directory::orgs::OrgSettings;
+use crate::directory::{parse_id, Actor, Directory, Error, Result};
 
 impl Directory {
     /// Whether the user administers the organisation, by name or by group. The caller has

@@ -4,9 +4,9 @@ use serde::Serialize;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::model::OrgId;
-use super::{Actor, Directory, Error, Result};
 use crate::clock::Millis;
+use crate::directory::model::OrgId;
+use crate::directory::{Actor, Directory, Error, Result};
 
 /// A key pair in service. The private key never leaves the server.
 #[derive(Clone, Serialize)]

@@ -1,6 +1,14 @@
 //! Users: the one user model. SCIM, SSO and the console all read and write users here, and
 //! activation changes go through one operation that also ends the user's sessions.
 
+pub mod admin;
+pub mod identities;
+pub mod import;
+pub mod lists;
+pub mod page_keys;
+pub mod tombstones;
+pub mod writes;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -9,18 +17,17 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::changes::{ChangeKind, NewChange, Subject};
-use super::model::{fold_case, OrgId, UserId, UserName};
-use super::orgs::{conflict, Org};
-use super::policy::check::check_user;
-use super::policy::lifecycle::{check_unique_emails, email_turn_before_insert};
-use super::policy::OnDelete;
-use super::sessions::end_user_sessions;
-use super::tombstones;
-use super::user_writes::UserWrite;
-use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::WriteTx;
+use crate::directory::changes::{ChangeKind, NewChange, Subject};
+use crate::directory::model::{fold_case, OrgId, UserId, UserName};
+use crate::directory::orgs::{conflict, Org};
+use crate::directory::policy::check::check_user;
+use crate::directory::policy::lifecycle::{check_unique_emails, email_turn_before_insert};
+use crate::directory::policy::OnDelete;
+use crate::directory::sessions::end_user_sessions;
+use crate::directory::users::writes::UserWrite;
+use crate::directory::{parse_id, Actor, Directory, Error, Result};
 
 /// A user of one organisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,7 +202,8 @@ impl Profile {
     }
 }
 
-pub(super) const USER_COLUMNS: &str = "id, org_id, user_name, external_id, active, deleted_at, \
+pub(in crate::directory) const USER_COLUMNS: &str =
+    "id, org_id, user_name, external_id, active, deleted_at, \
     session_epoch, profile, created_at, updated_at, version";
 
 /// The organisation a write is for: its id, or the organisation itself when the caller has
@@ -237,7 +245,7 @@ impl<'a> From<&'a Org> for OrgRef<'a> {
 }
 
 /// How many times a write that lost a race with another write is tried again.
-pub(super) const WRITE_ATTEMPTS: usize = 5;
+pub(in crate::directory) const WRITE_ATTEMPTS: usize = 5;
 
 impl Directory {
     /// Creates a user. A soft-deleted user with the same userName is brought back instead,
@@ -445,7 +453,10 @@ impl Directory {
     }
 
     /// The organisation a write is for: the one the caller holds, or read.
-    pub(super) async fn org_for_policy<'a>(&self, org: OrgRef<'a>) -> Result<Cow<'a, Org>> {
+    pub(in crate::directory) async fn org_for_policy<'a>(
+        &self,
+        org: OrgRef<'a>,
+    ) -> Result<Cow<'a, Org>> {
         match org {
             OrgRef::Org(o) => Ok(Cow::Borrowed(o)),
             OrgRef::Id(id) => Ok(Cow::Owned(
@@ -530,7 +541,9 @@ impl Directory {
             tombstones::bury(&mut tx, user, self.now()).await?;
         }
         end_user_sessions(tx.conn(), org, id).await?;
-        let left = super::group_members::leave_every_group(&mut tx, org, id, self.now()).await?;
+        let left =
+            crate::directory::groups::members::leave_every_group(&mut tx, org, id, self.now())
+                .await?;
         self.record(
             &mut tx,
             Some(org),
@@ -546,7 +559,7 @@ impl Directory {
         };
         let member = [id.to_string()];
         let mut changes = vec![NewChange::new(ChangeKind::UserDeleted, subject)];
-        changes.extend(super::changes::left_groups(
+        changes.extend(crate::directory::changes::left_groups(
             &left,
             &member,
             ChangeKind::UserDeleted,
@@ -642,7 +655,7 @@ async fn adoptable(tx: &mut WriteTx, org: OrgId, data: &UserData) -> Result<Opti
     }
 }
 
-pub(super) fn activation_action(active: bool) -> &'static str {
+pub(in crate::directory) fn activation_action(active: bool) -> &'static str {
     if active {
         "user.reactivate"
     } else {
@@ -679,7 +692,7 @@ pub(crate) async fn user_in(
 /// were written for (None for a new user, who has none). Most writes (a PATCH of `active`,
 /// an Okta PUT repeating the same emails) leave the emails as they were, and then nothing
 /// is written: each statement is a round trip inside the write transaction.
-pub(super) async fn write_email_keys(
+pub(in crate::directory) async fn write_email_keys(
     tx: &mut WriteTx,
     org: OrgId,
     id: UserId,
@@ -713,11 +726,11 @@ pub(super) async fn write_email_keys(
     Ok(())
 }
 
-pub(super) fn profile_json(profile: &Profile) -> String {
+pub(in crate::directory) fn profile_json(profile: &Profile) -> String {
     serde_json::to_string(profile).expect("a profile always serialises")
 }
 
-pub(super) fn user_from_row(row: AnyRow) -> Result<User> {
+pub(in crate::directory) fn user_from_row(row: AnyRow) -> Result<User> {
     let profile: String = row.try_get("profile")?;
     let deleted_at: Option<i64> = row.try_get("deleted_at")?;
     Ok(User {

@@ -6,11 +6,11 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::model::{AdminId, OrgId, UserId};
-use super::sessions::{Lifetimes, NewSession};
-use super::tokens::hash;
-use super::{parse_id, Directory, Result};
 use crate::clock::Millis;
+use crate::directory::model::{AdminId, OrgId, UserId};
+use crate::directory::sessions::{Lifetimes, NewSession};
+use crate::directory::tokens::hash;
+use crate::directory::{parse_id, Directory, Result};
 
 /// The last-seen time is written at most this often, not on every request.
 const TOUCH_GRANULARITY_MS: Millis = 60_000;

@@ -1,19 +1,22 @@
 //! Groups and their memberships. SCIM pushes them and logins name them; both reach the same
 //! group through its case-insensitive displayName.
 
+pub mod login_groups;
+pub mod members;
+
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::changes::{ChangeKind, NewChange, Subject};
-use super::group_members::{MemberChanges, MemberOp, MemberRef};
-use super::model::{fold_case, GroupId, OrgId, ParseError, UserId};
-use super::orgs::conflict;
-use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::WriteTx;
+use crate::directory::changes::{ChangeKind, NewChange, Subject};
+use crate::directory::groups::members::{MemberChanges, MemberOp, MemberRef};
+use crate::directory::model::{fold_case, GroupId, OrgId, ParseError, UserId};
+use crate::directory::orgs::conflict;
+use crate::directory::{parse_id, Actor, Directory, Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
@@ -59,7 +62,7 @@ pub enum GroupLookup {
     Member(UserId),
 }
 
-pub(super) const GROUP_COLUMNS: &str =
+pub(in crate::directory) const GROUP_COLUMNS: &str =
     "id, org_id, display_name, external_id, created_at, updated_at, version";
 
 fn check_name(name: &str) -> Result<()> {
@@ -423,7 +426,11 @@ impl Directory {
     }
 }
 
-pub(super) async fn group_in(tx: &mut WriteTx, org: OrgId, id: GroupId) -> Result<Option<Group>> {
+pub(in crate::directory) async fn group_in(
+    tx: &mut WriteTx,
+    org: OrgId,
+    id: GroupId,
+) -> Result<Option<Group>> {
     let row = sqlx::query(&format!(
         "select {GROUP_COLUMNS} from groups where org_id = $1 and id = $2"
     ))
@@ -434,7 +441,7 @@ pub(super) async fn group_in(tx: &mut WriteTx, org: OrgId, id: GroupId) -> Resul
     row.map(group_from_row).transpose()
 }
 
-pub(super) fn group_from_row(row: AnyRow) -> Result<Group> {
+pub(in crate::directory) fn group_from_row(row: AnyRow) -> Result<Group> {
     Ok(Group {
         id: parse_id(&row.try_get::<String, _>("id")?, GroupId::parse)?,
         org_id: parse_id(&row.try_get::<String, _>("org_id")?, OrgId::parse)?,

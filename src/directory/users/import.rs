@@ -2,13 +2,13 @@
 //! directories (benchmarks, migrations from another system); one event records the batch.
 //! Each user passes the organisation's policy first, as any created user does.
 
-use super::changes::{ChangeKind, NewChange, Subject};
-use super::model::{fold_case, OrgId, UserId};
-use super::orgs::conflict;
-use super::policy::check::check_user;
-use super::policy::Violation;
-use super::users::{User, UserData};
-use super::{Actor, Directory, Error, Result};
+use crate::directory::changes::{ChangeKind, NewChange, Subject};
+use crate::directory::model::{fold_case, OrgId, UserId};
+use crate::directory::orgs::conflict;
+use crate::directory::policy::check::check_user;
+use crate::directory::policy::Violation;
+use crate::directory::users::{User, UserData};
+use crate::directory::{Actor, Directory, Error, Result};
 
 /// Rows per INSERT: 100 rows of 11 values stay far inside both backends' parameter limits.
 const ROWS: usize = 100;

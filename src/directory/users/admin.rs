@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 
-use super::changes::{ChangeKind, NewChange, Subject};
-use super::model::{OrgId, UserId};
-use super::policy::lifecycle::Erasure;
-use super::users::{user_from_row, User, USER_COLUMNS};
-use super::{Actor, Directory, Error, Result};
 use crate::clock::Millis;
+use crate::directory::changes::{ChangeKind, NewChange, Subject};
+use crate::directory::model::{OrgId, UserId};
+use crate::directory::policy::lifecycle::Erasure;
+use crate::directory::users::{user_from_row, User, USER_COLUMNS};
+use crate::directory::{Actor, Directory, Error, Result};
 
 /// Which users to list: a search text, a status, and where the previous page ended.
 #[derive(Debug, Clone, Default)]
@@ -54,7 +54,7 @@ impl Directory {
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(|t| like_contains(&super::model::fold_case(t)));
+            .map(|t| like_contains(&crate::directory::model::fold_case(t)));
         let active = match search.active {
             None => -1,
             Some(a) => i64::from(a),

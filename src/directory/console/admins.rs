@@ -1,8 +1,8 @@
 //! Platform admins: console accounts that see every organisation.
 
-use super::model::{AdminId, Email};
-use super::orgs::conflict;
-use super::{Actor, Directory, Result};
+use crate::directory::model::{AdminId, Email};
+use crate::directory::orgs::conflict;
+use crate::directory::{Actor, Directory, Result};
 
 impl Directory {
     /// Creates a platform admin with an already-hashed password (see [`crate::password`]).
@@ -50,7 +50,7 @@ impl Directory {
                 .bind(email.key())
                 .fetch_optional(self.db().pool())
                 .await?;
-        row.map(|(id, hash)| Ok((super::parse_id(&id, AdminId::parse)?, hash)))
+        row.map(|(id, hash)| Ok((crate::directory::parse_id(&id, AdminId::parse)?, hash)))
             .transpose()
     }
 
@@ -90,7 +90,7 @@ impl Directory {
                 .await?
                 .rows_affected();
         if updated == 0 {
-            return Err(super::Error::NotFound("admin"));
+            return Err(crate::directory::Error::NotFound("admin"));
         }
         let ended = sqlx::query("delete from admin_sessions where admin_id = $1 and id_hash <> $2")
             .bind(admin.to_string())

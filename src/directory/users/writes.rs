@@ -4,18 +4,18 @@
 //! admin API, a login that asserts a role and a delete that deactivates all come here, so
 //! the deactivation rule and the retry on a lost race live in this file only.
 
-use super::changes::{ChangeKind, NewChange, Subject};
-use super::model::{fold_case, UserId};
-use super::orgs::{conflict, Org};
-use super::policy::check::check_user;
-use super::policy::lifecycle::check_unique_emails;
-use super::sessions::end_user_sessions;
-use super::users::{
+use crate::db::WriteTx;
+use crate::directory::changes::{ChangeKind, NewChange, Subject};
+use crate::directory::model::{fold_case, UserId};
+use crate::directory::orgs::{conflict, Org};
+use crate::directory::policy::check::check_user;
+use crate::directory::policy::lifecycle::check_unique_emails;
+use crate::directory::sessions::end_user_sessions;
+use crate::directory::users::{
     activation_action, profile_json, user_from_row, user_in, write_email_keys, OrgRef, User,
     UserData, UserKey, USER_COLUMNS, WRITE_ATTEMPTS,
 };
-use super::{Actor, Directory, Error, Result};
-use crate::db::WriteTx;
+use crate::directory::{Actor, Directory, Error, Result};
 
 /// Who writes a user and what the write is called: the event log's action and the reason
 /// the change feed gives.

@@ -3,10 +3,10 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::model::OrgId;
-use super::tokens::hash;
-use super::{Actor, Directory, Result};
 use crate::clock::Millis;
+use crate::directory::model::OrgId;
+use crate::directory::tokens::hash;
+use crate::directory::{Actor, Directory, Result};
 
 /// An organisation's OpenID provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

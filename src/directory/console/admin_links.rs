@@ -7,11 +7,11 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::model::{AdminId, Email, OrgId};
-use super::orgs::conflict;
-use super::tokens::hash;
-use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
+use crate::directory::model::{AdminId, Email, OrgId};
+use crate::directory::orgs::conflict;
+use crate::directory::tokens::hash;
+use crate::directory::{parse_id, Actor, Directory, Error, Result};
 
 /// A setup link as listed: everything but its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

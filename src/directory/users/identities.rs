@@ -1,12 +1,12 @@
 //! Identity links: which user an IdP's subject on one connection is. Logins look here first,
 //! before matching by userName or email, so a renamed user keeps its account.
 
-use super::model::{fold_case, OrgId, UserId};
-use super::orgs::conflict;
-use super::user_lists::in_default_order;
-use super::users::{User, USER_COLUMNS};
-use super::{parse_id, Actor, Directory, Result};
 use crate::db::placeholders;
+use crate::directory::model::{fold_case, OrgId, UserId};
+use crate::directory::orgs::conflict;
+use crate::directory::users::lists::in_default_order;
+use crate::directory::users::{User, USER_COLUMNS};
+use crate::directory::{parse_id, Actor, Directory, Result};
 
 impl Directory {
     /// The user linked to `subject` on `connection`, if any.

@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::changes::{ChangeKind, NewChange, Subject};
-use super::groups::{group_in, Group};
-use super::model::{fold_case, GroupId, OrgId, UserId};
-use super::{Actor, Directory, Result};
+use crate::directory::changes::{ChangeKind, NewChange, Subject};
+use crate::directory::groups::{group_in, Group};
+use crate::directory::model::{fold_case, GroupId, OrgId, UserId};
+use crate::directory::{Actor, Directory, Result};
 
 impl Directory {
     /// Makes `names` the user's groups, in one transaction.

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::groups::{group_from_row, Group, GROUP_COLUMNS};
-use super::model::{fold_case, AdminId, GroupId, OrgId, UserId};
-use super::users::{user_from_row, User, USER_COLUMNS};
-use super::{parse_id, Directory, Result};
 use crate::db::placeholders;
+use crate::directory::groups::{group_from_row, Group, GROUP_COLUMNS};
+use crate::directory::model::{fold_case, AdminId, GroupId, OrgId, UserId};
+use crate::directory::users::{user_from_row, User, USER_COLUMNS};
+use crate::directory::{parse_id, Directory, Result};
 
 /// Ids per `in (...)` list: far inside both backends' parameter limits.
 const CHUNK: usize = 500;

@@ -6,11 +6,11 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::model::{Domain, OrgId};
-use super::orgs::conflict;
-use super::{Actor, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::WriteTx;
+use crate::directory::model::{Domain, OrgId};
+use crate::directory::orgs::conflict;
+use crate::directory::{Actor, Directory, Error, Result};
 
 /// The DNS name under a domain whose TXT record proves it.
 pub const RECORD_LABEL: &str = "_gatehouse-challenge";
@@ -157,7 +157,7 @@ pub fn proves(claim: &DomainClaim, txt: &str) -> bool {
 }
 
 /// Adds a verified domain inside a transaction.
-pub(super) async fn insert_verified(
+pub(in crate::directory) async fn insert_verified(
     tx: &mut WriteTx,
     org: OrgId,
     domain: &Domain,
@@ -175,7 +175,7 @@ pub(super) async fn insert_verified(
 
 /// Sets a platform's list: exactly these domains are verified, and the organisation's
 /// claims of them are settled.
-pub(super) async fn replace_verified(
+pub(in crate::directory) async fn replace_verified(
     tx: &mut WriteTx,
     org: OrgId,
     domains: &[Domain],
@@ -201,7 +201,7 @@ pub(super) async fn replace_verified(
 
 /// A customer's list: verified domains it leaves out are removed, and the ones it adds
 /// become claims (verified only by proof). Claims it leaves out are dropped.
-pub(super) async fn replace_claimed(
+pub(in crate::directory) async fn replace_claimed(
     tx: &mut WriteTx,
     org: OrgId,
     current: &[Domain],

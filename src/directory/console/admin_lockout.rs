@@ -3,8 +3,8 @@
 //! window lock that email for a while. The count lives in the database, so every server
 //! sharing it enforces the same lock.
 
-use super::{Directory, Result};
 use crate::clock::Millis;
+use crate::directory::{Directory, Result};
 
 /// How failures are counted and how long a lock lasts.
 #[derive(Debug, Clone, Copy)]

@@ -4,9 +4,9 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::model::OrgId;
-use super::{Actor, Directory, Error, Result};
 use crate::clock::Millis;
+use crate::directory::model::OrgId;
+use crate::directory::{Actor, Directory, Error, Result};
 
 /// An organisation's SAML identity provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -172,7 +172,7 @@ impl Directory {
         .await?;
         let mut out = Vec::with_capacity(orgs.len());
         for org in orgs {
-            let id = super::parse_id(&org, OrgId::parse)?;
+            let id = crate::directory::parse_id(&org, OrgId::parse)?;
             out.extend(self.saml_connection(id).await?);
         }
         Ok(out)
