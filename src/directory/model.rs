@@ -254,6 +254,20 @@ pub fn fold_case(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// A LIKE pattern (with `escape '\'`) matching values that contain `text`: its `%`, `_`
+/// and `\` escaped.
+pub(crate) fn like_contains(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use super::projection::Projection;
 use super::user::{self, etag, Mode};
 use super::user_query;
 use crate::directory::users::writes::UserWrite;
-use crate::directory::users::{Provisioned, User};
+use crate::directory::users::{Provisioned, User, UserData};
 use crate::directory::UserId;
 use crate::state::AppState;
 
@@ -126,13 +126,7 @@ pub async fn replace(
         let data = user::from_json(&body, Mode::Replace, Some(current), &user_type)?;
         Ok(Some(data))
     };
-    let result = match user_id(&id) {
-        Ok(user) => {
-            let updated = state.directory.update_user(&auth.org, user, write, replace);
-            updated.await
-        }
-        Err(e) => Err(e),
-    };
+    let result = update_live_user(&state, &auth, &id, write, replace).await;
     let replaced = record_failure(&state, &auth, "user.replace", Some(id), result).await?;
     let body = render_one(&state, &auth, &replaced, &projection).await?;
     Ok(respond(
@@ -177,8 +171,28 @@ pub(super) async fn live_user(
 }
 
 /// The id in a `/Users/{id}` path; one that is not an id names no user.
-pub(super) fn user_id(id: &str) -> Result<UserId, ScimError> {
+fn user_id(id: &str) -> Result<UserId, ScimError> {
     UserId::parse(id).ok_or_else(|| no_user(id))
+}
+
+/// PUT's and PATCH's write: `change` runs on the live user `/Users/{id}` names, as the
+/// directory's write transaction reads it ([`crate::directory::Directory::update_user`]).
+pub(super) async fn update_live_user(
+    state: &AppState,
+    auth: &ScimAuth,
+    id: &str,
+    write: UserWrite<'_>,
+    change: impl FnMut(&User) -> Result<Option<UserData>, ScimError>,
+) -> Result<User, ScimError> {
+    let updated = state
+        .directory
+        .update_user(&auth.org, user_id(id)?, write, change)
+        .await;
+    // The directory's "user not found" says less than the read's answer does.
+    updated.map_err(|e| match e.status {
+        StatusCode::NOT_FOUND => no_user(id),
+        _ => e,
+    })
 }
 
 fn no_user(id: &str) -> ScimError {

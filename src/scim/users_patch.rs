@@ -14,7 +14,7 @@ use super::org_schema::UserType;
 use super::patch;
 use super::precondition::check_if_match;
 use super::user::{self, etag, Mode};
-use super::users::{render_one, resource_headers, user_id, write_projection};
+use super::users::{render_one, resource_headers, update_live_user, write_projection};
 use crate::directory::users::writes::UserWrite;
 use crate::directory::users::User;
 use crate::state::AppState;
@@ -62,10 +62,7 @@ async fn patch_user(
         let data = user::from_json(&resource, Mode::Patch, Some(current), &user_type)?;
         Ok(Some(data))
     };
-    state
-        .directory
-        .update_user(&auth.org, user_id(id)?, write, apply)
-        .await
+    update_live_user(state, auth, id, write, apply).await
 }
 
 fn patch_error(e: patch::PatchError) -> ScimError {

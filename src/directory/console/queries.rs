@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use crate::db::placeholders;
 use crate::directory::groups::{group_from_row, Group, GROUP_COLUMNS};
-use crate::directory::model::{fold_case, AdminId, GroupId, OrgId, UserId};
+use crate::directory::model::{fold_case, like_contains, AdminId, GroupId, OrgId, UserId};
 use crate::directory::users::{user_from_row, User, USER_COLUMNS};
 use crate::directory::{parse_id, Directory, Result};
 
@@ -23,19 +23,6 @@ pub struct GroupSearch {
     /// The displayName key of the last group on the previous page (the cursor).
     pub after: Option<String>,
     pub limit: u32,
-}
-
-/// Escapes `%`, `_` and `\` for a LIKE pattern with `escape '\'`.
-fn like_contains(text: &str) -> String {
-    let mut out = String::from("%");
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
 }
 
 impl Directory {

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::{group_in, Group};
 use crate::directory::changes::{ChangeKind, NewChange, Subject};
-use crate::directory::groups::{group_in, Group};
 use crate::directory::model::{fold_case, GroupId, OrgId, UserId};
 use crate::directory::{Actor, Directory, Result};
 

@@ -218,7 +218,7 @@ pub(crate) async fn leave_every_group(
     org: OrgId,
     user: crate::directory::model::UserId,
     now: crate::clock::Millis,
-) -> Result<Vec<crate::directory::groups::Group>> {
+) -> Result<Vec<super::Group>> {
     let ids: Vec<String> = sqlx::query_scalar(
         "select group_id from group_members where org_id = $1 and user_id = $2 order by group_id",
     )
@@ -243,7 +243,7 @@ pub(crate) async fn leave_every_group(
         .await?;
     let mut groups = Vec::with_capacity(ids.len());
     for id in ids.iter().filter_map(|id| GroupId::parse(id)) {
-        if let Some(group) = crate::directory::groups::group_in(tx, org, id).await? {
+        if let Some(group) = super::group_in(tx, org, id).await? {
             groups.push(group);
         }
     }

@@ -13,10 +13,10 @@ use sqlx::Row;
 use crate::clock::Millis;
 use crate::db::WriteTx;
 use crate::directory::changes::{ChangeKind, NewChange, Subject};
-use crate::directory::groups::members::{MemberChanges, MemberOp, MemberRef};
 use crate::directory::model::{fold_case, GroupId, OrgId, ParseError, UserId};
 use crate::directory::orgs::conflict;
 use crate::directory::{parse_id, Actor, Directory, Error, Result};
+use members::{MemberChanges, MemberOp, MemberRef};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {

@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
+use super::{user_from_row, User, USER_COLUMNS};
 use crate::clock::Millis;
 use crate::directory::changes::{ChangeKind, NewChange, Subject};
-use crate::directory::model::{OrgId, UserId};
+use crate::directory::model::{fold_case, like_contains, OrgId, UserId};
 use crate::directory::policy::lifecycle::Erasure;
-use crate::directory::users::{user_from_row, User, USER_COLUMNS};
 use crate::directory::{Actor, Directory, Error, Result};
 
 /// Which users to list: a search text, a status, and where the previous page ended.
@@ -31,19 +31,6 @@ pub struct LinkedIdentity {
     pub created_at: Millis,
 }
 
-/// Escapes `%`, `_` and `\` for a LIKE pattern with `escape '\'`.
-fn like_contains(text: &str) -> String {
-    let mut out = String::from("%");
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 impl Directory {
     /// A page of an organisation's users (soft-deleted ones left out), in userName order.
     /// The page starts after a userName key, so reading page 1,000 costs what page 1 does.
@@ -54,7 +41,7 @@ impl Directory {
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(|t| like_contains(&crate::directory::model::fold_case(t)));
+            .map(|t| like_contains(&fold_case(t)));
         let active = match search.active {
             None => -1,
             Some(a) => i64::from(a),

@@ -1,11 +1,11 @@
 //! Identity links: which user an IdP's subject on one connection is. Logins look here first,
 //! before matching by userName or email, so a renamed user keeps its account.
 
+use super::lists::in_default_order;
+use super::{User, USER_COLUMNS};
 use crate::db::placeholders;
 use crate::directory::model::{fold_case, OrgId, UserId};
 use crate::directory::orgs::conflict;
-use crate::directory::users::lists::in_default_order;
-use crate::directory::users::{User, USER_COLUMNS};
 use crate::directory::{parse_id, Actor, Directory, Result};
 
 impl Directory {

@@ -2,12 +2,12 @@
 //! directories (benchmarks, migrations from another system); one event records the batch.
 //! Each user passes the organisation's policy first, as any created user does.
 
+use super::{User, UserData};
 use crate::directory::changes::{ChangeKind, NewChange, Subject};
 use crate::directory::model::{fold_case, OrgId, UserId};
 use crate::directory::orgs::conflict;
 use crate::directory::policy::check::check_user;
 use crate::directory::policy::Violation;
-use crate::directory::users::{User, UserData};
 use crate::directory::{Actor, Directory, Error, Result};
 
 /// Rows per INSERT: 100 rows of 11 values stay far inside both backends' parameter limits.

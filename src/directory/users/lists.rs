@@ -12,9 +12,9 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::{user_from_row, User, USER_COLUMNS};
 use crate::clock::Millis;
 use crate::directory::model::{fold_case, GroupId, OrgId, UserId};
-use crate::directory::users::{user_from_row, User, USER_COLUMNS};
 use crate::directory::{parse_id, Directory, Result};
 
 /// The rows of an organisation after a key in the default order, soft-deleted ones too
@@ -137,7 +137,7 @@ impl Directory {
     /// Costs the same whatever the directory's size and the page's place in it, once the
     /// position has been reached before: the number of positions is one row that triggers
     /// keep (`org_user_positions`), and the page starts from the remembered key of the row
-    /// before it (see [`crate::directory::users::page_keys`]) with an index seek. A position not reached
+    /// before it (see [`super::page_keys`]) with an index seek. A position not reached
     /// before is reached from the nearest remembered one (or the start) by OFFSET, once.
     #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn users_page(&self, org: OrgId, offset: i64, limit: i64) -> Result<UserPage> {

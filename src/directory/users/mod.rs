@@ -26,8 +26,8 @@ use crate::directory::policy::check::check_user;
 use crate::directory::policy::lifecycle::{check_unique_emails, email_turn_before_insert};
 use crate::directory::policy::OnDelete;
 use crate::directory::sessions::end_user_sessions;
-use crate::directory::users::writes::UserWrite;
 use crate::directory::{parse_id, Actor, Directory, Error, Result};
+use writes::UserWrite;
 
 /// A user of one organisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -29,8 +29,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use super::lists::UserKey;
 use crate::directory::model::OrgId;
-use crate::directory::users::lists::UserKey;
 
 /// Walks need one key at a time each (the next page's), so a few thousand keys serve as
 /// many concurrent walks; one costs about a hundred bytes.

@@ -7,11 +7,11 @@
 
 use sqlx::Row;
 
+use super::User;
 use crate::clock::Millis;
 use crate::db::{placeholders, WriteTx};
 use crate::directory::model::{fold_case, OrgId, UserId};
 use crate::directory::tokens::hash;
-use crate::directory::users::User;
 use crate::directory::{Directory, Result};
 
 /// One key a login or a create can be known by.

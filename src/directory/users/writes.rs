@@ -4,6 +4,10 @@
 //! admin API, a login that asserts a role and a delete that deactivates all come here, so
 //! the deactivation rule and the retry on a lost race live in this file only.
 
+use super::{
+    activation_action, profile_json, user_from_row, user_in, write_email_keys, OrgRef, User,
+    UserData, UserKey, USER_COLUMNS, WRITE_ATTEMPTS,
+};
 use crate::db::WriteTx;
 use crate::directory::changes::{ChangeKind, NewChange, Subject};
 use crate::directory::model::{fold_case, UserId};
@@ -11,10 +15,6 @@ use crate::directory::orgs::{conflict, Org};
 use crate::directory::policy::check::check_user;
 use crate::directory::policy::lifecycle::check_unique_emails;
 use crate::directory::sessions::end_user_sessions;
-use crate::directory::users::{
-    activation_action, profile_json, user_from_row, user_in, write_email_keys, OrgRef, User,
-    UserData, UserKey, USER_COLUMNS, WRITE_ATTEMPTS,
-};
 use crate::directory::{Actor, Directory, Error, Result};
 
 /// Who writes a user and what the write is called: the event log's action and the reason
