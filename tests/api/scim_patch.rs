@@ -248,3 +248,40 @@ async fn multi_valued_add_merges_and_remove_by_filter() {
         .await;
     assert!(r.body.get("emails").is_none());
 }
+
+/// PATCHes without If-Match ask for their operations on the latest state: four that run at
+/// once each add an email, and all four land (on PostgreSQL the losers of a race read the
+/// user again and apply their operations on what the winner left).
+#[tokio::test]
+async fn patches_that_race_without_if_match_all_land() {
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "acme").await;
+    let id = scim.user("ada@acme.test").await;
+    let at = format!("/Users/{id}");
+    let patches = (0..4).map(|i| {
+        let ops = json!([{"op": "add", "path": "emails",
+                          "value": [{"value": format!("ada{i}@acme.test"), "type": "other"}]}]);
+        let (scim, at) = (&scim, &at);
+        async move { scim.patch(at, ops).await }
+    });
+    for r in futures_util::future::join_all(patches).await {
+        assert_eq!(r.status, 200, "{:#}", r.body);
+    }
+    let emails = scim.get(&at).await.body["emails"].clone();
+    let mut values: Vec<&str> = emails
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [
+            "ada0@acme.test",
+            "ada1@acme.test",
+            "ada2@acme.test",
+            "ada3@acme.test"
+        ]
+    );
+}
