@@ -118,8 +118,10 @@ impl View {
     /// One change as the feed shows it.
     pub fn change(&self, c: &Change) -> Value {
         let resource = match (c.user(), c.group()) {
-            (Some(user), _) => crate::scim::user::to_json(&user, &[], &self.base, &self.user_type),
-            (None, Some(group)) => crate::scim::group::to_json(&group, None, &self.base),
+            (Some(user), _) => {
+                crate::scim::users::resource::to_json(&user, &[], &self.base, &self.user_type)
+            }
+            (None, Some(group)) => crate::scim::groups::resource::to_json(&group, None, &self.base),
             (None, None) => json!({ "id": c.resource_id }),
         };
         let mut out = json!({
@@ -203,7 +205,7 @@ pub async fn snapshot(
             };
             let shown: Vec<Value> = users
                 .iter()
-                .map(|u| crate::scim::user::to_json(u, &[], &view.base, &view.user_type))
+                .map(|u| crate::scim::users::resource::to_json(u, &[], &view.base, &view.user_type))
                 .collect();
             (seq, shown, Vec::new(), Some(next))
         }
@@ -221,7 +223,7 @@ pub async fn snapshot(
                 .iter()
                 .map(|g| {
                     let m = members.remove(&g.id).unwrap_or_default();
-                    crate::scim::group::to_json(g, Some(&m), &view.base)
+                    crate::scim::groups::resource::to_json(g, Some(&m), &view.base)
                 })
                 .collect();
             (seq, Vec::new(), shown, next)

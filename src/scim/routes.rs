@@ -13,7 +13,7 @@ use axum::Router;
 
 use super::error::ScimError;
 use super::received::{self, Received};
-use super::{discovery, groups, groups_patch, search, users, users_patch};
+use super::{discovery, groups, search, users};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
             "/scim/v2/{org}/Users/{id}",
             get(users::get)
                 .put(users::replace)
-                .patch(users_patch::patch)
+                .patch(users::patch::patch)
                 .delete(users::delete),
         )
         .route(
@@ -50,7 +50,7 @@ pub fn router() -> Router<AppState> {
             "/scim/v2/{org}/Groups/{id}",
             get(groups::get)
                 .put(groups::replace)
-                .patch(groups_patch::patch)
+                .patch(groups::patch::patch)
                 .delete(groups::delete),
         )
         .route("/scim/v2/{org}/.search", post(search::root))

@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use super::auth::ScimAuth;
 use super::error::ScimError;
+use super::groups::query as group_query;
 use super::json::{respond, ScimJson};
 use super::list::{list_response, ListParams, Paging};
-use super::{group_query, user_query};
+use super::users::query as user_query;
 use crate::state::AppState;
 
 pub async fn root(

@@ -9,16 +9,16 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::auth::ScimAuth;
-use super::discovery::base_url;
-use super::error::ScimError;
-use super::filter::{matches, parse_filter, Filter};
-use super::group::to_json;
-use super::list::{list_response, page_in_memory, Cursor, ListParams, Paging};
-use super::projection::Projection;
-use super::schema::{GROUP, GROUP_URN};
+use super::resource::to_json;
 use crate::directory::groups::{Group, GroupLookup, Member};
 use crate::directory::{GroupId, UserId};
+use crate::scim::auth::ScimAuth;
+use crate::scim::discovery::base_url;
+use crate::scim::error::ScimError;
+use crate::scim::filter::{matches, parse_filter, Filter};
+use crate::scim::list::{list_response, page_in_memory, Cursor, ListParams, Paging};
+use crate::scim::projection::Projection;
+use crate::scim::schema::{GROUP, GROUP_URN};
 use crate::state::AppState;
 
 pub async fn run(

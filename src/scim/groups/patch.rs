@@ -10,21 +10,21 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::attrs::{get_ci, AttrLookup};
-use super::audit::record_failure;
-use super::auth::ScimAuth;
-use super::discovery::base_url;
-use super::error::ScimError;
-use super::filter::{matches_element, AttrPath, CompareOp, Filter};
-use super::group::{self, read_members};
-use super::groups::{find, one, projection};
-use super::json::ScimJson;
-use super::patch::{self, OpKind, PatchOperation, PatchPath};
-use super::precondition::{check_if_match, if_match_given};
-use super::schema::{GROUP, GROUP_URN};
-use super::user::etag;
+use super::resource::{self as group, read_members};
+use super::{find, one, projection};
 use crate::directory::groups::members::MemberOp;
 use crate::directory::groups::{Group, GroupUpdate};
+use crate::scim::attrs::{get_ci, AttrLookup};
+use crate::scim::audit::record_failure;
+use crate::scim::auth::ScimAuth;
+use crate::scim::discovery::base_url;
+use crate::scim::error::ScimError;
+use crate::scim::filter::{matches_element, AttrPath, CompareOp, Filter};
+use crate::scim::json::ScimJson;
+use crate::scim::patch::{self, OpKind, PatchOperation, PatchPath};
+use crate::scim::precondition::{check_if_match, if_match_given};
+use crate::scim::schema::{GROUP, GROUP_URN};
+use crate::scim::users::resource::etag;
 use crate::state::AppState;
 
 pub async fn patch(

@@ -2,13 +2,13 @@
 
 use serde_json::{json, Map, Value};
 
-use super::attrs::get_present;
-use super::error::ScimError;
-use super::schema::GROUP_URN;
-use super::user::etag;
 use crate::clock::rfc3339;
 use crate::directory::groups::members::MemberRef;
 use crate::directory::groups::{Group, Member};
+use crate::scim::attrs::get_present;
+use crate::scim::error::ScimError;
+use crate::scim::schema::GROUP_URN;
+use crate::scim::users::resource::etag;
 
 /// A group's representation; `members` only when they were loaded (asked for).
 pub fn to_json(group: &Group, members: Option<&[Member]>, base: &str) -> Value {

@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::attrs::get_present;
-use super::error::ScimError;
-use super::org_schema::UserType;
-use super::schema::{ENTERPRISE_URN, USER_URN};
 use crate::clock::rfc3339;
 use crate::directory::policy::extension::ENTERPRISE_NAMES;
 use crate::directory::users::{Enterprise, Name, Profile, User, UserData};
 use crate::directory::{GroupId, UserName};
+use crate::scim::attrs::get_present;
+use crate::scim::error::ScimError;
+use crate::scim::org_schema::UserType;
+use crate::scim::schema::{ENTERPRISE_URN, USER_URN};
 
 /// How a body is read: what an absent `active` means differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,17 +9,17 @@
 
 use serde_json::Value;
 
-use super::auth::ScimAuth;
-use super::error::ScimError;
-use super::filter::{matches, parse_filter, Filter};
-use super::list::{list_response, page_in_memory, Cursor, ListParams, Paging};
-use super::org_schema::UserType;
-use super::projection::Projection;
-use super::schema::USER_URN;
-use super::users::render;
+use super::render;
 use crate::directory::users::lists::{UserKey, UserLookup, UserSort};
 use crate::directory::users::User;
 use crate::directory::UserId;
+use crate::scim::auth::ScimAuth;
+use crate::scim::error::ScimError;
+use crate::scim::filter::{matches, parse_filter, Filter};
+use crate::scim::list::{list_response, page_in_memory, Cursor, ListParams, Paging};
+use crate::scim::org_schema::UserType;
+use crate::scim::projection::Projection;
+use crate::scim::schema::USER_URN;
 use crate::state::AppState;
 
 pub async fn run(

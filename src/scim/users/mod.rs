@@ -1,24 +1,27 @@
 //! `/Users` (RFC 7644 §3.3–§3.6): create, read, list and search, replace, patch, delete.
 
+pub mod patch;
+pub mod query;
+pub mod resource;
+
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::audit::record_failure;
-use super::auth::ScimAuth;
-use super::discovery::base_url;
-use super::error::ScimError;
-use super::json::{respond, ScimJson};
-use super::list::ListParams;
-use super::org_schema::UserType;
-use super::precondition::{check_if_match, not_modified};
-use super::projection::Projection;
-use super::user::{self, etag, Mode};
-use super::user_query;
+use self::resource::{self as user, etag, Mode};
 use crate::directory::users::writes::UserWrite;
 use crate::directory::users::{Provisioned, User, UserData};
 use crate::directory::UserId;
+use crate::scim::audit::record_failure;
+use crate::scim::auth::ScimAuth;
+use crate::scim::discovery::base_url;
+use crate::scim::error::ScimError;
+use crate::scim::json::{respond, ScimJson};
+use crate::scim::list::ListParams;
+use crate::scim::org_schema::UserType;
+use crate::scim::precondition::{check_if_match, not_modified};
+use crate::scim::projection::Projection;
 use crate::state::AppState;
 
 pub async fn create(
@@ -92,7 +95,7 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_query(query.as_deref())?;
-    let body = user_query::run(&state, &auth, &params).await?;
+    let body = query::run(&state, &auth, &params).await?;
     Ok(respond(StatusCode::OK, &body, &[]))
 }
 
@@ -103,7 +106,7 @@ pub async fn search(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_search(&body)?;
-    let body = user_query::run(&state, &auth, &params).await?;
+    let body = query::run(&state, &auth, &params).await?;
     Ok(respond(StatusCode::OK, &body, &[]))
 }
 

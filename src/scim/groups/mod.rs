@@ -1,24 +1,27 @@
 //! `/Groups` (RFC 7644 §3.3–§3.6) as Okta's Push Groups and Entra drive it.
 
+pub mod patch;
+pub mod query;
+pub mod resource;
+
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::audit::record_failure;
-use super::auth::ScimAuth;
-use super::error::ScimError;
-use super::group::{self, GroupBody};
-use super::group_query;
-use super::json::{respond, ScimJson};
-use super::list::ListParams;
-use super::precondition::{check_if_match, if_match_given, not_modified};
-use super::projection::Projection;
-use super::schema::GROUP;
-use super::user::etag;
+use self::resource::{self as group, GroupBody};
 use crate::directory::groups::members::MemberOp;
 use crate::directory::groups::{Group, GroupUpdate, NewGroup};
 use crate::directory::GroupId;
+use crate::scim::audit::record_failure;
+use crate::scim::auth::ScimAuth;
+use crate::scim::error::ScimError;
+use crate::scim::json::{respond, ScimJson};
+use crate::scim::list::ListParams;
+use crate::scim::precondition::{check_if_match, if_match_given, not_modified};
+use crate::scim::projection::Projection;
+use crate::scim::schema::GROUP;
+use crate::scim::users::resource::etag;
 use crate::state::AppState;
 
 pub async fn create(
@@ -81,7 +84,7 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_query(query.as_deref())?;
-    let body = group_query::run(&state, &auth, &params).await?;
+    let body = query::run(&state, &auth, &params).await?;
     Ok(respond(StatusCode::OK, &body, &[]))
 }
 
@@ -91,7 +94,7 @@ pub async fn search(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_search(&body)?;
-    let body = group_query::run(&state, &auth, &params).await?;
+    let body = query::run(&state, &auth, &params).await?;
     Ok(respond(StatusCode::OK, &body, &[]))
 }
 
@@ -184,10 +187,9 @@ pub(super) async fn one(
     projection: &Projection,
     status: StatusCode,
 ) -> Result<Response, ScimError> {
-    let body: Value =
-        group_query::render(state, auth, std::slice::from_ref(group), projection, false)
-            .await?
-            .remove(0);
+    let body: Value = query::render(state, auth, std::slice::from_ref(group), projection, false)
+        .await?
+        .remove(0);
     let mut headers = vec![(header::ETAG, etag(group.version))];
     if let Some(location) = body["meta"]["location"].as_str() {
         headers.push((header::LOCATION, location.to_string()));

@@ -5,18 +5,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::audit::record_failure;
-use super::auth::ScimAuth;
-use super::discovery::base_url;
-use super::error::ScimError;
-use super::json::{respond, ScimJson};
-use super::org_schema::UserType;
-use super::patch;
-use super::precondition::check_if_match;
-use super::user::{self, etag, Mode};
-use super::users::{render_one, resource_headers, update_live_user, write_projection};
+use super::resource::{self as user, etag, Mode};
+use super::{render_one, resource_headers, update_live_user, write_projection};
 use crate::directory::users::writes::UserWrite;
 use crate::directory::users::User;
+use crate::scim::audit::record_failure;
+use crate::scim::auth::ScimAuth;
+use crate::scim::discovery::base_url;
+use crate::scim::error::ScimError;
+use crate::scim::json::{respond, ScimJson};
+use crate::scim::org_schema::UserType;
+use crate::scim::patch;
+use crate::scim::precondition::check_if_match;
 use crate::state::AppState;
 
 /// PATCH (RFC 7644 §3.5.2): the operations apply to the user's representation, which is
