@@ -14,6 +14,7 @@ pub mod model;
 pub mod orgs;
 pub mod policy;
 pub mod sessions;
+pub mod sign_in;
 pub mod snapshot;
 pub mod token_keys;
 pub mod tokens;

@@ -5,11 +5,12 @@
 use sqlx::Row;
 
 use super::model::{OrgId, OrgSlug, UserId};
-use super::orgs::OrgSettings;
+use super::orgs::{Org, OrgSettings};
 use super::tokens::hash;
 use super::users::{user_from_row, OrgRef, User};
 use super::{Directory, Error, Result};
 use crate::clock::Millis;
+use crate::db::WriteTx;
 
 /// The last-seen time is written at most this often, not on every request.
 const TOUCH_GRANULARITY_MS: Millis = 60_000;
@@ -61,21 +62,33 @@ impl Directory {
         lifetimes: Lifetimes,
     ) -> Result<NewSession> {
         let org = OrgRef::traced(org);
+        let org = self.org_for_policy(org).await?;
+        let mut tx = self.db().begin().await?;
+        let new = self.open_session(&mut tx, &org, user, lifetimes).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// [`Self::create_session`] inside the caller's transaction (a sign-in's).
+    pub(in crate::directory) async fn open_session(
+        &self,
+        tx: &mut WriteTx,
+        org: &Org,
+        user: &User,
+        lifetimes: Lifetimes,
+    ) -> Result<NewSession> {
         let new = NewSession {
             cookie: crate::random::token(32),
             csrf_token: crate::random::token(32),
         };
-        let org = self.org_for_policy(org).await?;
         let absolute_ms = org_lifetime_ms(&org.settings).unwrap_or(lifetimes.absolute_ms);
-        let org = org.id;
         let now = self.now();
-        let mut tx = self.db().begin().await?;
         sqlx::query(
             "insert into sessions (id_hash, org_id, user_id, epoch, csrf_token, created_at, \
              last_seen_at, expires_at) values ($1, $2, $3, $4, $5, $6, $6, $7)",
         )
         .bind(hash(&new.cookie))
-        .bind(org.to_string())
+        .bind(org.id.to_string())
         .bind(user.id.to_string())
         .bind(user.session_epoch)
         .bind(&new.csrf_token)
@@ -83,7 +96,6 @@ impl Directory {
         .bind(now + absolute_ms)
         .execute(tx.conn())
         .await?;
-        tx.commit().await?;
         Ok(new)
     }
 

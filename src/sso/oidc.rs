@@ -290,7 +290,7 @@ pub async fn callback(
     }
     match finish(&state, &org, &connection, &slug, q, &headers).await {
         Ok((asserted, return_to)) => {
-            super::sign_in::respond(&state, &org, &asserted, &return_to).await
+            super::sign_in::respond(&state, &org, &asserted, None, &return_to).await
         }
         Err(Stopped::Failed(e)) => Err(e.into()),
         Err(Stopped::Refused(Refused { reason, message })) => {

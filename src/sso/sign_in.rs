@@ -5,38 +5,57 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::directory::orgs::Org;
+use crate::directory::sign_in::Replay;
+use crate::directory::Actor;
 use crate::session::{lifetimes, set_cookie};
-use crate::sso::{resolve_login, Assertion, LoginError};
+use crate::sso::{Assertion, LoginError};
 use crate::state::AppState;
 use crate::web::pages::{page, Message, PageError};
 
-/// Resolves the person (`resolve_login` links or creates the user and records the login,
-/// refused or not, once), opens the session and answers: a redirect to `return_to` with
-/// the session cookie; a 403 page saying why the person cannot sign in; a failure of
-/// Gatehouse itself as a `PageError` (503 while the database is away, else 500), never a
-/// refusal, and never a second event for the same login.
+/// Signs the person in ([`crate::directory::Directory::sign_in`]: one transaction that
+/// links or creates the user, opens the session and records the login, or records the
+/// refusal once) and answers: a redirect to `return_to` with the session cookie; a 403
+/// page saying why the person cannot sign in; a failure of Gatehouse itself as a
+/// `PageError` (503 while the database is away, else 500), never a refusal. `replay`: the
+/// assertion's one-time ID, for the door whose messages carry one (SAML, prefix `door`).
 pub async fn respond(
     state: &AppState,
     org: &Org,
     asserted: &Assertion,
+    replay: Option<(&str, Replay<'_>)>,
     return_to: &str,
 ) -> Result<Response, PageError> {
-    match resolve_login(&state.directory, org, asserted).await {
-        Ok(user) => {
-            let session = state
-                .directory
-                .create_session(org, &user, lifetimes(&state.config))
-                .await?;
-            let cookie = set_cookie(&state.config, &session.cookie);
-            Ok(([cookie], Redirect::to(return_to)).into_response())
+    let lifetimes = lifetimes(&state.config);
+    let signed = state
+        .directory
+        .sign_in(org, asserted, replay.map(|(_, r)| r), lifetimes)
+        .await;
+    let refused = match signed {
+        Ok(signed) => {
+            let cookie = set_cookie(&state.config, &signed.session.cookie);
+            return Ok(([cookie], Redirect::to(return_to)).into_response());
         }
-        Err(LoginError::Failed(e)) => Err(e.into()),
-        Err(refused) => {
-            let (_, message) = refused.refusal().unwrap_or_default();
-            Ok(page(
-                StatusCode::FORBIDDEN,
-                &Message::new("You cannot sign in", &message),
-            ))
-        }
+        Err(LoginError::Failed(e)) => return Err(e.into()),
+        Err(refused) => refused,
+    };
+    let (reason, message) = refused.refusal().unwrap_or_default();
+    if let (LoginError::Replayed(_), Some((door, _))) = (&refused, replay) {
+        // Anyone holding a copy can post it again: folded like the door's other refusals.
+        let actor = Actor::Idp(asserted.connection.clone());
+        state
+            .floodgate
+            .record_refusal(
+                &state.directory,
+                org.id,
+                &actor,
+                &format!("{door}: {reason}"),
+            )
+            .await?;
+        let m = Message::new("Sign-in failed", &message).link("/login", "Go to the sign-in page");
+        return Ok(page(StatusCode::FORBIDDEN, &m));
     }
+    Ok(page(
+        StatusCode::FORBIDDEN,
+        &Message::new("You cannot sign in", &message),
+    ))
 }

@@ -263,6 +263,27 @@ async fn a_scim_user_is_linked_and_a_deactivated_one_refused_with_its_session_al
 }
 
 #[tokio::test]
+async fn a_refused_response_is_used_up_and_refused_as_a_replay_once_its_cause_is_mended() {
+    let app = TestApp::spawn().await;
+    let scim = Scim::new(&app, "acme").await;
+    let saml = Saml::new(&app, scim.org.clone()).await;
+    let id = scim.user("ada@acme.test").await;
+    let active = |on: bool| json!([{"op": "replace", "value": {"active": on}}]);
+    scim.patch(&format!("/Users/{id}"), active(false)).await;
+    let captured = response(&saml.idp, &saml.spec("ada@acme.test"));
+    saml.refused(&captured, None, "deactivated").await;
+
+    // Reactivated, the person signs in with a new response; the old one stays refused.
+    scim.patch(&format!("/Users/{id}"), active(true)).await;
+    saml.refused(&captured, None, "replay").await;
+    let fresh = response(&saml.idp, &saml.spec("ada@acme.test"));
+    assert_eq!(
+        saml.post(&fresh, None).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
 async fn certificate_rotation_accepts_both_then_only_the_new() {
     let app = TestApp::spawn().await;
     let saml = Saml::new(&app, app.org("acme", &[]).await).await;

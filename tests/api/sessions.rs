@@ -1,9 +1,9 @@
-//! The gate: resolve_login, sessions, /me, /auth/check, logout, and the deactivation rule.
+//! The gate: Directory::sign_in, sessions, /me, /auth/check, logout, and the deactivation rule.
 
 use gatehouse::directory::orgs::{Org, OrgChange};
 use gatehouse::directory::{Actor, UserId};
 use gatehouse::session::lifetimes;
-use gatehouse::sso::{resolve_login, Assertion, LoginError, Refusal};
+use gatehouse::sso::{Assertion, LoginError, Refusal};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -27,14 +27,12 @@ pub fn okta(subject: &str, user_name: &str) -> Assertion {
 /// Signs in through the gate and returns the session cookie's value.
 pub async fn login(app: &TestApp, org: &Org, a: &Assertion) -> Result<String, LoginError> {
     let org = app.directory.org(org.id).await.unwrap().unwrap();
-    let user = resolve_login(&app.directory, &org, a).await?;
     let config = gatehouse::Config::default();
-    let session = app
+    let signed = app
         .directory
-        .create_session(org.id, &user, lifetimes(&config))
-        .await
-        .unwrap();
-    Ok(session.cookie)
+        .sign_in(&org, a, None, lifetimes(&config))
+        .await?;
+    Ok(signed.session.cookie)
 }
 
 async fn get(

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::clock::Millis;
+use crate::db::WriteTx;
 use crate::directory::model::OrgId;
 use crate::directory::{Actor, Directory, Error, Result};
 
@@ -248,16 +249,16 @@ impl Directory {
         )
     }
 
-    /// Remembers an assertion ID until `expires_at`. False when it was already seen: a
-    /// replay.
-    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
-    pub async fn remember_assertion(
+    /// Remembers an assertion ID until `expires_at`, in the caller's transaction (a
+    /// sign-in's). False when it was already seen: a replay. A concurrent sign-in with the
+    /// same ID waits on the row until this transaction ends.
+    pub(in crate::directory) async fn remember_assertion(
         &self,
+        tx: &mut WriteTx,
         org: OrgId,
         assertion_id: &str,
         expires_at: Millis,
     ) -> Result<bool> {
-        let mut tx = self.db().begin().await?;
         sqlx::query("delete from saml_assertions_seen where expires_at <= $1")
             .bind(self.now())
             .execute(tx.conn())
@@ -271,7 +272,6 @@ impl Directory {
         .bind(expires_at)
         .execute(tx.conn())
         .await?;
-        tx.commit().await?;
         Ok(inserted.rows_affected() == 1)
     }
 }

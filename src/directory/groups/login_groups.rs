@@ -5,15 +5,16 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::{group_in, Group};
+use crate::db::WriteTx;
 use crate::directory::changes::{ChangeKind, NewChange, Subject};
 use crate::directory::model::{fold_case, GroupId, OrgId, UserId};
 use crate::directory::{Actor, Directory, Result};
 
 impl Directory {
-    /// Makes `names` the user's groups, in one transaction.
-    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
-    pub async fn set_groups_from_login(
+    /// Makes `names` the user's groups, inside the sign-in's transaction.
+    pub(in crate::directory) async fn set_groups_from_login(
         &self,
+        tx: &mut WriteTx,
         org: OrgId,
         user: UserId,
         names: &[String],
@@ -26,7 +27,6 @@ impl Directory {
             .map(|n| (fold_case(n), n))
             .collect();
         let now = self.now();
-        let mut tx = self.db().begin().await?;
         let mut wanted: HashSet<String> = HashSet::new();
         let mut created: Vec<String> = Vec::new();
         for (key, name) in &wanted_names {
@@ -98,7 +98,7 @@ impl Directory {
         if !added.is_empty() || !removed.is_empty() {
             let detail = serde_json::json!({ "groupsAdded": added, "groupsRemoved": removed });
             self.record(
-                &mut tx,
+                tx,
                 Some(org),
                 actor,
                 "user.groups_from_login",
@@ -107,17 +107,15 @@ impl Directory {
             )
             .await?;
         }
-        self.login_group_changes(&mut tx, org, user, actor, (&created, &added, &removed))
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.login_group_changes(tx, org, user, actor, (&created, &added, &removed))
+            .await
     }
 
     /// The change feed's records of a login's group changes: groups it made, then the
     /// user added to and removed from groups, group by group in id order.
     async fn login_group_changes(
         &self,
-        tx: &mut crate::db::WriteTx,
+        tx: &mut WriteTx,
         org: OrgId,
         user: UserId,
         actor: &Actor,

@@ -27,30 +27,26 @@ use crate::directory::{Actor, Directory, Error, Result};
 /// a fresh snapshot per statement). That lock is FOR NO KEY UPDATE, which the foreign-key
 /// checks of inserts into the organisation's tables (FOR KEY SHARE) do not wait for.
 ///
-/// Takes the transaction and gives it back when the check passes; when it fails, rolls it
-/// back first (see [`WriteTx::rollback`]: the user's rows are written by then).
+/// When the check fails, the transaction is rolled back (see [`WriteTx::fail`]: the user's
+/// rows are written by then) and must not be used again.
 pub(crate) async fn check_unique_emails(
-    mut tx: WriteTx,
+    tx: &mut WriteTx,
     org: &Org,
     user: UserId,
     profile: &Profile,
     before: Option<&Profile>,
-) -> Result<WriteTx> {
-    match taken_email(&mut tx, org, user, profile, before).await {
-        Ok(None) => Ok(tx),
-        Ok(Some(taken)) => {
-            tx.rollback().await?;
-            Err(Error::Policy(Violation::new(
-                ViolationKind::Uniqueness,
-                "emails",
-                format!("emails value {taken:?} belongs to another user of this organisation"),
-            )))
-        }
-        Err(e) => {
-            tx.rollback().await?;
-            Err(e)
-        }
-    }
+) -> Result<()> {
+    let taken = match taken_email(tx, org, user, profile, before).await {
+        Ok(None) => return Ok(()),
+        Ok(Some(taken)) => taken,
+        Err(e) => return Err(tx.fail(e).await),
+    };
+    let violation = Violation::new(
+        ViolationKind::Uniqueness,
+        "emails",
+        format!("emails value {taken:?} belongs to another user of this organisation"),
+    );
+    Err(tx.fail(Error::Policy(violation)).await)
 }
 
 /// In a write that creates a user, takes the organisation's unique-email turn (see

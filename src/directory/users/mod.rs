@@ -282,27 +282,29 @@ impl Directory {
             .await
     }
 
-    /// Creates a user at its first login (JIT), only where no record at all holds the
-    /// userName, deleted or not: a first login must never bring back a deleted user (JIT
-    /// never reactivates anyone). `verified_name`: the userName comes from a claim the IdP
-    /// vouches for. Only such a user may later be adopted by SCIM: one named by a claim the
-    /// person chose (an OIDC `preferred_username`) would hand whoever chose it the account
-    /// SCIM provisions under that name.
-    #[tracing::instrument(level = "debug", skip_all, fields(org = tracing::field::Empty))]
-    pub async fn create_user_at_login(
+    /// Creates a user at its first login (JIT), inside the sign-in's transaction, only
+    /// where no record at all holds the userName, deleted or not: a first login must never
+    /// bring back a deleted user (JIT never reactivates anyone). `verified_name`: the
+    /// userName comes from a claim the IdP vouches for. Only such a user may later be
+    /// adopted by SCIM: one named by a claim the person chose (an OIDC
+    /// `preferred_username`) would hand whoever chose it the account SCIM provisions under
+    /// that name.
+    pub(in crate::directory) async fn create_user_at_login(
         &self,
-        org: impl Into<OrgRef<'_>>,
+        tx: &mut WriteTx,
+        org: &Org,
         data: UserData,
         actor: &Actor,
         verified_name: bool,
     ) -> Result<User> {
-        let org = OrgRef::traced(org);
         let origin = if verified_name {
             "jit"
         } else {
             "jit-unverified"
         };
-        let created = self.insert_user(org, data, actor, false, origin).await?;
+        let created = self
+            .insert_user_in(tx, org, data, actor, false, origin)
+            .await?;
         Ok(created.0)
     }
 
@@ -314,16 +316,34 @@ impl Directory {
         restore: bool,
         origin: &'static str,
     ) -> Result<(User, Provisioned)> {
-        let mut data = data;
         let policy_org = self.org_for_policy(org).await?;
+        let mut tx = self.db().begin().await?;
+        let created = self
+            .insert_user_in(&mut tx, &policy_org, data, actor, restore, origin)
+            .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Writes a new (or restored, or adopted) user in the caller's transaction, which it
+    /// leaves open; on a failure it has rolled it back.
+    async fn insert_user_in(
+        &self,
+        tx: &mut WriteTx,
+        policy_org: &Org,
+        data: UserData,
+        actor: &Actor,
+        restore: bool,
+        origin: &'static str,
+    ) -> Result<(User, Provisioned)> {
+        let mut data = data;
         let org = policy_org.id;
-        check_user(&policy_org, &mut data, None)?;
+        check_user(policy_org, &mut data, None)?;
         let now = self.now();
         let scim = matches!(actor, Actor::ScimToken(_));
-        let mut tx = self.db().begin().await?;
-        email_turn_before_insert(&mut tx, &policy_org, &data.profile).await?;
+        email_turn_before_insert(tx, policy_org, &data.profile).await?;
         let adopt = if restore && scim {
-            match adoptable(&mut tx, org, &data).await {
+            match adoptable(tx, org, &data).await {
                 Ok(found) => found,
                 Err(e) => return Err(tx.fail(e).await),
             }
@@ -333,7 +353,7 @@ impl Directory {
         let adopting = adopt.is_some();
         let existing = match adopt {
             Some(jit) => Some(jit),
-            None => user_in(&mut tx, org, UserKey::Name(&data.user_name.key())).await?,
+            None => user_in(tx, org, UserKey::Name(&data.user_name.key())).await?,
         };
         let (user, before, (how, kind)) = match existing {
             Some(old) if (old.deleted && restore) || adopting => {
@@ -429,16 +449,16 @@ impl Directory {
             }
         };
         let id = user.id;
-        write_email_keys(&mut tx, org, id, &data.profile, before.as_ref()).await?;
-        let mut tx = check_unique_emails(tx, &policy_org, id, &data.profile, None).await?;
+        write_email_keys(tx, org, id, &data.profile, before.as_ref()).await?;
+        check_unique_emails(tx, policy_org, id, &data.profile, None).await?;
         if restore {
             // SCIM or an admin made this person (again): their earlier removal no longer
             // refuses their logins.
-            tombstones::raise(&mut tx, &user).await?;
+            tombstones::raise(tx, &user).await?;
         }
         let detail = serde_json::json!({ "userName": data.user_name, "active": data.active });
         self.record(
-            &mut tx,
+            tx,
             Some(org),
             actor,
             how.action(),
@@ -447,8 +467,7 @@ impl Directory {
         )
         .await?;
         let change = NewChange::new(kind, Subject::User(&user));
-        self.append_changes(&mut tx, org, actor, &[change]).await?;
-        tx.commit().await?;
+        self.append_changes(tx, org, actor, &[change]).await?;
         Ok((user, how))
     }
 

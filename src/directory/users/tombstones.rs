@@ -12,7 +12,7 @@ use crate::clock::Millis;
 use crate::db::{placeholders, WriteTx};
 use crate::directory::model::{fold_case, OrgId, UserId};
 use crate::directory::tokens::hash;
-use crate::directory::{Directory, Result};
+use crate::directory::Result;
 
 /// One key a login or a create can be known by.
 pub enum Key<'a> {
@@ -185,24 +185,25 @@ fn escape_like(value: &str) -> String {
     out
 }
 
-impl Directory {
-    /// Whether any of `keys` belongs to a removed user of the organisation.
-    #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
-    pub async fn tombstoned(&self, org: OrgId, keys: &[Key<'_>]) -> Result<Option<UserId>> {
-        if keys.is_empty() {
-            return Ok(None);
-        }
-        let sql = format!(
-            "select user_id from user_tombstones where org_id = $1 and key_hash in ({}) limit 1",
-            placeholders(2, keys.len())
-        );
-        let mut query = sqlx::query_scalar::<_, String>(&sql).bind(org.to_string());
-        for key in keys {
-            query = query.bind(key.hash(org));
-        }
-        let found = query.fetch_optional(self.db().pool()).await?;
-        Ok(found.and_then(|id| UserId::parse(&id)))
+/// Whether any of `keys` belongs to a removed user of the organisation.
+pub(in crate::directory) async fn tombstoned(
+    tx: &mut WriteTx,
+    org: OrgId,
+    keys: &[Key<'_>],
+) -> Result<Option<UserId>> {
+    if keys.is_empty() {
+        return Ok(None);
     }
+    let sql = format!(
+        "select user_id from user_tombstones where org_id = $1 and key_hash in ({}) limit 1",
+        placeholders(2, keys.len())
+    );
+    let mut query = sqlx::query_scalar::<_, String>(&sql).bind(org.to_string());
+    for key in keys {
+        query = query.bind(key.hash(org));
+    }
+    let found = query.fetch_optional(tx.conn()).await?;
+    Ok(found.and_then(|id| UserId::parse(&id)))
 }
 
 #[cfg(test)]

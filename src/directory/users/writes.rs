@@ -71,26 +71,41 @@ impl Directory {
         let policy_org = self.org_for_policy(OrgRef::traced(org)).await?;
         for _ in 0..WRITE_ATTEMPTS {
             let mut tx = self.db().begin().await.map_err(Error::from)?;
-            let current = user_in(&mut tx, policy_org.id, UserKey::Id(id))
-                .await?
-                .filter(|u| !u.deleted)
-                .ok_or(Error::NotFound("user"))?;
-            let data = match change(&current) {
-                Ok(Some(data)) => data,
-                Ok(None) => {
-                    tx.rollback().await.map_err(Error::from)?;
-                    return Ok(current);
-                }
-                Err(e) => return Err(tx.fail(e).await),
-            };
-            if let Some(user) = self
-                .write_user(tx, &policy_org, &current, data, write)
-                .await?
+            match self
+                .update_user_in(&mut tx, &policy_org, id, write, &mut change)
+                .await
             {
-                return Ok(user);
+                Ok(Some(user)) => {
+                    tx.commit().await.map_err(Error::from)?;
+                    return Ok(user);
+                }
+                // Dropped, the transaction rolls back: another write came first.
+                Ok(None) => continue,
+                Err(e) => return Err(tx.fail(e).await),
             }
         }
         Err(Error::Contended("user").into())
+    }
+
+    /// [`Self::update_user`]'s one attempt, inside the caller's transaction, which it
+    /// leaves open. None: another write moved the user on since it was read here, nothing
+    /// was written, and the transaction must be rolled back.
+    pub(in crate::directory) async fn update_user_in<E: From<Error>>(
+        &self,
+        tx: &mut WriteTx,
+        org: &Org,
+        id: UserId,
+        write: UserWrite<'_>,
+        change: &mut impl FnMut(&User) -> Result<Option<UserData>, E>,
+    ) -> Result<Option<User>, E> {
+        let current = user_in(tx, org.id, UserKey::Id(id))
+            .await?
+            .filter(|u| !u.deleted)
+            .ok_or(Error::NotFound("user"))?;
+        match change(&current)? {
+            Some(data) => Ok(self.write_user(tx, org, &current, data, write).await?),
+            None => Ok(Some(current)),
+        }
     }
 
     /// Replaces everything a client writes (RFC 7644 §3.5.1 semantics: what is absent is
@@ -137,11 +152,11 @@ impl Directory {
         .await
     }
 
-    /// Writes `data` over `current` in `tx` and commits. None: another write moved the
-    /// user on since `current` was read, and nothing was written.
+    /// Writes `data` over `current` in `tx`. None: another write moved the user on since
+    /// `current` was read, and nothing was written.
     async fn write_user(
         &self,
-        mut tx: WriteTx,
+        tx: &mut WriteTx,
         org: &Org,
         current: &User,
         mut data: UserData,
@@ -155,21 +170,19 @@ impl Directory {
         let id = current.id;
         let epoch_step = i64::from(current.active != data.active);
         let stored = self
-            .store_user(&mut tx, org, current, &data, epoch_step, write.actor)
+            .store_user(tx, org, current, &data, epoch_step, write.actor)
             .await;
         let user = match stored {
             Ok(Some(user)) => user,
-            // Dropped, the transaction rolls back: another write came first.
             Ok(None) => return Ok(None),
             Err(e) => return Err(tx.fail(e).await),
         };
-        write_email_keys(&mut tx, org.id, id, &data.profile, Some(&current.profile)).await?;
-        let mut tx =
-            check_unique_emails(tx, org, id, &data.profile, Some(&current.profile)).await?;
+        write_email_keys(tx, org.id, id, &data.profile, Some(&current.profile)).await?;
+        check_unique_emails(tx, org, id, &data.profile, Some(&current.profile)).await?;
         let activation = (epoch_step != 0).then(|| activation_action(data.active));
         if activation != Some(write.action) {
             let detail = serde_json::json!({ "userName": data.user_name });
-            self.record_user_event(&mut tx, org, id, write, write.action, detail)
+            self.record_user_event(tx, org, id, write, write.action, detail)
                 .await?;
         }
         if let Some(action) = activation {
@@ -177,19 +190,17 @@ impl Directory {
                 end_user_sessions(tx.conn(), org.id, id).await?;
             }
             let detail = serde_json::json!({});
-            self.record_user_event(&mut tx, org, id, write, action, detail)
+            self.record_user_event(tx, org, id, write, action, detail)
                 .await?;
         }
         let kind = ChangeKind::of_user_write(current.active, data.active);
         let change = NewChange::new(kind, Subject::User(&user)).because(write.reason);
-        self.append_changes(&mut tx, org.id, write.actor, &[change])
+        self.append_changes(tx, org.id, write.actor, &[change])
             .await?;
         // The caller gets the user's last state (`active: false`) though it is gone.
         if epoch_step != 0 && !data.active {
-            self.erase_deactivated(&mut tx, org, id, write.actor)
-                .await?;
+            self.erase_deactivated(tx, org, id, write.actor).await?;
         }
-        tx.commit().await?;
         Ok(Some(user))
     }
 

@@ -1,6 +1,6 @@
 //! SAML 2.0 single sign-on, Gatehouse as service provider: SP metadata, SP-initiated login
 //! (HTTP-Redirect binding) and the assertion consumer service (HTTP-POST binding, SP- and
-//! IdP-initiated). Verified assertions go through [`crate::sso::resolve_login`].
+//! IdP-initiated). Verified assertions go through [`crate::sso::sign_in::respond`].
 
 pub mod metadata;
 pub mod refresh;
@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::directory::connections::saml::SamlConnection;
 use crate::directory::orgs::Org;
+use crate::directory::sign_in::Replay;
 use crate::directory::Actor;
 use crate::sso::flood;
 use crate::sso::return_to::safe_return_to;
@@ -264,27 +265,12 @@ pub async fn acs(
     let skew_ms = i64::from(skew) * 1000;
     let keep_until =
         verify::expires_at_ms(&assertion).unwrap_or(state.directory.now() + 3_600_000) + skew_ms;
-    if !state
-        .directory
-        .remember_assertion(org.id, &assertion.id, keep_until)
-        .await?
-    {
-        return refuse(
-            format!("assertion {} was already used (a replay)", assertion.id),
-            false,
-        )
-        .await;
-    }
-    sign_in(&state, &org, &assertion, &return_to).await
-}
-
-async fn sign_in(
-    state: &AppState,
-    org: &Org,
-    saml: &SamlAssertion,
-    return_to: &str,
-) -> Result<Response, PageError> {
-    crate::sso::sign_in::respond(state, org, &to_assertion(org, saml), return_to).await
+    let replay = Replay {
+        id: &assertion.id,
+        keep_until,
+    };
+    let asserted = to_assertion(&org, &assertion);
+    crate::sso::sign_in::respond(&state, &org, &asserted, Some(("saml", replay)), &return_to).await
 }
 
 /// What the gate needs from a verified assertion: NameID as user name and subject, and
