@@ -63,8 +63,12 @@ impl Directory {
         .await?
         .into_iter()
         .collect();
-        let added: Vec<&String> = wanted.difference(&current).collect();
-        let removed: Vec<&String> = current.difference(&wanted).collect();
+        // In id order: two logins changing the same groups lock their rows in the same
+        // order (PostgreSQL would otherwise fail one of them as a deadlock).
+        let mut added: Vec<&String> = wanted.difference(&current).collect();
+        let mut removed: Vec<&String> = current.difference(&wanted).collect();
+        added.sort();
+        removed.sort();
         for g in &added {
             sqlx::query(
                 "insert into group_members (org_id, group_id, user_id, created_at) values ($1, $2, $3, $4) \
