@@ -186,15 +186,15 @@ impl Directory {
         detail: serde_json::Value,
     ) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        let event = NewEvent {
-            org_id: org,
+        self.record_outcome(
+            &mut tx,
+            org,
             actor,
-            action,
-            target,
-            outcome: Outcome::Failure,
+            (action, target),
+            Outcome::Failure,
             detail,
-        };
-        events::record(tx.conn(), self.now(), event).await?;
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -226,12 +226,26 @@ impl Directory {
         target: Option<String>,
         detail: serde_json::Value,
     ) -> Result<()> {
+        self.record_outcome(tx, org, actor, (action, target), Outcome::Success, detail)
+            .await
+    }
+
+    /// Writes an event inside the caller's transaction.
+    async fn record_outcome(
+        &self,
+        tx: &mut WriteTx,
+        org: Option<OrgId>,
+        actor: &Actor,
+        (action, target): (&str, Option<String>),
+        outcome: Outcome,
+        detail: serde_json::Value,
+    ) -> Result<()> {
         let event = NewEvent {
             org_id: org,
             actor,
             action,
             target,
-            outcome: Outcome::Success,
+            outcome,
             detail,
         };
         events::record(tx.conn(), self.now(), event).await?;

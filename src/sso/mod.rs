@@ -11,7 +11,7 @@ pub mod sign_in;
 use crate::directory::{self, orgs::Org};
 use crate::state::AppState;
 
-pub use crate::directory::sign_in::{policy_message, Assertion, LoginError, Refusal};
+pub use crate::directory::sign_in::{Assertion, LoginError, Refusal};
 
 /// The organisation a browser path names, or a page that says there is none.
 pub async fn org_page(state: &AppState, slug: &str) -> Result<Org, crate::web::pages::PageError> {

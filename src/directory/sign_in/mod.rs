@@ -14,7 +14,7 @@ use crate::directory::orgs::Org;
 use crate::directory::sessions::{Lifetimes, NewSession};
 use crate::directory::users::User;
 use crate::directory::{policy, Actor, Directory, Error};
-use crate::events::{self, NewEvent, Outcome};
+use crate::events::Outcome;
 
 /// What an identity provider asserted about the person signing in.
 #[derive(Debug, Clone, Default)]
@@ -128,7 +128,7 @@ impl Refusal {
 
 /// What a person is told when the organisation's policy refuses its sign-in: the rule, in
 /// words that name the attribute, so that its administrator knows what to fix at the IdP.
-pub fn policy_message(v: &policy::Violation) -> String {
+fn policy_message(v: &policy::Violation) -> String {
     format!(
         "Your organisation's settings do not let this account sign in: {}. Contact your administrator.",
         v.message
@@ -316,15 +316,17 @@ impl Directory {
             self.remember_assertion(&mut tx, org.id, r.id, r.keep_until)
                 .await?;
         }
-        let event = NewEvent {
-            org_id: Some(org.id),
-            actor: &Actor::Idp(a.connection.clone()),
-            action: "login",
-            target: None,
-            outcome: Outcome::Failure,
-            detail: json!({ "reason": reason }),
-        };
-        events::record(tx.conn(), self.now(), event).await?;
+        let actor = Actor::Idp(a.connection.clone());
+        let detail = json!({ "reason": reason });
+        self.record_outcome(
+            &mut tx,
+            Some(org.id),
+            &actor,
+            ("login", None),
+            Outcome::Failure,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
