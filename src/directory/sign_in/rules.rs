@@ -8,10 +8,10 @@ use crate::db::WriteTx;
 use crate::directory::model::fold_case;
 use crate::directory::orgs::Org;
 use crate::directory::policy::attributes::{role_of, set_role};
-use crate::directory::users::identities::{linked_user_on, users_matching};
+use crate::directory::users::identities::{linked_user_in, users_matching};
 use crate::directory::users::tombstones::{tombstoned, Key};
 use crate::directory::users::writes::UserWrite;
-use crate::directory::users::{user_in, Name, Profile, User, UserData, UserKey};
+use crate::directory::users::{Name, Profile, User, UserData};
 use crate::directory::{policy, Actor, Directory, UserName};
 
 impl Directory {
@@ -33,12 +33,10 @@ impl Directory {
         if !org.settings.enabled {
             return Err(LoginError::Refused(Refusal::OrgDisabled).into());
         }
-        if let Some(id) = linked_user_on(tx.conn(), org.id, &a.connection, &a.subject).await? {
-            if let Some(user) = user_in(tx, org.id, UserKey::Id(id)).await? {
-                admit(&user)?;
-                check_login_policy(org, &user)?;
-                return Ok((user, "link"));
-            }
+        if let Some(user) = linked_user_in(tx, org.id, &a.connection, &a.subject).await? {
+            admit(&user)?;
+            check_login_policy(org, &user)?;
+            return Ok((user, "link"));
         }
         let names: Vec<&str> = [
             a.user_name.as_deref().filter(|_| a.trusted_user_name),

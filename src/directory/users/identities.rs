@@ -1,10 +1,8 @@
 //! Identity links: which user an IdP's subject on one connection is. Logins look here first,
 //! before matching by userName or email, so a renamed user keeps its account.
 
-use sqlx::AnyConnection;
-
 use super::lists::in_default_order;
-use super::{User, USER_COLUMNS};
+use super::{user_from_row, User, USER_COLUMNS};
 use crate::db::{placeholders, WriteTx};
 use crate::directory::model::{fold_case, OrgId, UserId};
 use crate::directory::orgs::conflict;
@@ -19,8 +17,15 @@ impl Directory {
         connection: &str,
         subject: &str,
     ) -> Result<Option<UserId>> {
-        let mut conn = self.db().pool().acquire().await?;
-        linked_user_on(&mut conn, org, connection, subject).await
+        let id: Option<String> = sqlx::query_scalar(
+            "select user_id from identities where org_id = $1 and connection_id = $2 and subject = $3",
+        )
+        .bind(org.to_string())
+        .bind(connection)
+        .bind(subject)
+        .fetch_optional(self.db().pool())
+        .await?;
+        id.map(|s| parse_id(&s, UserId::parse)).transpose()
     }
 
     /// Links `subject` on `connection` to a user of the same organisation.
@@ -78,23 +83,25 @@ impl Directory {
     }
 }
 
-/// The user linked to `subject` on `connection`, if any, read on `conn` (a transaction's
-/// connection sees the transaction's own writes).
-pub(in crate::directory) async fn linked_user_on(
-    conn: &mut AnyConnection,
+/// The user linked to `subject` on `connection`, if any, with its link in one statement,
+/// inside a sign-in's transaction (every returning sign-in starts here).
+pub(in crate::directory) async fn linked_user_in(
+    tx: &mut WriteTx,
     org: OrgId,
     connection: &str,
     subject: &str,
-) -> Result<Option<UserId>> {
-    let id: Option<String> = sqlx::query_scalar(
-        "select user_id from identities where org_id = $1 and connection_id = $2 and subject = $3",
-    )
+) -> Result<Option<User>> {
+    let row = sqlx::query(&format!(
+        "select {USER_COLUMNS} from users where org_id = $1 and id = ( \
+           select user_id from identities \
+           where org_id = $1 and connection_id = $2 and subject = $3)"
+    ))
     .bind(org.to_string())
     .bind(connection)
     .bind(subject)
-    .fetch_optional(conn)
+    .fetch_optional(tx.conn())
     .await?;
-    id.map(|s| parse_id(&s, UserId::parse)).transpose()
+    row.map(user_from_row).transpose()
 }
 
 /// The users a login may be: those whose userName or any stored email equals one of
