@@ -185,7 +185,7 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_the_endpoint_fails_u
     assert_eq!(users, [json!("alice@acme.test"), json!("bob@acme.test")]);
     assert!(got[10..].iter().all(|d| d.signed_by(&secret)));
     assert_eq!(got[10].id, got[0].id);
-    let shown = show(&api, "acme", &id).await;
+    let shown = show_through(&api, "acme", &id, 2).await;
     assert_eq!(shown["webhook"]["status"], "active");
     assert_eq!(shown["webhook"]["delivered_through"], 2);
     let events = logged(&app, &acme).await;
@@ -275,7 +275,7 @@ async fn an_endpoint_gets_only_its_types_and_nothing_while_paused() {
         "resumed where it stopped, its types only"
     );
     assert_eq!(receiver.settle().await.len(), 2);
-    let shown = show(&api, "acme", &id).await;
+    let shown = show_through(&api, "acme", &id, 4).await;
     assert_eq!(shown["webhook"]["delivered_through"], 4);
     let events: Vec<String> = logged(&app, &acme).await.into_iter().map(|e| e.0).collect();
     for action in ["webhook.create", "webhook.pause", "webhook.resume"] {
