@@ -4,7 +4,6 @@
 //! change; a failure is written on its own after the change was rolled back.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::clock::Millis;
 use crate::directory::{Actor, OrgId};
@@ -46,6 +45,34 @@ pub struct Event {
     pub target: Option<String>,
     pub outcome: String,
     pub detail: serde_json::Value,
+}
+
+/// An `events` row as [`list`] reads it: the detail still text.
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    org_id: Option<String>,
+    at: Millis,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    outcome: String,
+    detail: String,
+}
+
+impl From<EventRow> for Event {
+    fn from(row: EventRow) -> Event {
+        Event {
+            id: row.id,
+            org_id: row.org_id,
+            at: row.at,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            outcome: row.outcome,
+            detail: serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::Null),
+        }
+    }
 }
 
 /// Appends an event on the given connection (normally the caller's transaction).
@@ -92,7 +119,7 @@ pub async fn list(
     org: OrgId,
     query: &EventQuery,
 ) -> Result<Vec<Event>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, EventRow>(
         "select id, org_id, at, actor, action, target, outcome, detail from events \
          where org_id = $1 and ($2 = 0 or outcome = 'failure') \
            and ($3 = '' or action = $3) and id < $4 \
@@ -118,19 +145,5 @@ pub async fn list(
     .bind(query.until.unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            let detail: String = r.try_get("detail")?;
-            Ok(Event {
-                id: r.try_get("id")?,
-                org_id: r.try_get("org_id")?,
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                target: r.try_get("target")?,
-                outcome: r.try_get("outcome")?,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(Event::from).collect())
 }

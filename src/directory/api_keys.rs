@@ -4,11 +4,9 @@
 //! a key without one acts as a platform admin.
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use super::model::{OrgId, UserId};
-use super::tokens::{hash, NewSecret};
+use super::tokens::{hash, HashedRow, NewSecret};
 use super::{parse_id, Actor, Directory, Error, Result};
 use crate::clock::Millis;
 
@@ -146,24 +144,26 @@ impl Directory {
             KeyScope::All => ("$1 = ''", String::new()),
             KeyScope::Org(org) => ("org_id = $1", org.to_string()),
         };
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as::<_, KeyRow>(&format!(
             "select {KEY_COLUMNS} from api_keys where {condition} \
              order by created_at desc, id desc"
         ))
         .bind(org)
         .fetch_all(self.db().pool())
         .await?;
-        rows.into_iter().map(|r| key_from_row(&r)).collect()
+        rows.into_iter().map(ApiKeyInfo::try_from).collect()
     }
 
     /// One key by id, if it is within `scope`.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn api_key(&self, scope: KeyScope, id: &str) -> Result<Option<ApiKeyInfo>> {
-        let row = sqlx::query(&format!("select {KEY_COLUMNS} from api_keys where id = $1"))
-            .bind(id)
-            .fetch_optional(self.db().pool())
-            .await?;
-        let key = row.map(|r| key_from_row(&r)).transpose()?;
+        let row = sqlx::query_as::<_, KeyRow>(&format!(
+            "select {KEY_COLUMNS} from api_keys where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.db().pool())
+        .await?;
+        let key = row.map(ApiKeyInfo::try_from).transpose()?;
         Ok(key.filter(|k| match scope {
             KeyScope::All => true,
             KeyScope::Org(org) => k.org_id == Some(org),
@@ -201,12 +201,12 @@ impl Directory {
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn verify_api_key(&self, secret: &str) -> Result<Result<ApiKeyInfo, ApiKeyRefusal>> {
         let Some(row) = self
-            .row_for_secret("api_keys", KEY_COLUMNS, "key_hash", secret)
+            .row_for_secret::<KeyRow>("api_keys", KEY_COLUMNS, "key_hash", secret)
             .await?
         else {
             return Ok(Err(ApiKeyRefusal::Unknown));
         };
-        let info = key_from_row(&row)?;
+        let info = ApiKeyInfo::try_from(row)?;
         let now = self.now();
         if info.revoked_at.is_some() {
             return Ok(Err(ApiKeyRefusal::Revoked));
@@ -290,17 +290,41 @@ impl Directory {
     }
 }
 
-fn key_from_row(row: &AnyRow) -> Result<ApiKeyInfo> {
-    let org: Option<String> = row.try_get("org_id")?;
-    Ok(ApiKeyInfo {
-        id: row.try_get("id")?,
-        org_id: org.map(|o| parse_id(&o, OrgId::parse)).transpose()?,
-        prefix: row.try_get("prefix")?,
-        description: row.try_get("description")?,
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
+/// An `api_keys` row ([`KEY_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+pub(super) struct KeyRow {
+    id: String,
+    org_id: Option<String>,
+    prefix: String,
+    key_hash: String,
+    description: String,
+    created_by: String,
+    created_at: Millis,
+    expires_at: Option<Millis>,
+    last_used_at: Option<Millis>,
+    revoked_at: Option<Millis>,
+}
+
+impl HashedRow for KeyRow {
+    fn stored_hash(&self) -> &str {
+        &self.key_hash
+    }
+}
+
+impl TryFrom<KeyRow> for ApiKeyInfo {
+    type Error = Error;
+
+    fn try_from(row: KeyRow) -> Result<ApiKeyInfo> {
+        Ok(ApiKeyInfo {
+            id: row.id,
+            org_id: row.org_id.map(|o| parse_id(&o, OrgId::parse)).transpose()?,
+            prefix: row.prefix,
+            description: row.description,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+        })
+    }
 }

@@ -9,7 +9,6 @@
 //! reader that sees number N sees every number before it; on SQLite writes take turns.
 
 use serde_json::{json, Value};
-use sqlx::Row;
 
 use super::groups::Group;
 use super::model::{OrgId, UserId};
@@ -378,7 +377,7 @@ impl Directory {
             sql.push_str(&format!(" and kind in ({})", placeholders(5, kinds.len())));
         }
         sql.push_str(" order by seq limit $4");
-        let mut query = sqlx::query(&sql)
+        let mut query = sqlx::query_as::<_, ChangeRow>(&sql)
             .bind(org.to_string())
             .bind(after)
             .bind(last)
@@ -388,8 +387,8 @@ impl Directory {
         }
         let rows = query.fetch_all(pool).await.map_err(Error::from)?;
         let changes = rows
-            .iter()
-            .map(change_from_row)
+            .into_iter()
+            .map(Change::try_from)
             .collect::<Result<Vec<_>>>()?;
         let next = if changes.len() < limit as usize {
             last.max(after)
@@ -480,29 +479,44 @@ pub(super) async fn head<'c>(
     db: impl sqlx::Executor<'c, Database = sqlx::Any>,
     org: OrgId,
 ) -> Result<(i64, i64)> {
-    let row = sqlx::query("select last_seq, pruned_through from change_seqs where org_id = $1")
-        .bind(org.to_string())
-        .fetch_optional(db)
-        .await?;
-    match row {
-        Some(row) => Ok((row.try_get(0)?, row.try_get(1)?)),
-        None => Ok((0, 0)),
-    }
+    let row = sqlx::query_as::<_, (i64, i64)>(
+        "select last_seq, pruned_through from change_seqs where org_id = $1",
+    )
+    .bind(org.to_string())
+    .fetch_optional(db)
+    .await?;
+    Ok(row.unwrap_or((0, 0)))
 }
 
-fn change_from_row(row: &sqlx::any::AnyRow) -> Result<Change> {
-    let body: String = row.try_get(7)?;
-    Ok(Change {
-        seq: row.try_get(0)?,
-        kind: row.try_get(1)?,
-        at: row.try_get(2)?,
-        actor: row.try_get(3)?,
-        source: row.try_get(4)?,
-        resource_type: row.try_get(5)?,
-        resource_id: row.try_get(6)?,
-        body: serde_json::from_str(&body)
-            .map_err(|e| Error::Corrupt(format!("change body: {e}")))?,
-    })
+/// A `changes` row as the feed reads it.
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    seq: i64,
+    kind: String,
+    at: Millis,
+    actor: String,
+    source: String,
+    resource_type: String,
+    resource_id: String,
+    body: String,
+}
+
+impl TryFrom<ChangeRow> for Change {
+    type Error = Error;
+
+    fn try_from(row: ChangeRow) -> Result<Change> {
+        Ok(Change {
+            seq: row.seq,
+            kind: row.kind,
+            at: row.at,
+            actor: row.actor,
+            source: row.source,
+            resource_type: row.resource_type,
+            resource_id: row.resource_id,
+            body: serde_json::from_str(&row.body)
+                .map_err(|e| Error::Corrupt(format!("change body: {e}")))?,
+        })
+    }
 }
 
 const DAY_MS: i64 = 86_400_000;

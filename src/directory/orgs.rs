@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::model::{Domain, OrgId, OrgSlug, ParseError};
 use super::policy::{PolicyChange, PolicySettings, POLICY_KEYS};
@@ -551,26 +551,46 @@ impl Directory {
     }
 }
 
+/// A row of `org_rows` ([`ORG_COLUMNS`]), before its id, slug, domains and settings are
+/// parsed.
+#[derive(sqlx::FromRow)]
+pub(super) struct OrgRow {
+    id: String,
+    slug: String,
+    name: String,
+    settings: String,
+    created_at: Millis,
+    updated_at: Millis,
+    domain_list: Option<String>,
+}
+
+impl TryFrom<OrgRow> for Org {
+    type Error = Error;
+
+    fn try_from(row: OrgRow) -> Result<Org> {
+        let domains = row
+            .domain_list
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|d| Domain::parse(d).map_err(|e| Error::Corrupt(e.0)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Org {
+            id: parse_id(&row.id, OrgId::parse)?,
+            slug: OrgSlug::parse(&row.slug).map_err(|e| Error::Corrupt(e.0))?,
+            name: row.name,
+            domains: sorted(domains),
+            settings: serde_json::from_str(&row.settings)
+                .map_err(|e| Error::Corrupt(e.to_string()))?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
 /// An organisation from a row of `org_rows` ([`ORG_COLUMNS`]).
 pub(super) fn org_from_row(row: &AnyRow) -> Result<Org> {
-    let domains: Option<String> = row.try_get("domain_list")?;
-    let domains = domains
-        .as_deref()
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(|d| Domain::parse(d).map_err(|e| Error::Corrupt(e.0)))
-        .collect::<Result<Vec<_>>>()?;
-    let settings: String = row.try_get("settings")?;
-    Ok(Org {
-        id: parse_id(&row.try_get::<String, _>("id")?, OrgId::parse)?,
-        slug: OrgSlug::parse(&row.try_get::<String, _>("slug")?)
-            .map_err(|e| Error::Corrupt(e.0))?,
-        name: row.try_get("name")?,
-        domains: sorted(domains),
-        settings: serde_json::from_str(&settings).map_err(|e| Error::Corrupt(e.to_string()))?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+    Org::try_from(OrgRow::from_row(row)?)
 }
 
 /// Maps a violation of the named unique constraint to [`Error::Conflict`].

@@ -2,12 +2,10 @@
 //! Reading a session re-reads its user and organisation in the same query: that is what
 //! makes a deactivation take effect on the very next request.
 
-use sqlx::Row;
-
 use super::model::{OrgId, OrgSlug, UserId};
 use super::orgs::{Org, OrgSettings};
 use super::tokens::hash;
-use super::users::{user_from_row, OrgRef, User};
+use super::users::{OrgRef, User, UserRow};
 use super::{Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::WriteTx;
@@ -48,6 +46,22 @@ pub enum SessionRefusal {
     /// The user is deactivated or deleted, or its epoch has moved on.
     UserGone,
     OrgDisabled,
+}
+
+/// A row of the view `session_rows`: the session, its organisation's slug and settings,
+/// the user's group names, and the user.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    s_epoch: i64,
+    csrf_token: String,
+    s_created_at: Millis,
+    last_seen_at: Millis,
+    expires_at: Millis,
+    slug: String,
+    settings: String,
+    group_names: String,
+    #[sqlx(flatten)]
+    user: UserRow,
 }
 
 impl Directory {
@@ -109,7 +123,7 @@ impl Directory {
         lifetimes: Lifetimes,
     ) -> Result<Result<LiveSession, SessionRefusal>> {
         let id_hash = hash(cookie);
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, SessionRow>(
             "select s_epoch, csrf_token, s_created_at, last_seen_at, expires_at, slug, settings, \
                     id, org_id, user_name, external_id, active, deleted_at, session_epoch, \
                     profile, created_at, updated_at, version, group_names \
@@ -122,20 +136,23 @@ impl Directory {
             return Ok(Err(SessionRefusal::Unknown));
         };
         let now = self.now();
-        let created_at: i64 = row.try_get("s_created_at")?;
-        let mut expires_at: i64 = row.try_get("expires_at")?;
-        let last_seen: i64 = row.try_get("last_seen_at")?;
-        let epoch: i64 = row.try_get("s_epoch")?;
-        let settings: String = row.try_get("settings")?;
+        let SessionRow {
+            s_epoch: epoch,
+            csrf_token,
+            s_created_at: created_at,
+            last_seen_at: last_seen,
+            mut expires_at,
+            slug,
+            settings,
+            group_names,
+            user,
+        } = row;
         let settings: OrgSettings =
             serde_json::from_str(&settings).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let slug =
-            OrgSlug::parse(&row.try_get::<String, _>("slug")?).map_err(|e| Error::Corrupt(e.0))?;
-        let csrf_token: String = row.try_get("csrf_token")?;
-        let groups: String = row.try_get("group_names")?;
+        let slug = OrgSlug::parse(&slug).map_err(|e| Error::Corrupt(e.0))?;
         let groups: Vec<String> =
-            serde_json::from_str(&groups).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let user = user_from_row(row)?;
+            serde_json::from_str(&group_names).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let user = User::try_from(user)?;
         // The lifetime in force now (the organisation's, else the server's) bounds the
         // session too: shortening it ends the open sessions that are older at once.
         // Lengthening it does not prolong them: the end stored at sign-in stays (the sweep

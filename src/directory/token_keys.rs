@@ -1,17 +1,17 @@
 //! The keys that sign session tokens for the app (see `crate::web::session_token`). They
 //! arrive and leave with the private half sealed.
 
-use sqlx::Row;
-
 use super::{Directory, Result};
 use crate::clock::Millis;
 
 /// A stored key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredKey {
     pub kid: String,
+    #[sqlx(rename = "private_key")]
     pub sealed_private: String,
     /// The raw Ed25519 public key, base64url without padding (a JWK's `x`).
+    #[sqlx(rename = "public_key")]
     pub public: String,
     pub created_at: Millis,
 }
@@ -20,22 +20,12 @@ impl Directory {
     /// Every key, newest first.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn token_keys(&self) -> Result<Vec<StoredKey>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, StoredKey>(
             "select kid, private_key, public_key, created_at from token_keys \
              order by created_at desc, kid desc",
         )
         .fetch_all(self.db().pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredKey {
-                    kid: r.try_get(0)?,
-                    sealed_private: r.try_get(1)?,
-                    public: r.try_get(2)?,
-                    created_at: r.try_get(3)?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Adds a key, and removes those made before `retire_before` (their successors have

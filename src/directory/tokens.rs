@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::FromRow;
 use subtle::ConstantTimeEq;
 
 use super::model::{OrgId, TokenId};
@@ -144,15 +144,13 @@ impl Directory {
     /// An organisation's tokens, newest first.
     #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn list_tokens(&self, org: OrgId) -> Result<Vec<TokenInfo>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as::<_, TokenRow>(&format!(
             "select {TOKEN_COLUMNS} from scim_tokens where org_id = $1 order by created_at desc, id desc"
         ))
         .bind(org.to_string())
         .fetch_all(self.db().pool())
         .await?;
-        rows.into_iter()
-            .map(|r| token_from_row(&r, &PLAIN))
-            .collect()
+        rows.into_iter().map(TokenInfo::try_from).collect()
     }
 
     /// Revokes a token of this organisation; revoking twice is harmless.
@@ -191,9 +189,9 @@ impl Directory {
         secret: &str,
     ) -> Result<Result<TokenInfo, TokenRefusal>> {
         let found = self
-            .row_for_secret("scim_tokens", TOKEN_COLUMNS, "token_hash", secret)
+            .row_for_secret::<TokenRow>("scim_tokens", TOKEN_COLUMNS, "token_hash", secret)
             .await?
-            .map(|row| token_from_row(&row, &PLAIN))
+            .map(TokenInfo::try_from)
             .transpose()?;
         self.accept_token(org, PresentedToken { found }).await
     }
@@ -232,9 +230,8 @@ impl Directory {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let org = super::orgs::org_from_row(&row)?;
-        let stored: Option<String> = row.try_get("t_token_hash")?;
-        let found = match stored {
-            Some(s) if same_hash(&s, &presented) => Some(token_from_row(&row, &ALIASED)?),
+        let found = match JoinedTokenRow::from_row(&row)?.token() {
+            Some(t) if same_hash(&t.token_hash, &presented) => Some(TokenInfo::try_from(t)?),
             _ => None,
         };
         Ok(Some((org, PresentedToken { found })))
@@ -267,25 +264,21 @@ impl Directory {
 
     /// The row of `table` whose `hash_column` holds the hash of a presented secret (SCIM
     /// tokens, admin API keys), or None.
-    pub(super) async fn row_for_secret(
+    pub(super) async fn row_for_secret<R: HashedRow>(
         &self,
         table: &str,
         columns: &str,
         hash_column: &str,
         secret: &str,
-    ) -> Result<Option<AnyRow>> {
+    ) -> Result<Option<R>> {
         let presented = hash(secret);
-        let row = sqlx::query(&format!(
+        let row = sqlx::query_as::<_, R>(&format!(
             "select {columns} from {table} where {hash_column} = $1"
         ))
         .bind(&presented)
         .fetch_optional(self.db().pool())
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let stored: String = row.try_get(hash_column)?;
-        Ok(same_hash(&stored, &presented).then_some(row))
+        Ok(row.filter(|r| same_hash(r.stored_hash(), &presented)))
     }
 
     /// Records that a credential of `table` was used, at most once a
@@ -319,58 +312,85 @@ pub fn hash(secret: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A row of a table of credentials, which holds the hash of its secret (for
+/// [`Directory::row_for_secret`]).
+pub(super) trait HashedRow: for<'r> FromRow<'r, AnyRow> + Send + Unpin {
+    fn stored_hash(&self) -> &str;
+}
+
+impl HashedRow for TokenRow {
+    fn stored_hash(&self) -> &str {
+        &self.token_hash
+    }
+}
+
 /// A row found by a secret's hash holds that hash. Compared in constant time all the same,
 /// which keeps that true even if the lookup ever becomes a prefix or range match.
 fn same_hash(stored: &str, presented: &str) -> bool {
     bool::from(stored.as_bytes().ct_eq(presented.as_bytes()))
 }
 
-/// The names a row gives the token's columns: as in the table, or with `t_` before them
-/// (beside an organisation's, in `org_and_token`).
-struct TokenNames {
-    id: &'static str,
-    org_id: &'static str,
-    prefix: &'static str,
-    description: &'static str,
-    created_at: &'static str,
-    expires_at: &'static str,
-    last_used_at: &'static str,
-    revoked_at: &'static str,
+/// A `scim_tokens` row ([`TOKEN_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    org_id: String,
+    prefix: String,
+    token_hash: String,
+    description: String,
+    created_at: Millis,
+    expires_at: Option<Millis>,
+    last_used_at: Option<Millis>,
+    revoked_at: Option<Millis>,
 }
 
-const PLAIN: TokenNames = TokenNames {
-    id: "id",
-    org_id: "org_id",
-    prefix: "prefix",
-    description: "description",
-    created_at: "created_at",
-    expires_at: "expires_at",
-    last_used_at: "last_used_at",
-    revoked_at: "revoked_at",
-};
+impl TryFrom<TokenRow> for TokenInfo {
+    type Error = Error;
 
-const ALIASED: TokenNames = TokenNames {
-    id: "t_id",
-    org_id: "t_org_id",
-    prefix: "t_prefix",
-    description: "t_description",
-    created_at: "t_created_at",
-    expires_at: "t_expires_at",
-    last_used_at: "t_last_used_at",
-    revoked_at: "t_revoked_at",
-};
+    fn try_from(row: TokenRow) -> Result<TokenInfo> {
+        Ok(TokenInfo {
+            id: parse_id(&row.id, TokenId::parse)?,
+            org_id: parse_id(&row.org_id, OrgId::parse)?,
+            prefix: row.prefix,
+            description: row.description,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
 
-fn token_from_row(row: &AnyRow, n: &TokenNames) -> Result<TokenInfo> {
-    Ok(TokenInfo {
-        id: parse_id(&row.try_get::<String, _>(n.id)?, TokenId::parse)?,
-        org_id: parse_id(&row.try_get::<String, _>(n.org_id)?, OrgId::parse)?,
-        prefix: row.try_get(n.prefix)?,
-        description: row.try_get(n.description)?,
-        created_at: row.try_get(n.created_at)?,
-        expires_at: row.try_get(n.expires_at)?,
-        last_used_at: row.try_get(n.last_used_at)?,
-        revoked_at: row.try_get(n.revoked_at)?,
-    })
+/// The token's columns of `org_and_token`'s row, beside the organisation's: named with `t_`
+/// before them, and null when the left join found no token.
+#[derive(sqlx::FromRow)]
+struct JoinedTokenRow {
+    t_id: Option<String>,
+    t_org_id: Option<String>,
+    t_prefix: Option<String>,
+    t_token_hash: Option<String>,
+    t_description: Option<String>,
+    t_created_at: Option<Millis>,
+    t_expires_at: Option<Millis>,
+    t_last_used_at: Option<Millis>,
+    t_revoked_at: Option<Millis>,
+}
+
+impl JoinedTokenRow {
+    /// The token, when the join found one.
+    fn token(self) -> Option<TokenRow> {
+        Some(TokenRow {
+            id: self.t_id?,
+            org_id: self.t_org_id?,
+            prefix: self.t_prefix?,
+            token_hash: self.t_token_hash?,
+            description: self.t_description?,
+            created_at: self.t_created_at?,
+            expires_at: self.t_expires_at,
+            last_used_at: self.t_last_used_at,
+            revoked_at: self.t_revoked_at,
+        })
+    }
 }
 
 /// A presented SCIM token as found (or not) by its hash, before it is judged.

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::changes::ChangeKind;
 use super::model::{OrgId, WebhookId};
@@ -96,31 +96,59 @@ fn types_text(types: &[ChangeKind]) -> String {
         .join(",")
 }
 
+/// A `webhook_endpoints` row as stored (`COLUMNS`).
+#[derive(sqlx::FromRow)]
+struct EndpointRow {
+    id: String,
+    org_id: String,
+    url: String,
+    description: String,
+    types: String,
+    secret: String,
+    previous_secret: Option<String>,
+    previous_until: Option<Millis>,
+    paused: i64,
+    delivered_through: i64,
+    failures: i64,
+    next_attempt_at: Millis,
+    failing_since: Option<Millis>,
+    last_error: Option<String>,
+    created_at: Millis,
+}
+
+impl TryFrom<EndpointRow> for Endpoint {
+    type Error = Error;
+
+    fn try_from(row: EndpointRow) -> Result<Endpoint> {
+        let types = row
+            .types
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                ChangeKind::parse(t).ok_or_else(|| Error::Corrupt(format!("change type {t:?}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Endpoint {
+            id: parse_id(&row.id, WebhookId::parse)?,
+            org_id: parse_id(&row.org_id, OrgId::parse)?,
+            url: row.url,
+            description: row.description,
+            types,
+            sealed_secret: row.secret,
+            sealed_previous: row.previous_secret.zip(row.previous_until),
+            paused: row.paused != 0,
+            delivered_through: row.delivered_through,
+            failures: row.failures,
+            next_attempt_at: row.next_attempt_at,
+            failing_since: row.failing_since,
+            last_error: row.last_error,
+            created_at: row.created_at,
+        })
+    }
+}
+
 fn endpoint_from_row(row: &AnyRow) -> Result<Endpoint> {
-    let types: String = row.try_get("types")?;
-    let types = types
-        .split(',')
-        .filter(|t| !t.is_empty())
-        .map(|t| ChangeKind::parse(t).ok_or_else(|| Error::Corrupt(format!("change type {t:?}"))))
-        .collect::<Result<Vec<_>>>()?;
-    let previous: Option<String> = row.try_get("previous_secret")?;
-    let until: Option<Millis> = row.try_get("previous_until")?;
-    Ok(Endpoint {
-        id: parse_id(&row.try_get::<String, _>("id")?, WebhookId::parse)?,
-        org_id: parse_id(&row.try_get::<String, _>("org_id")?, OrgId::parse)?,
-        url: row.try_get("url")?,
-        description: row.try_get("description")?,
-        types,
-        sealed_secret: row.try_get("secret")?,
-        sealed_previous: previous.zip(until),
-        paused: row.try_get::<i64, _>("paused")? != 0,
-        delivered_through: row.try_get("delivered_through")?,
-        failures: row.try_get("failures")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        failing_since: row.try_get("failing_since")?,
-        last_error: row.try_get("last_error")?,
-        created_at: row.try_get("created_at")?,
-    })
+    Endpoint::try_from(EndpointRow::from_row(row)?)
 }
 
 fn settings_detail(s: &EndpointSettings) -> serde_json::Value {
@@ -379,7 +407,7 @@ impl Directory {
         id: WebhookId,
         limit: u32,
     ) -> Result<Vec<Attempt>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, (i64, i64, Millis, Option<i64>, Option<String>)>(
             "select a.seq, a.attempt, a.at, a.status, a.error from webhook_attempts a \
              join webhook_endpoints e on e.id = a.endpoint_id \
              where e.org_id = $1 and a.endpoint_id = $2 order by a.n desc limit $3",
@@ -389,19 +417,16 @@ impl Directory {
         .bind(i64::from(limit))
         .fetch_all(self.db().pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Attempt {
-                    seq: r.try_get(0)?,
-                    attempt: r.try_get(1)?,
-                    at: r.try_get(2)?,
-                    status: r
-                        .try_get::<Option<i64>, _>(3)?
-                        .and_then(|s| u16::try_from(s).ok()),
-                    error: r.try_get(4)?,
-                })
+        Ok(rows
+            .into_iter()
+            .map(|(seq, attempt, at, status, error)| Attempt {
+                seq,
+                attempt,
+                at,
+                status: status.and_then(|s| u16::try_from(s).ok()),
+                error,
             })
-            .collect()
+            .collect())
     }
 
     /// Every organisation's endpoints with a delivery due at `now`: not paused, not

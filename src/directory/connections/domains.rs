@@ -4,7 +4,6 @@
 //! to publish; several organisations may claim one domain, and the first proof wins.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::clock::Millis;
 use crate::db::WriteTx;
@@ -61,22 +60,21 @@ impl Directory {
     /// An organisation's claims, oldest first.
     #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn domain_claims(&self, org: OrgId) -> Result<Vec<DomainClaim>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, (String, String, Millis, Option<Millis>, Option<String>)>(
             "select domain, token, created_at, checked_at, problem from domain_claims \
              where org_id = $1 order by created_at, domain",
         )
         .bind(org.to_string())
         .fetch_all(self.db().pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let domain: String = row.try_get("domain")?;
+        rows.into_iter()
+            .map(|(domain, token, created_at, checked_at, problem)| {
                 Ok(DomainClaim {
                     domain: Domain::parse(&domain).map_err(|e| Error::Corrupt(e.0))?,
-                    token: row.try_get("token")?,
-                    created_at: row.try_get("created_at")?,
-                    checked_at: row.try_get("checked_at")?,
-                    problem: row.try_get("problem")?,
+                    token,
+                    created_at,
+                    checked_at,
+                    problem,
                 })
             })
             .collect()

@@ -1,7 +1,6 @@
 //! OIDC connection storage and pending login flows. The protocol lives in `sso::oidc`.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::clock::Millis;
 use crate::directory::model::OrgId;
@@ -37,6 +36,26 @@ pub struct PendingFlow {
     pub nonce: String,
     pub pkce_verifier: String,
     pub return_to: String,
+}
+
+/// An `oidc_connections` row as `oidc_connection` reads it.
+#[derive(sqlx::FromRow)]
+struct OidcConnectionRow {
+    issuer: String,
+    client_id: String,
+    client_secret: Option<String>,
+    scopes: String,
+}
+
+/// A pending flow as `take_oidc_flow` reads it.
+#[derive(sqlx::FromRow)]
+struct OidcFlowRow {
+    org_id: String,
+    browser_hash: String,
+    nonce: String,
+    pkce_verifier: String,
+    return_to: String,
+    expires_at: Millis,
 }
 
 impl Directory {
@@ -107,18 +126,19 @@ impl Directory {
 
     #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn oidc_connection(&self, org: OrgId) -> Result<Option<OidcConnection>> {
-        let row = sqlx::query("select issuer, client_id, client_secret, scopes from oidc_connections where org_id = $1")
-            .bind(org.to_string())
-            .fetch_optional(self.db().pool())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let scopes: String = row.try_get("scopes")?;
-        Ok(Some(OidcConnection {
+        let row = sqlx::query_as::<_, OidcConnectionRow>(
+            "select issuer, client_id, client_secret, scopes from oidc_connections \
+             where org_id = $1",
+        )
+        .bind(org.to_string())
+        .fetch_optional(self.db().pool())
+        .await?;
+        Ok(row.map(|row| OidcConnection {
             org_id: org,
-            issuer: row.try_get("issuer")?,
-            client_id: row.try_get("client_id")?,
-            sealed_secret: row.try_get("client_secret")?,
-            scopes: scopes.split_whitespace().map(str::to_string).collect(),
+            issuer: row.issuer,
+            client_id: row.client_id,
+            sealed_secret: row.client_secret,
+            scopes: row.scopes.split_whitespace().map(str::to_string).collect(),
         }))
     }
 
@@ -165,7 +185,7 @@ impl Directory {
         browser: Option<&str>,
     ) -> Result<Option<PendingFlow>> {
         let mut tx = self.db().begin().await?;
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, OidcFlowRow>(
             "select org_id, browser_hash, nonce, pkce_verifier, return_to, expires_at from oidc_flows where state_hash = $1",
         )
         .bind(hash(state))
@@ -177,16 +197,14 @@ impl Directory {
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
-        let ours = row.try_get::<String, _>("org_id")? == org.to_string()
-            && browser.is_some_and(|b| {
-                hash(b) == row.try_get::<String, _>("browser_hash").unwrap_or_default()
-            })
-            && row.try_get::<i64, _>("expires_at")? > self.now()
+        let ours = row.org_id == org.to_string()
+            && browser.is_some_and(|b| hash(b) == row.browser_hash)
+            && row.expires_at > self.now()
             && deleted.rows_affected() == 1;
-        Ok(ours.then(|| PendingFlow {
-            nonce: row.try_get("nonce").unwrap_or_default(),
-            pkce_verifier: row.try_get("pkce_verifier").unwrap_or_default(),
-            return_to: row.try_get("return_to").unwrap_or_default(),
+        Ok(ours.then_some(PendingFlow {
+            nonce: row.nonce,
+            pkce_verifier: row.pkce_verifier,
+            return_to: row.return_to,
         }))
     }
 }

@@ -2,7 +2,6 @@
 //! cache. The protocol itself lives in `sso::saml`.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::clock::Millis;
 use crate::db::WriteTx;
@@ -54,6 +53,46 @@ pub struct PendingRequest {
     pub id: String,
     pub relay_state: String,
     pub return_to: String,
+}
+
+/// A `saml_connections` row as `saml_connection` reads it.
+#[derive(sqlx::FromRow)]
+struct SamlConnectionRow {
+    idp_entity_id: String,
+    sso_url: String,
+    certificates: String,
+    retired_certificates: String,
+    metadata_url: Option<String>,
+    created_at: Millis,
+    updated_at: Millis,
+}
+
+impl SamlConnectionRow {
+    fn into_connection(self, org: OrgId) -> Result<SamlConnection> {
+        Ok(SamlConnection {
+            org_id: org,
+            idp_entity_id: self.idp_entity_id,
+            sso_url: self.sso_url,
+            certificates: stored_json(&self.certificates)?,
+            retired: stored_json(&self.retired_certificates)?,
+            metadata_url: self.metadata_url,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn stored_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+/// An outstanding AuthnRequest as `take_saml_request` reads it.
+#[derive(sqlx::FromRow)]
+struct SamlRequestRow {
+    id: String,
+    org_id: String,
+    return_to: String,
+    expires_at: Millis,
 }
 
 impl Directory {
@@ -140,27 +179,14 @@ impl Directory {
 
     #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn saml_connection(&self, org: OrgId) -> Result<Option<SamlConnection>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, SamlConnectionRow>(
             "select idp_entity_id, sso_url, certificates, retired_certificates, metadata_url, \
              created_at, updated_at from saml_connections where org_id = $1",
         )
         .bind(org.to_string())
         .fetch_optional(self.db().pool())
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let certs: String = row.try_get("certificates")?;
-        let retired: String = row.try_get("retired_certificates")?;
-        Ok(Some(SamlConnection {
-            org_id: org,
-            idp_entity_id: row.try_get("idp_entity_id")?,
-            sso_url: row.try_get("sso_url")?,
-            certificates: serde_json::from_str(&certs)
-                .map_err(|e| Error::Corrupt(e.to_string()))?,
-            retired: serde_json::from_str(&retired).map_err(|e| Error::Corrupt(e.to_string()))?,
-            metadata_url: row.try_get("metadata_url")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        }))
+        row.map(|row| row.into_connection(org)).transpose()
     }
 
     /// Every connection set from a metadata URL, for the scheduled refresh.
@@ -224,27 +250,26 @@ impl Directory {
         relay_state: &str,
     ) -> Result<Option<PendingRequest>> {
         let mut tx = self.db().begin().await?;
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, SamlRequestRow>(
             "select id, org_id, return_to, expires_at from saml_requests where relay_state = $1",
         )
         .bind(relay_state)
         .fetch_optional(tx.conn())
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let id: String = row.try_get("id")?;
         let deleted = sqlx::query("delete from saml_requests where id = $1")
-            .bind(&id)
+            .bind(&row.id)
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
-        let same_org = row.try_get::<String, _>("org_id")? == org.to_string();
-        let alive = row.try_get::<i64, _>("expires_at")? > self.now();
+        let same_org = row.org_id == org.to_string();
+        let alive = row.expires_at > self.now();
         // rows_affected guards against two posts of the same answer racing each other.
         Ok(
             (deleted.rows_affected() == 1 && same_org && alive).then(|| PendingRequest {
-                id,
+                id: row.id,
                 relay_state: relay_state.to_string(),
-                return_to: row.try_get("return_to").unwrap_or_default(),
+                return_to: row.return_to,
             }),
         )
     }

@@ -1,7 +1,6 @@
 //! The SP's key pairs for signing AuthnRequests, per organisation.
 
 use serde::Serialize;
-use sqlx::Row;
 use uuid::Uuid;
 
 use crate::clock::Millis;
@@ -9,11 +8,12 @@ use crate::directory::model::OrgId;
 use crate::directory::{Actor, Directory, Error, Result};
 
 /// A key pair in service. The private key never leaves the server.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, sqlx::FromRow)]
 pub struct SpKey {
     pub id: String,
     /// As stored: sealed by the secret box (see `sso::saml::sp_key::private_key`).
     #[serde(skip)]
+    #[sqlx(rename = "private_key")]
     pub private_key_pem: String,
     /// Base64 DER.
     pub certificate: String,
@@ -33,23 +33,13 @@ impl Directory {
     /// Keys in service, oldest first: the first signs, all are published.
     #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]
     pub async fn saml_sp_keys(&self, org: OrgId) -> Result<Vec<SpKey>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, SpKey>(
             "select id, private_key, certificate, created_at from saml_sp_keys \
              where org_id = $1 and retired_at is null order by created_at, id",
         )
         .bind(org.to_string())
         .fetch_all(self.db().pool())
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(SpKey {
-                    id: r.try_get("id")?,
-                    private_key_pem: r.try_get("private_key")?,
-                    certificate: r.try_get("certificate")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(org = %org))]

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use crate::clock::Millis;
 use crate::directory::model::{AdminId, Email, OrgId};
@@ -346,19 +346,39 @@ async fn insert_link(
     Ok(())
 }
 
+/// An `admin_links` row ([`LINK_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    id: String,
+    org_id: Option<String>,
+    note: String,
+    created_by: String,
+    created_at: Millis,
+    expires_at: Millis,
+    used_at: Option<Millis>,
+    revoked_at: Option<Millis>,
+}
+
+impl TryFrom<LinkRow> for SetupLink {
+    type Error = Error;
+
+    fn try_from(row: LinkRow) -> Result<SetupLink> {
+        Ok(SetupLink {
+            id: row.id,
+            org_id: match row.org_id {
+                Some(o) => parse_id(&o, OrgId::parse)?,
+                None => OrgId(uuid::Uuid::nil()),
+            },
+            note: row.note,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            used_at: row.used_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
 fn link_from_row(row: AnyRow) -> Result<SetupLink> {
-    let org: Option<String> = row.try_get("org_id")?;
-    Ok(SetupLink {
-        id: row.try_get("id")?,
-        org_id: match org {
-            Some(o) => parse_id(&o, OrgId::parse)?,
-            None => OrgId(uuid::Uuid::nil()),
-        },
-        note: row.try_get("note")?,
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        used_at: row.try_get("used_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
+    SetupLink::try_from(LinkRow::from_row(&row)?)
 }

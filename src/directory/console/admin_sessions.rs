@@ -3,9 +3,6 @@
 //! still exists; the customer admin is still an active user, under the same epoch, and
 //! still an admin of its organisation; the setup link is neither revoked nor expired.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
-
 use crate::clock::Millis;
 use crate::directory::model::{AdminId, OrgId, UserId};
 use crate::directory::sessions::{Lifetimes, NewSession};
@@ -68,6 +65,21 @@ pub enum NewPrincipal {
         link_id: String,
         link_expires_at: Millis,
     },
+}
+
+/// An `admin_sessions` row as `admin_session` reads it. Which of the principal's columns
+/// are set depends on `kind`.
+#[derive(sqlx::FromRow)]
+struct AdminSessionRow {
+    kind: String,
+    admin_id: Option<String>,
+    org_id: Option<String>,
+    user_id: Option<String>,
+    user_epoch: Option<i64>,
+    link_id: Option<String>,
+    csrf_token: String,
+    last_seen_at: Millis,
+    expires_at: Millis,
 }
 
 impl Directory {
@@ -145,7 +157,7 @@ impl Directory {
         lifetimes: Lifetimes,
     ) -> Result<Option<AdminSession>> {
         let id_hash = hash(cookie);
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, AdminSessionRow>(
             "select kind, admin_id, org_id, user_id, user_epoch, link_id, csrf_token, \
                     last_seen_at, expires_at \
              from admin_sessions where id_hash = $1",
@@ -157,9 +169,8 @@ impl Directory {
             return Ok(None);
         };
         let now = self.now();
-        let expires_at: i64 = row.try_get("expires_at")?;
-        let last_seen: i64 = row.try_get("last_seen_at")?;
-        let csrf_token: String = row.try_get("csrf_token")?;
+        let expires_at = row.expires_at;
+        let last_seen = row.last_seen_at;
         let principal = if now >= expires_at || now >= last_seen + lifetimes.idle_ms {
             None
         } else {
@@ -180,21 +191,22 @@ impl Directory {
         }
         Ok(Some(AdminSession {
             id_hash,
-            csrf_token,
+            csrf_token: row.csrf_token,
             principal,
             expires_at,
         }))
     }
 
     /// The principal a session row stands for, if it still stands.
-    async fn standing_principal(&self, row: &AnyRow) -> Result<Option<Principal>> {
-        let kind: String = row.try_get("kind")?;
-        let org: Option<String> = row.try_get("org_id")?;
-        let org_id = org.map(|o| parse_id(&o, OrgId::parse)).transpose()?;
-        match (kind.as_str(), org_id) {
+    async fn standing_principal(&self, row: &AdminSessionRow) -> Result<Option<Principal>> {
+        let org_id = row
+            .org_id
+            .as_deref()
+            .map(|o| parse_id(o, OrgId::parse))
+            .transpose()?;
+        match (row.kind.as_str(), org_id) {
             ("platform", _) => {
-                let id: Option<String> = row.try_get("admin_id")?;
-                let id = parse_id(&id.unwrap_or_default(), AdminId::parse)?;
+                let id = parse_id(row.admin_id.as_deref().unwrap_or_default(), AdminId::parse)?;
                 let email: Option<String> =
                     sqlx::query_scalar("select email from admins where id = $1")
                         .bind(id.to_string())
@@ -206,9 +218,8 @@ impl Directory {
                 }))
             }
             ("customer", Some(org_id)) => {
-                let user: Option<String> = row.try_get("user_id")?;
-                let user_id = parse_id(&user.unwrap_or_default(), UserId::parse)?;
-                let epoch: Option<i64> = row.try_get("user_epoch")?;
+                let user_id = parse_id(row.user_id.as_deref().unwrap_or_default(), UserId::parse)?;
+                let epoch = row.user_epoch;
                 let Some(user) = self.user(org_id, user_id).await? else {
                     return Ok(None);
                 };
@@ -226,8 +237,7 @@ impl Directory {
                 }))
             }
             ("setup", Some(org_id)) => {
-                let link: Option<String> = row.try_get("link_id")?;
-                let link_id = link.unwrap_or_default();
+                let link_id = row.link_id.clone().unwrap_or_default();
                 let live: Option<i64> = sqlx::query_scalar(
                     "select expires_at from admin_links where id = $1 and org_id = $2 \
                      and kind = 'setup' and revoked_at is null",

@@ -4,8 +4,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-
 use crate::db::placeholders;
 use crate::directory::groups::{group_from_row, Group, GROUP_COLUMNS};
 use crate::directory::model::{fold_case, like_contains, AdminId, GroupId, OrgId, UserId};
@@ -66,13 +64,12 @@ impl Directory {
                  where org_id = $1 and group_id in ({}) group by group_id",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(org.to_string());
+            let mut q = sqlx::query_as::<_, (String, i64)>(&sql).bind(org.to_string());
             for g in chunk {
                 q = q.bind(g.to_string());
             }
-            for row in q.fetch_all(self.db().pool()).await? {
-                let id = parse_id(&row.try_get::<String, _>(0)?, GroupId::parse)?;
-                out.insert(id, row.try_get::<i64, _>(1)?);
+            for (id, count) in q.fetch_all(self.db().pool()).await? {
+                out.insert(parse_id(&id, GroupId::parse)?, count);
             }
         }
         Ok(out)
@@ -87,7 +84,7 @@ impl Directory {
         group: GroupId,
         limit: u32,
     ) -> Result<bool> {
-        let row = sqlx::query(
+        let count: i64 = sqlx::query_scalar(
             "select count(*) from (select 1 from group_members \
              where org_id = $1 and group_id = $2 limit $3) m",
         )
@@ -96,7 +93,7 @@ impl Directory {
         .bind(i64::from(limit) + 1)
         .fetch_one(self.db().pool())
         .await?;
-        Ok(row.try_get::<i64, _>(0)? > i64::from(limit))
+        Ok(count > i64::from(limit))
     }
 
     /// A page of a group's members, in user id order (the membership key's order, so a

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use crate::clock::Millis;
 use crate::db::WriteTx;
@@ -385,15 +385,16 @@ impl Directory {
                  where org_id = $1 and group_id in ({}) order by group_id, created_at, user_id",
                 crate::db::placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(org.to_string());
+            let mut q =
+                sqlx::query_as::<_, (String, String, Option<String>)>(&sql).bind(org.to_string());
             for g in chunk {
                 q = q.bind(g.to_string());
             }
-            for row in q.fetch_all(self.db().pool()).await? {
-                let group = parse_id(&row.try_get::<String, _>(0)?, GroupId::parse)?;
+            for (group, user, display) in q.fetch_all(self.db().pool()).await? {
+                let group = parse_id(&group, GroupId::parse)?;
                 out.entry(group).or_default().push(Member {
-                    id: parse_id(&row.try_get::<String, _>(1)?, UserId::parse)?,
-                    display: row.try_get(2)?,
+                    id: parse_id(&user, UserId::parse)?,
+                    display,
                 });
             }
         }
@@ -441,14 +442,34 @@ pub(in crate::directory) async fn group_in(
     row.map(group_from_row).transpose()
 }
 
+/// A `groups` row as stored (`GROUP_COLUMNS`), before its ids are parsed.
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    id: String,
+    org_id: String,
+    display_name: String,
+    external_id: Option<String>,
+    created_at: Millis,
+    updated_at: Millis,
+    version: i64,
+}
+
+impl TryFrom<GroupRow> for Group {
+    type Error = Error;
+
+    fn try_from(row: GroupRow) -> Result<Group> {
+        Ok(Group {
+            id: parse_id(&row.id, GroupId::parse)?,
+            org_id: parse_id(&row.org_id, OrgId::parse)?,
+            display_name: row.display_name,
+            external_id: row.external_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
 pub(in crate::directory) fn group_from_row(row: AnyRow) -> Result<Group> {
-    Ok(Group {
-        id: parse_id(&row.try_get::<String, _>("id")?, GroupId::parse)?,
-        org_id: parse_id(&row.try_get::<String, _>("org_id")?, OrgId::parse)?,
-        display_name: row.try_get("display_name")?,
-        external_id: row.try_get("external_id")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        version: row.try_get("version")?,
-    })
+    Group::try_from(GroupRow::from_row(&row)?)
 }

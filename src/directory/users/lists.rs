@@ -10,8 +10,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-
 use super::{user_from_row, User, USER_COLUMNS};
 use crate::clock::Millis;
 use crate::directory::model::{fold_case, GroupId, OrgId, UserId};
@@ -212,15 +210,13 @@ impl Directory {
     /// (the key's continuation); keys remembered from that page carry the older count, and
     /// the next request, reading the newer one, does not use them.
     async fn user_positions(&self, org: OrgId) -> Result<(i64, i64)> {
-        let row =
-            sqlx::query("select positions, renumbered from org_user_positions where org_id = $1")
-                .bind(org.to_string())
-                .fetch_optional(self.db().pool())
-                .await?;
-        match row {
-            Some(row) => Ok((row.try_get(0)?, row.try_get(1)?)),
-            None => Ok((0, 0)),
-        }
+        let row = sqlx::query_as::<_, (i64, i64)>(
+            "select positions, renumbered from org_user_positions where org_id = $1",
+        )
+        .bind(org.to_string())
+        .fetch_optional(self.db().pool())
+        .await?;
+        Ok(row.unwrap_or((0, 0)))
     }
 
     /// Live users sorted by a column, by position; with the live count.
@@ -306,14 +302,15 @@ impl Directory {
                  where m.org_id = $1 and m.user_id in ({}) order by g.display_name_key",
                 crate::db::placeholders(2, chunk.len())
             );
-            let mut query = sqlx::query(&sql).bind(org.to_string());
+            let mut query =
+                sqlx::query_as::<_, (String, String, String)>(&sql).bind(org.to_string());
             for id in chunk {
                 query = query.bind(id.to_string());
             }
-            for row in query.fetch_all(self.db().pool()).await? {
-                let user = parse_id(&row.try_get::<String, _>(0)?, UserId::parse)?;
-                let group = parse_id(&row.try_get::<String, _>(1)?, GroupId::parse)?;
-                out.entry(user).or_default().push((group, row.try_get(2)?));
+            for (user, group, name) in query.fetch_all(self.db().pool()).await? {
+                let user = parse_id(&user, UserId::parse)?;
+                let group = parse_id(&group, GroupId::parse)?;
+                out.entry(user).or_default().push((group, name));
             }
         }
         Ok(out)

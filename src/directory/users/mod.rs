@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use crate::clock::Millis;
 use crate::db::WriteTx;
@@ -618,6 +618,14 @@ fn origin(actor: &Actor) -> &'static str {
     }
 }
 
+/// Who made a stored user, and whether SCIM has taken it over: the columns `adoptable`
+/// reads beside `USER_COLUMNS`.
+#[derive(sqlx::FromRow)]
+struct Origin {
+    created_by: String,
+    scim_managed: i64,
+}
+
 /// The user a SCIM create adopts: the one live user whose userName, externalId or any
 /// email matches the new user's, when a first login made it and SCIM never wrote it. None
 /// when nothing matches, or what matches is not such a user (the create then goes on as
@@ -651,8 +659,8 @@ async fn adoptable(tx: &mut WriteTx, org: OrgId, data: &UserData) -> Result<Opti
     let rows = query.fetch_all(tx.conn()).await?;
     let mut found = Vec::with_capacity(rows.len());
     for row in rows {
-        let jit = row.try_get::<String, _>("created_by")? == "jit"
-            && row.try_get::<i64, _>("scim_managed")? == 0;
+        let origin = Origin::from_row(&row)?;
+        let jit = origin.created_by == "jit" && origin.scim_managed == 0;
         found.push((user_from_row(row)?, jit));
     }
     found.sort_by_key(|(u, _)| u.key());
@@ -749,23 +757,45 @@ pub(in crate::directory) fn profile_json(profile: &Profile) -> String {
     serde_json::to_string(profile).expect("a profile always serialises")
 }
 
+/// A `users` row as stored (`USER_COLUMNS`), before its ids, name and profile are parsed.
+#[derive(sqlx::FromRow)]
+pub(in crate::directory) struct UserRow {
+    id: String,
+    org_id: String,
+    user_name: String,
+    external_id: Option<String>,
+    active: i64,
+    deleted_at: Option<i64>,
+    session_epoch: i64,
+    profile: String,
+    created_at: Millis,
+    updated_at: Millis,
+    version: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = Error;
+
+    fn try_from(row: UserRow) -> Result<User> {
+        Ok(User {
+            id: parse_id(&row.id, UserId::parse)?,
+            org_id: parse_id(&row.org_id, OrgId::parse)?,
+            user_name: UserName::parse(&row.user_name).map_err(|e| Error::Corrupt(e.0))?,
+            external_id: row.external_id,
+            active: row.active != 0,
+            deleted: row.deleted_at.is_some(),
+            session_epoch: row.session_epoch,
+            profile: serde_json::from_str(&row.profile)
+                .map_err(|e| Error::Corrupt(e.to_string()))?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
 pub(in crate::directory) fn user_from_row(row: AnyRow) -> Result<User> {
-    let profile: String = row.try_get("profile")?;
-    let deleted_at: Option<i64> = row.try_get("deleted_at")?;
-    Ok(User {
-        id: parse_id(&row.try_get::<String, _>("id")?, UserId::parse)?,
-        org_id: parse_id(&row.try_get::<String, _>("org_id")?, OrgId::parse)?,
-        user_name: UserName::parse(&row.try_get::<String, _>("user_name")?)
-            .map_err(|e| Error::Corrupt(e.0))?,
-        external_id: row.try_get("external_id")?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        deleted: deleted_at.is_some(),
-        session_epoch: row.try_get("session_epoch")?,
-        profile: serde_json::from_str(&profile).map_err(|e| Error::Corrupt(e.to_string()))?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        version: row.try_get("version")?,
-    })
+    User::try_from(UserRow::from_row(&row)?)
 }
 
 #[cfg(test)]

@@ -5,8 +5,6 @@
 //! organisation's id, so a tombstone says nothing of who the person was, yet the same key
 //! finds it again. SCIM or an admin creating the person again raises the tombstone.
 
-use sqlx::Row;
-
 use super::User;
 use crate::clock::Millis;
 use crate::db::{placeholders, WriteTx};
@@ -59,16 +57,14 @@ async fn keys_of(tx: &mut WriteTx, user: &User) -> Result<Vec<String>> {
     if let Some(ext) = user.external_id.as_deref() {
         keys.push(Key::ExternalId(ext).hash(org));
     }
-    let links = sqlx::query(
+    let links = sqlx::query_as::<_, (String, String)>(
         "select connection_id, subject from identities where org_id = $1 and user_id = $2",
     )
     .bind(org.to_string())
     .bind(user.id.to_string())
     .fetch_all(tx.conn())
     .await?;
-    for row in links {
-        let connection: String = row.try_get("connection_id")?;
-        let subject: String = row.try_get("subject")?;
+    for (connection, subject) in links {
         keys.push(
             Key::Subject {
                 connection: &connection,
