@@ -32,6 +32,7 @@ test-bench:
 	@echo "== load bench, smoke size =="
 	$(SMOKE) $(CARGO) bench --locked --profile dev --bench load
 	$(SMOKE) scripts/with-postgres.sh $(CARGO) bench --locked --profile dev --bench load
+	$(SMOKE) $(CARGO) bench --locked --profile dev --bench roundtrip
 
 test-interop:
 	tests/interop/run.sh
@@ -56,6 +57,8 @@ bench: deps
 	scripts/with-postgres.sh $(CARGO) bench --locked --bench scim
 	$(CARGO) bench --locked --bench load
 	scripts/with-postgres.sh $(CARGO) bench --locked --bench load
+	PG_DURABLE=1 BENCH_JSON_NAME=load-durable scripts/with-postgres.sh $(CARGO) bench --locked --bench load
+	$(CARGO) bench --locked --bench roundtrip
 
 # The property tests over bad input (src/props.rs, tests/api/props_http.rs) with many more
 # cases than `make test` runs: the filter parser, the PATCH engine, the SAML response check,

@@ -12,7 +12,9 @@
 //! Scenarios: `import` (Okta's paging, first and last page timed, and one whole walk),
 //! `lookup`, `lookup-1k` (the same lookup in the 1,000-user organisation), `create`,
 //! `patch`, `groups`, `groups-large` (the same member changes on the large group), `mix`,
-//! `mix-followed` and `feed` (the change feed, bench/load/feed.rs), `saml-acs`, `auth-check`, and two of staying power (bench/load/resilience.rs): `soak`
+//! `mix-followed` and `feed` (the change feed, bench/load/feed.rs), `saml-acs`, `auth-check`,
+//! `http-floor` and `one-statement` (`/healthz` and `/readyz`: what `auth-check` costs
+//! without its statement, and with a trivial one), and two of staying power (bench/load/resilience.rs): `soak`
 //! (the mix paced at 80 % of its measured peak for BENCH_SOAK_SECONDS, default 600) and
 //! `pg-restart` (PostgreSQL stopped and started under load). `saml-acs` posts IdP-initiated responses to the ACS, each
 //! once: BENCH_SAML_RESPONSES of them (default 1,000 per second of BENCH_SECONDS, plus 5 %
@@ -113,6 +115,10 @@ enum Op {
     LargeGroupPair,
     SamlAcs,
     AuthCheck,
+    /// `/healthz`: the HTTP work alone, both sides of loopback.
+    Healthz,
+    /// `/readyz`: the HTTP work and one trivial statement (`SELECT 1`) through the pool.
+    Readyz,
     /// A page of 100 changes from a random place in the feed.
     FeedPage,
 }
@@ -159,6 +165,79 @@ struct Row {
     rss_mb: f64,
     hwm_mb: f64,
     anon_mb: f64,
+    cpu: CpuPerRequest,
+}
+
+/// Where the 2 cores went during a scenario, in CPU milliseconds per request: the server
+/// (`gatehouse serve`), this load generator, and the rest of the machine's busy time
+/// (PostgreSQL's processes, when it is the store, and the kernel's work for none of them).
+#[derive(Clone, Copy)]
+struct CpuPerRequest {
+    server: f64,
+    generator: f64,
+    other: f64,
+}
+
+/// CPU milliseconds a process has used (user and system, every thread): /proc/PID/stat.
+fn process_cpu_ms(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some(end) = stat.rfind(')') else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = stat[end + 1..].split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    // After the command: state is field 0, utime 11, stime 12, in USER_HZ (100) ticks.
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => (u + s) * 10.0,
+        _ => f64::NAN,
+    }
+}
+
+/// CPU milliseconds the whole machine has been busy (every core; not idle, not waiting on
+/// the disk): /proc/stat.
+fn machine_busy_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    if ticks.len() < 5 {
+        return f64::NAN;
+    }
+    (ticks.iter().sum::<f64>() - ticks[3] - ticks[4]) * 10.0
+}
+
+/// CPU readings at one moment, to subtract from a later one.
+#[derive(Clone, Copy)]
+struct CpuMark {
+    server: f64,
+    generator: f64,
+    machine: f64,
+}
+
+impl CpuMark {
+    fn now(server_pid: u32) -> CpuMark {
+        CpuMark {
+            server: process_cpu_ms(&server_pid.to_string()),
+            generator: process_cpu_ms("self"),
+            machine: machine_busy_ms(),
+        }
+    }
+
+    fn per_request(self, later: CpuMark, requests: usize) -> CpuPerRequest {
+        let n = requests.max(1) as f64;
+        let server = later.server - self.server;
+        let generator = later.generator - self.generator;
+        CpuPerRequest {
+            server: server / n,
+            generator: generator / n,
+            other: (later.machine - self.machine - server - generator).max(0.0) / n,
+        }
+    }
 }
 
 #[tokio::main]
@@ -238,7 +317,7 @@ async fn main() -> anyhow::Result<()> {
     let mut followed = None;
     // `saml-acs` after `mix`: mix's writes never reach the users it signs in, and the
     // sessions it makes are for other users than `auth-check`'s.
-    let scenarios: [(&str, &[(Op, u32)]); 13] = [
+    let scenarios: [(&str, &[(Op, u32)]); 15] = [
         ("lookup", &[(Op::Lookup, 1)]),
         ("lookup-1k", &[(Op::LookupSmall, 1)]),
         ("create", &[(Op::Create, 1)]),
@@ -250,6 +329,9 @@ async fn main() -> anyhow::Result<()> {
         ("feed", &[(Op::FeedPage, 1)]),
         ("saml-acs", &[(Op::SamlAcs, 1)]),
         ("auth-check", &[(Op::AuthCheck, 1)]),
+        // What `auth-check` stands on: the HTTP work alone, then with one statement.
+        ("http-floor", &[(Op::Healthz, 1)]),
+        ("one-statement", &[(Op::Readyz, 1)]),
         // Staying power (bench/load/resilience.rs), before the large group grows the heap.
         ("soak", &[]),
         ("pg-restart", &[]),
@@ -334,12 +416,15 @@ async fn main() -> anyhow::Result<()> {
             _ => None,
         };
         server.reset_peak();
+        let cpu_before = CpuMark::now(server.child.id());
         let started = Instant::now();
         let tally = load(&ctx, weights, concurrency, duration).await;
         let elapsed = started.elapsed().as_secs_f64();
+        let cpu_after = CpuMark::now(server.child.id());
         let (rss, hwm) = server.memory();
         let mut r = row(name, &tally, rss, hwm);
         r.seconds = elapsed;
+        r.cpu = cpu_before.per_request(cpu_after, r.requests);
         r.anon_mb = server.anon();
         rows.push(r);
         for s in &tally.samples {
@@ -696,6 +781,16 @@ async fn run_op(ctx: &Ctx, op: Op, tally: &mut Tally) -> bool {
                 .await;
             tally.record(started, expect(r, &[200], None).await);
         }
+        Op::Healthz | Op::Readyz => {
+            let path = if matches!(op, Op::Healthz) {
+                "healthz"
+            } else {
+                "readyz"
+            };
+            let started = Instant::now();
+            let r = ctx.client.get(format!("{}/{path}", ctx.base)).send().await;
+            tally.record(started, expect(r, &[200], None).await);
+        }
         Op::FeedPage => feed::page(ctx, tally).await,
         Op::SamlAcs => {
             let Some(body) = ctx.saml.get().and_then(saml::Pool::take) else {
@@ -873,6 +968,11 @@ fn row(name: &str, tally: &Tally, rss_mb: f64, hwm_mb: f64) -> Row {
         rss_mb,
         hwm_mb,
         anon_mb: f64::NAN,
+        cpu: CpuPerRequest {
+            server: f64::NAN,
+            generator: f64::NAN,
+            other: f64::NAN,
+        },
     }
 }
 
@@ -911,19 +1011,23 @@ fn report(s: &Summary) -> anyhow::Result<()> {
         "\n### Load on {backend}: {users} users, {} connections\n",
         s.concurrency
     );
-    println!("| scenario | requests | requests/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | server RSS after (MB) | peak RSS during (MB) | anonymous RSS after (MB) |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| scenario | requests | requests/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | server RSS after (MB) | peak RSS during (MB) | anonymous RSS after (MB) | CPU ms per request: server / generator / other |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut json_rows = Vec::new();
     for r in s.rows {
         let rps = r.requests as f64 / r.seconds;
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {:.1} |",
-            r.name, r.requests, rps, r.p50, r.p95, r.p99, r.errors, r.rss_mb, r.hwm_mb, r.anon_mb
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {:.1} | {:.3} / {:.3} / {:.3} |",
+            r.name, r.requests, rps, r.p50, r.p95, r.p99, r.errors, r.rss_mb, r.hwm_mb, r.anon_mb,
+            r.cpu.server, r.cpu.generator, r.cpu.other
         );
         json_rows.push(json!({
             "scenario": r.name, "requests": r.requests, "seconds": r.seconds,
             "requests_per_second": rps, "p50_ms": r.p50, "p95_ms": r.p95, "p99_ms": r.p99,
             "errors": r.errors, "rss_mb": r.rss_mb, "peak_rss_mb": r.hwm_mb, "anon_rss_mb": r.anon_mb,
+            "cpu_ms_per_request": {
+                "server": r.cpu.server, "generator": r.cpu.generator, "other": r.cpu.other,
+            },
         }));
     }
     println!();

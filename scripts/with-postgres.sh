@@ -4,6 +4,11 @@
 # database from there), runs the command, then stops the server and removes the folder.
 #
 #   scripts/with-postgres.sh cargo test
+#
+# PG_DURABLE=1 keeps PostgreSQL's durable defaults (fsync, synchronous_commit and
+# full_page_writes on), for benchmark figures comparable with SQLite's `synchronous = FULL`:
+#
+#   PG_DURABLE=1 scripts/with-postgres.sh cargo bench --bench load
 set -euo pipefail
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -27,9 +32,14 @@ trap cleanup EXIT
 
 as_owner "$bindir/initdb" -D "$dir/data" -U gatehouse -A trust -E UTF8 --locale=C --no-sync >/dev/null
 
-# Durability is not under test here, speed is welcome: no fsync.
+# Durability is not under test here, speed is welcome: no fsync (unless PG_DURABLE=1).
+if [ "${PG_DURABLE:-0}" = 1 ]; then
+    durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+else
+    durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
 options() {
-    echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 $durability"
 }
 started=""
 for _ in 1 2 3 4 5 6 7 8; do
