@@ -1,5 +1,10 @@
 use clap::Parser;
 
+/// mimalloc rather than glibc's allocator: under load the server's profile spent about a
+/// tenth of its samples in glibc's malloc and free (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = gatehouse::cli::Cli::parse();
