@@ -25,6 +25,12 @@ while [ -z "$server" ] && kill -0 "$bench" 2>/dev/null; do
     server=$(pgrep -f 'gatehouse serve' | head -1 || true)
 done
 [ -n "$server" ] || { cat "$out/profile-$scenario.log" >&2; exit 1; }
+# saml-acs signs its responses first (the IdP's work, with the server idle): wait for it.
+if [ "$scenario" = saml-acs ]; then
+    while ! grep -q "saml-acs: signed" "$out/profile-$scenario.log" && kill -0 "$bench" 2>/dev/null; do
+        sleep 1
+    done
+fi
 sleep 3
 perf record -F 999 -g -p "$server" -o "$out/perf-$scenario.data" -- sleep $((BENCH_SECONDS / 2)) 2>/dev/null
 wait "$bench"
