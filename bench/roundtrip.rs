@@ -13,7 +13,8 @@
 //!   event), committed durably; concurrent writers share commits in both designs.
 //!
 //! `cargo bench --bench roundtrip` prints a Markdown table (BENCHMARKS.md, "Statement round
-//! trips") and writes it as JSON to target/bench/roundtrip.json.
+//! trips") and writes it as JSON to target/bench/roundtrip.json (with BENCH_JSON_NAME,
+//! `<name>-roundtrip.json`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -282,6 +283,10 @@ async fn seed(db: &Db) {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench binaries without `--bench`: nothing to do then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let concurrency = env("BENCH_CONCURRENCY", 16) as usize;
     let seconds = env("BENCH_SECONDS", 5);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -378,8 +383,13 @@ fn print(figures: &[Figure], concurrency: usize) {
     }
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&out).expect("target/bench");
+    // BENCH_JSON_NAME keeps a smoke run (`make test`) from replacing a measured run's file.
+    let name = match std::env::var("BENCH_JSON_NAME") {
+        Ok(prefix) => format!("{prefix}-roundtrip.json"),
+        Err(_) => "roundtrip.json".into(),
+    };
     std::fs::write(
-        out.join("roundtrip.json"),
+        out.join(name),
         serde_json::to_string_pretty(&json).expect("json"),
     )
     .expect("write roundtrip.json");
