@@ -30,7 +30,8 @@ fn secure(config: &Config) -> &'static str {
 }
 
 /// Sweeps expired sessions every `every` until the process ends: a session that is never
-/// presented again would otherwise stay in the table.
+/// presented again would otherwise stay in the table. The SAML assertion IDs kept against
+/// replay go the same way once their time has passed (sign-ins no longer sweep them).
 pub fn spawn_sweeper(
     directory: crate::directory::Directory,
     lifetimes: Lifetimes,
@@ -44,6 +45,11 @@ pub fn spawn_sweeper(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
                 Err(e) => tracing::error!(error = %e, "sweeping expired sessions failed"),
+            }
+            match directory.sweep_seen_assertions().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(assertions = n, "expired assertion IDs removed"),
+                Err(e) => tracing::error!(error = %e, "sweeping expired assertion IDs failed"),
             }
         }
     });

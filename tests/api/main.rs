@@ -44,6 +44,7 @@ mod policy_roles;
 mod props_http;
 mod query_plans;
 mod saml;
+mod saml_replay_record;
 mod saml_rotation;
 mod schema_parity;
 mod scim_auth;

@@ -275,7 +275,9 @@ impl Directory {
     }
 
     /// Remembers an assertion ID until `expires_at`, in the caller's transaction (a
-    /// sign-in's). False when it was already seen: a replay. A concurrent sign-in with the
+    /// sign-in's). False when it is kept still: a replay. A record whose time has passed is
+    /// taken over in the same statement, so a sign-in needs no sweep before it (expired
+    /// records are swept by [`Self::sweep_seen_assertions`]). A concurrent sign-in with the
     /// same ID waits on the row until this transaction ends.
     pub(in crate::directory) async fn remember_assertion(
         &self,
@@ -284,19 +286,29 @@ impl Directory {
         assertion_id: &str,
         expires_at: Millis,
     ) -> Result<bool> {
-        sqlx::query("delete from saml_assertions_seen where expires_at <= $1")
-            .bind(self.now())
-            .execute(tx.conn())
-            .await?;
         let inserted = sqlx::query(
             "insert into saml_assertions_seen (org_id, assertion_id, expires_at) values ($1, $2, $3) \
-             on conflict (org_id, assertion_id) do nothing",
+             on conflict (org_id, assertion_id) do update set expires_at = excluded.expires_at \
+             where saml_assertions_seen.expires_at <= $4",
         )
         .bind(org.to_string())
         .bind(assertion_id)
         .bind(expires_at)
+        .bind(self.now())
         .execute(tx.conn())
         .await?;
         Ok(inserted.rows_affected() == 1)
+    }
+
+    /// Deletes the assertion IDs whose time has passed; returns how many.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn sweep_seen_assertions(&self) -> Result<u64> {
+        let mut tx = self.db().begin().await?;
+        let done = sqlx::query("delete from saml_assertions_seen where expires_at <= $1")
+            .bind(self.now())
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
     }
 }
