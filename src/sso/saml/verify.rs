@@ -40,7 +40,8 @@ pub struct Expected<'a> {
     /// The outstanding request this answers (SP-initiated); None for IdP-initiated.
     pub request_id: Option<&'a str>,
     pub clock_skew_s: u32,
-    /// The SP's private keys in service, for encrypted assertions.
+    /// The SP's private keys in service, for encrypted assertions (the ACS leaves it empty
+    /// for a response without one).
     pub decryption_keys: &'a [PKey<Private>],
 }
 
@@ -61,6 +62,11 @@ fn fail(reason: impl Into<String>) -> Failure {
 
 /// Decodes and checks a base64 SAMLResponse; the verified assertion, or why not.
 pub fn verify(encoded: &str, expected: &Expected<'_>) -> Result<Assertion, Failure> {
+    verify_xml(&decode(encoded)?, expected)
+}
+
+/// A base64 SAMLResponse's XML, within the size bound.
+pub fn decode(encoded: &str) -> Result<String, Failure> {
     if encoded.len() > MAX_RESPONSE_BYTES {
         return Err(fail(format!(
             "the SAMLResponse is larger than {MAX_RESPONSE_BYTES} bytes"
@@ -70,12 +76,22 @@ pub fn verify(encoded: &str, expected: &Expected<'_>) -> Result<Assertion, Failu
     let bytes = STANDARD
         .decode(compact)
         .map_err(|_| fail("the SAMLResponse is not base64"))?;
-    let xml = String::from_utf8(bytes).map_err(|_| fail("the SAMLResponse is not UTF-8 XML"))?;
-    precheck(&xml)?;
-    check_response_shell(&xml, expected.acs_url)?;
-    let encrypted = count_elements(&xml, "EncryptedAssertion") > 0;
+    String::from_utf8(bytes).map_err(|_| fail("the SAMLResponse is not UTF-8 XML"))
+}
+
+/// Whether a decoded response holds an encrypted assertion, the only kind that needs the
+/// SP's private keys (the ACS reads and parses them for those alone).
+pub fn is_encrypted(xml: &str) -> bool {
+    count_elements(xml, "EncryptedAssertion") > 0
+}
+
+/// Checks a decoded SAMLResponse ([`decode`]); the verified assertion, or why not.
+pub fn verify_xml(xml: &str, expected: &Expected<'_>) -> Result<Assertion, Failure> {
+    precheck(xml)?;
+    check_response_shell(xml, expected.acs_url)?;
+    let encrypted = is_encrypted(xml);
     if encrypted {
-        check_encryption(&xml, expected)?;
+        check_encryption(xml, expected)?;
     }
     let mut sp = service_provider(expected)?;
     let ids: Vec<&str> = expected.request_id.into_iter().collect();
@@ -89,7 +105,7 @@ pub fn verify(encoded: &str, expected: &Expected<'_>) -> Result<Assertion, Failu
     let mut last = None;
     for key in keys {
         sp.key = key.cloned();
-        match sp.parse_xml_response(&xml, Some(&ids)) {
+        match sp.parse_xml_response(xml, Some(&ids)) {
             Ok(assertion) => {
                 postcheck(&assertion, expected)?;
                 return Ok(assertion);
