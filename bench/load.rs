@@ -25,6 +25,8 @@
 //! Prints a Markdown table and writes target/bench/load-<backend>.json. On PostgreSQL when
 //! GATEHOUSE_TEST_DATABASE_URL names a server (scripts/with-postgres.sh).
 
+#[path = "common.rs"]
+mod common;
 #[path = "load/feed.rs"]
 mod feed;
 #[path = "load/resilience.rs"]
@@ -46,6 +48,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use common::{env, machine_busy_ms, process_cpu_ms};
 use gatehouse::directory::UserId;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -59,13 +62,6 @@ const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// `saml-acs` responses per second of BENCH_SECONDS, unless BENCH_SAML_RESPONSES says: the
 /// goal's rate, so a server that reaches it does not run out of responses first.
 const SAML_PER_SECOND: usize = 2_000;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// What the load needs to know about the seeded store.
 struct Ctx {
@@ -177,39 +173,6 @@ struct CpuPerRequest {
     server: f64,
     generator: f64,
     other: f64,
-}
-
-/// CPU milliseconds a process has used (user and system, every thread): /proc/PID/stat.
-fn process_cpu_ms(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let Some(end) = stat.rfind(')') else {
-        return f64::NAN;
-    };
-    let fields: Vec<&str> = stat[end + 1..].split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
-    // After the command: state is field 0, utime 11, stime 12, in USER_HZ (100) ticks.
-    match (tick(11), tick(12)) {
-        (Some(u), Some(s)) => (u + s) * 10.0,
-        _ => f64::NAN,
-    }
-}
-
-/// CPU milliseconds the whole machine has been busy (every core; not idle, not waiting on
-/// the disk): /proc/stat.
-fn machine_busy_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let ticks: Vec<f64> = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    if ticks.len() < 5 {
-        return f64::NAN;
-    }
-    (ticks.iter().sum::<f64>() - ticks[3] - ticks[4]) * 10.0
 }
 
 /// CPU readings at one moment, to subtract from a later one.

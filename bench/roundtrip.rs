@@ -16,10 +16,14 @@
 //! trips") and writes it as JSON to target/bench/roundtrip.json (with BENCH_JSON_NAME,
 //! `<name>-roundtrip.json`).
 
+#[path = "common.rs"]
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use common::{env, process_cpu_ms};
 use gatehouse::config::{DatabaseConfig, DatabaseUrl};
 use gatehouse::db::Db;
 use tokio::sync::oneshot;
@@ -27,13 +31,6 @@ use tokio::sync::oneshot;
 const ROWS: i64 = 100_000;
 /// Reader threads (and pooled connections) for the direct design, as the server's pool.
 const READERS: usize = 16;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn key(i: i64) -> String {
     format!("user-{i:08}")
@@ -193,16 +190,6 @@ struct Figure {
     cpu_ms_per_request: f64,
 }
 
-/// Process CPU time (user and system, every thread), from /proc/self/stat.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let after = &stat[stat.rfind(')').expect("comm") + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // USER_HZ is 100 on Linux.
-    Duration::from_millis(ticks * 10)
-}
-
 async fn measure<F, Fut>(
     design: &'static str,
     request: &'static str,
@@ -218,7 +205,7 @@ where
     while Instant::now() < warm_until {
         run(0).await;
     }
-    let cpu_before = cpu_time();
+    let cpu_before = process_cpu_ms("self");
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
     let counter = Arc::new(AtomicUsize::new(1));
@@ -243,7 +230,7 @@ where
         latencies.extend(t.await.expect("task"));
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = (cpu_time() - cpu_before).as_secs_f64() * 1000.0;
+    let cpu = process_cpu_ms("self") - cpu_before;
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     Figure {
@@ -287,8 +274,8 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let concurrency = env("BENCH_CONCURRENCY", 16) as usize;
-    let seconds = env("BENCH_SECONDS", 5);
+    let concurrency = env("BENCH_CONCURRENCY", 16);
+    let seconds = env("BENCH_SECONDS", 5) as u64;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

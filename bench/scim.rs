@@ -7,9 +7,13 @@
 //! scripts/with-postgres.sh names in GATEHOUSE_TEST_DATABASE_URL). It prints a Markdown
 //! table and writes the figures as JSON to target/bench/scim-lookup-<backend>.json.
 
+#[path = "common.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::env;
 use gatehouse::clock::SystemClock;
 use gatehouse::config::DatabaseUrl;
 use gatehouse::directory::orgs::NewOrg;
@@ -21,13 +25,6 @@ use serde_json::json;
 use sqlx::Connection;
 
 const IMPORT_BATCH: usize = 10_000;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Run {
     users: usize,

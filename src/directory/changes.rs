@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::groups::Group;
 use super::model::{OrgId, UserId};
 use super::users::User;
-use super::{Actor, Directory, Error, Result};
+use super::{stored_json, Actor, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::{placeholders, WriteTx};
 
@@ -513,8 +513,7 @@ impl TryFrom<ChangeRow> for Change {
             source: row.source,
             resource_type: row.resource_type,
             resource_id: row.resource_id,
-            body: serde_json::from_str(&row.body)
-                .map_err(|e| Error::Corrupt(format!("change body: {e}")))?,
+            body: stored_json("change body", &row.body)?,
         })
     }
 }

@@ -257,3 +257,8 @@ impl Directory {
 fn parse_id<T>(s: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
     parse(s).ok_or_else(|| Error::Corrupt(format!("bad id {s:?}")))
 }
+
+/// Reads a stored JSON column; `what` names it in the error.
+fn stored_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+}

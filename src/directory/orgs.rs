@@ -6,7 +6,7 @@ use sqlx::FromRow;
 
 use super::model::{Domain, OrgId, OrgSlug, ParseError};
 use super::policy::{PolicyChange, PolicySettings, POLICY_KEYS};
-use super::{parse_id, Actor, Directory, Error, Result};
+use super::{parse_id, stored_json, Actor, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::violates;
 
@@ -580,8 +580,7 @@ impl TryFrom<OrgRow> for Org {
             slug: OrgSlug::parse(&row.slug).map_err(|e| Error::Corrupt(e.0))?,
             name: row.name,
             domains: sorted(domains),
-            settings: serde_json::from_str(&row.settings)
-                .map_err(|e| Error::Corrupt(e.to_string()))?,
+            settings: stored_json("organisation settings", &row.settings)?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -6,7 +6,7 @@ use super::model::{OrgId, OrgSlug, UserId};
 use super::orgs::{Org, OrgSettings};
 use super::tokens::hash;
 use super::users::{OrgRef, User, UserRow};
-use super::{Directory, Error, Result};
+use super::{stored_json, Directory, Error, Result};
 use crate::clock::Millis;
 use crate::db::WriteTx;
 
@@ -147,11 +147,9 @@ impl Directory {
             group_names,
             user,
         } = row;
-        let settings: OrgSettings =
-            serde_json::from_str(&settings).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let settings: OrgSettings = stored_json("organisation settings", &settings)?;
         let slug = OrgSlug::parse(&slug).map_err(|e| Error::Corrupt(e.0))?;
-        let groups: Vec<String> =
-            serde_json::from_str(&group_names).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let groups: Vec<String> = stored_json("group names", &group_names)?;
         let user = User::try_from(user)?;
         // The lifetime in force now (the organisation's, else the server's) bounds the
         // session too: shortening it ends the open sessions that are older at once.

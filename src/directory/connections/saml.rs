@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Millis;
 use crate::db::WriteTx;
 use crate::directory::model::OrgId;
-use crate::directory::{Actor, Directory, Error, Result};
+use crate::directory::{stored_json, Actor, Directory, Result};
 
 /// An organisation's SAML identity provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,17 +73,13 @@ impl SamlConnectionRow {
             org_id: org,
             idp_entity_id: self.idp_entity_id,
             sso_url: self.sso_url,
-            certificates: stored_json(&self.certificates)?,
-            retired: stored_json(&self.retired_certificates)?,
+            certificates: stored_json("SAML certificates", &self.certificates)?,
+            retired: stored_json("retired SAML certificates", &self.retired_certificates)?,
             metadata_url: self.metadata_url,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
     }
-}
-
-fn stored_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
 /// An outstanding AuthnRequest as `take_saml_request` reads it.

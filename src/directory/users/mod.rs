@@ -26,7 +26,7 @@ use crate::directory::policy::check::check_user;
 use crate::directory::policy::lifecycle::{check_unique_emails, email_turn_before_insert};
 use crate::directory::policy::OnDelete;
 use crate::directory::sessions::end_user_sessions;
-use crate::directory::{parse_id, Actor, Directory, Error, Result};
+use crate::directory::{parse_id, stored_json, Actor, Directory, Error, Result};
 use writes::UserWrite;
 
 /// A user of one organisation.
@@ -785,8 +785,7 @@ impl TryFrom<UserRow> for User {
             active: row.active != 0,
             deleted: row.deleted_at.is_some(),
             session_epoch: row.session_epoch,
-            profile: serde_json::from_str(&row.profile)
-                .map_err(|e| Error::Corrupt(e.to_string()))?,
+            profile: stored_json("user profile", &row.profile)?,
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
