@@ -232,6 +232,28 @@ async fn idp_initiated_login_from_the_dashboard_tile() {
 }
 
 #[tokio::test]
+async fn a_response_while_the_database_is_away_is_a_503_page_and_signs_in_once_it_is_back() {
+    let Some((app, relay)) = crate::database_outage::behind_relay().await else {
+        return; // SQLite cannot be away (see database_outage.rs).
+    };
+    let saml = Saml::new(&app, app.org("acme", &[]).await).await;
+    let xml = response(&saml.idp, &saml.spec("bob@acme.test"));
+    relay.cut().await;
+    let r = saml.post(&xml, None).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    relay.restore().await;
+    // Nothing of the first post was kept: the same response is not taken for a replay.
+    let r = saml.post(&xml, None).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&app, &cookie_of(&r)).await.0, 200);
+}
+
+#[tokio::test]
 async fn a_scim_user_is_linked_and_a_deactivated_one_refused_with_its_session_already_dead() {
     let app = TestApp::spawn().await;
     let scim = Scim::new(&app, "acme").await;
