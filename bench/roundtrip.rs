@@ -45,7 +45,7 @@ async fn sqlx_read(db: &Db) {
     for _ in 0..3 {
         let body: Option<String> = sqlx::query_scalar("select body from rows where key = $1")
             .bind(key(random_row()))
-            .fetch_optional(db.pool())
+            .fetch_optional(db.reads())
             .await
             .expect("read");
         assert!(body.is_some());

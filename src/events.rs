@@ -115,7 +115,7 @@ pub struct EventQuery {
 
 /// Reads an organisation's events, newest first.
 pub async fn list(
-    pool: &sqlx::AnyPool,
+    reads: &crate::db::Reads,
     org: OrgId,
     query: &EventQuery,
 ) -> Result<Vec<Event>, sqlx::Error> {
@@ -143,7 +143,7 @@ pub async fn list(
     ))
     .bind(query.from.unwrap_or(i64::MIN))
     .bind(query.until.unwrap_or(i64::MAX))
-    .fetch_all(pool)
+    .fetch_all(reads)
     .await?;
     Ok(rows.into_iter().map(Event::from).collect())
 }

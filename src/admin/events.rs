@@ -204,7 +204,7 @@ pub async fn list(
             return Ok(console_page(StatusCode::BAD_REQUEST, &page));
         }
     };
-    let mut events = crate::events::list(state.directory.db().pool(), org.id, &query)
+    let mut events = crate::events::list(state.directory.db().reads(), org.id, &query)
         .await
         .map_err(crate::directory::Error::from)?;
     let more = events.len() > PAGE as usize;

@@ -82,7 +82,7 @@ fn rows(
                     Some((Ok(Bytes::from_static(HEADER.as_bytes())), Cursor::Next(q)))
                 }
                 Cursor::Next(mut q) => {
-                    let batch = match crate::events::list(state.directory.db().pool(), org, &q)
+                    let batch = match crate::events::list(state.directory.db().reads(), org, &q)
                         .await
                     {
                         Ok(b) => b,

@@ -269,7 +269,7 @@ pub async fn user_page(
         limit: 20,
         ..EventQuery::default()
     };
-    let events = crate::events::list(directory.db().pool(), org.id, &query)
+    let events = crate::events::list(directory.db().reads(), org.id, &query)
         .await
         .map_err(crate::directory::Error::from)?;
     Ok(UserPage {

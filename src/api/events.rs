@@ -82,7 +82,7 @@ pub async fn list(
         // One more than asked tells whether another page follows.
         limit: limit + 1,
     };
-    let mut found = events::list(state.directory.db().pool(), org.id, &query)
+    let mut found = events::list(state.directory.db().reads(), org.id, &query)
         .await
         .map_err(crate::directory::Error::from)?;
     let next_cursor = if found.len() > limit as usize {

@@ -149,7 +149,7 @@ impl Directory {
              order by created_at desc, id desc"
         ))
         .bind(org)
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter().map(ApiKeyInfo::try_from).collect()
     }
@@ -161,7 +161,7 @@ impl Directory {
             "select {KEY_COLUMNS} from api_keys where id = $1"
         ))
         .bind(id)
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         let key = row.map(ApiKeyInfo::try_from).transpose()?;
         Ok(key.filter(|k| match scope {
@@ -256,7 +256,7 @@ impl Directory {
                 let found: Option<String> =
                     sqlx::query_scalar("select id from admins where id = $1")
                         .bind(admin)
-                        .fetch_optional(self.db().pool())
+                        .fetch_optional(self.db().reads())
                         .await?;
                 found.is_some()
             }
@@ -279,7 +279,7 @@ impl Directory {
             let next: Option<String> =
                 sqlx::query_scalar("select created_by from api_keys where id = $1")
                     .bind(parent)
-                    .fetch_optional(self.db().pool())
+                    .fetch_optional(self.db().reads())
                     .await?;
             match next {
                 Some(next) => issuer = next,

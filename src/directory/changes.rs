@@ -362,10 +362,10 @@ impl Directory {
         kinds: &[ChangeKind],
         limit: u32,
     ) -> std::result::Result<ChangePage, FeedError> {
-        let pool = self.db().pool();
+        let reads = self.db().reads();
         // The head first: every change up to it is committed, so a page read up to it can
         // never step over a change that commits while it is read.
-        let (last, pruned) = head(pool, org).await?;
+        let (last, pruned) = head(reads, org).await?;
         if after < pruned {
             return Err(FeedError::Gone { after, pruned });
         }
@@ -385,7 +385,7 @@ impl Directory {
         for k in kinds {
             query = query.bind(k.as_str());
         }
-        let rows = query.fetch_all(pool).await.map_err(Error::from)?;
+        let rows = query.fetch_all(reads).await.map_err(Error::from)?;
         let changes = rows
             .into_iter()
             .map(Change::try_from)
@@ -404,7 +404,7 @@ impl Directory {
         let last: Option<i64> =
             sqlx::query_scalar("select last_seq from change_seqs where org_id = $1")
                 .bind(org.to_string())
-                .fetch_optional(self.db().pool())
+                .fetch_optional(self.db().reads())
                 .await?;
         Ok(last.unwrap_or(0))
     }

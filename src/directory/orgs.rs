@@ -407,7 +407,7 @@ impl Directory {
             "select {ORG_COLUMNS} from org_rows where slug = $1"
         ))
         .bind(slug)
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         row.as_ref().map(org_from_row).transpose()
     }
@@ -416,7 +416,7 @@ impl Directory {
     pub async fn org(&self, id: OrgId) -> Result<Option<Org>> {
         let row = sqlx::query(&format!("select {ORG_COLUMNS} from org_rows where id = $1"))
             .bind(id.to_string())
-            .fetch_optional(self.db().pool())
+            .fetch_optional(self.db().reads())
             .await?;
         row.as_ref().map(org_from_row).transpose()
     }
@@ -429,7 +429,7 @@ impl Directory {
              (select org_id from org_domains where domain = $1)"
         ))
         .bind(domain.as_str())
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         row.as_ref().map(org_from_row).transpose()
     }
@@ -437,7 +437,7 @@ impl Directory {
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_orgs(&self) -> Result<Vec<Org>> {
         let rows = sqlx::query(&format!("select {ORG_COLUMNS} from org_rows order by slug"))
-            .fetch_all(self.db().pool())
+            .fetch_all(self.db().reads())
             .await?;
         rows.iter().map(org_from_row).collect()
     }

@@ -130,7 +130,7 @@ impl Directory {
              from session_rows where id_hash = $1",
         )
         .bind(&id_hash)
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         let Some(row) = row else {
             return Ok(Err(SessionRefusal::Unknown));
@@ -226,7 +226,7 @@ impl Directory {
             sqlx::query_scalar("select count(*) from sessions where org_id = $1 and user_id = $2")
                 .bind(org.to_string())
                 .bind(user.to_string())
-                .fetch_one(self.db().pool())
+                .fetch_one(self.db().reads())
                 .await?,
         )
     }

@@ -23,7 +23,7 @@ impl Directory {
         .bind(org.to_string())
         .bind(after.map(|a| a.to_string()).unwrap_or_default())
         .bind(i64::from(limit))
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter().map(user_from_row).collect()
     }
@@ -43,7 +43,7 @@ impl Directory {
         .bind(org.to_string())
         .bind(after.map(|a| a.to_string()).unwrap_or_default())
         .bind(i64::from(limit))
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter().map(group_from_row).collect()
     }

@@ -24,7 +24,7 @@ impl Directory {
             "select kid, private_key, public_key, created_at from token_keys \
              order by created_at desc, kid desc",
         )
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?)
     }
 

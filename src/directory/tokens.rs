@@ -148,7 +148,7 @@ impl Directory {
             "select {TOKEN_COLUMNS} from scim_tokens where org_id = $1 order by created_at desc, id desc"
         ))
         .bind(org.to_string())
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter().map(TokenInfo::try_from).collect()
     }
@@ -226,7 +226,7 @@ impl Directory {
         let row = sqlx::query(&SQL)
             .bind(slug)
             .bind(&presented)
-            .fetch_optional(self.db().pool())
+            .fetch_optional(self.db().reads())
             .await?;
         let Some(row) = row else { return Ok(None) };
         let org = super::orgs::org_from_row(&row)?;
@@ -276,7 +276,7 @@ impl Directory {
             "select {columns} from {table} where {hash_column} = $1"
         ))
         .bind(&presented)
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         Ok(row.filter(|r| same_hash(r.stored_hash(), &presented)))
     }

@@ -223,7 +223,7 @@ impl Directory {
             "select {COLUMNS} from webhook_endpoints where org_id = $1 order by created_at, id"
         ))
         .bind(org.to_string())
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.iter().map(endpoint_from_row).collect()
     }
@@ -235,7 +235,7 @@ impl Directory {
         ))
         .bind(org.to_string())
         .bind(id.to_string())
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?
         .ok_or(Error::NotFound("webhook"))?;
         endpoint_from_row(&row)
@@ -415,7 +415,7 @@ impl Directory {
         .bind(org.to_string())
         .bind(id.to_string())
         .bind(i64::from(limit))
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         Ok(rows
             .into_iter()
@@ -440,7 +440,7 @@ impl Directory {
              from change_seqs s where s.org_id = webhook_endpoints.org_id), 0) order by id"
         ))
         .bind(now)
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.iter().map(endpoint_from_row).collect()
     }

@@ -23,7 +23,7 @@ async fn db_url(app: &TestApp) -> String {
         }
         Backend::Postgres => {
             let name: String = sqlx::query_scalar("select current_database()::text")
-                .fetch_one(app.directory.db().pool())
+                .fetch_one(app.directory.db().reads())
                 .await
                 .unwrap();
             let mut url = url::Url::parse(&std::env::var(PG_ENV).unwrap()).unwrap();

@@ -68,7 +68,7 @@ async fn a_platform_admin_signs_in_with_a_password_and_a_wrong_one_is_refused() 
         "select count(*) from events where org_id is null and action = 'admin.login' \
          and outcome = 'failure'",
     )
-    .fetch_one(app.directory.db().pool())
+    .fetch_one(app.directory.db().reads())
     .await
     .unwrap();
     assert_eq!(failures, 2, "both refusals are on record");
@@ -214,7 +214,7 @@ async fn forms_without_the_right_csrf_token_are_refused_and_change_nothing() {
     assert_eq!(made.status(), 303);
     let org = app.directory.org_by_slug("good").await.unwrap().unwrap();
     let events = list(
-        app.directory.db().pool(),
+        app.directory.db().reads(),
         org.id,
         &EventQuery {
             limit: 5,
@@ -307,7 +307,7 @@ async fn a_customer_admin_signs_in_through_its_own_sso() {
     assert_eq!(r.status(), 403);
     assert!(!sets_console_cookie(&r));
     let failures = list(
-        app.directory.db().pool(),
+        app.directory.db().reads(),
         org.id,
         &EventQuery {
             failures_only: true,
@@ -481,7 +481,7 @@ async fn a_setup_link_opens_one_organisation_once_until_it_expires_or_is_revoked
     assert_eq!(unknown.status(), 403);
 
     let used: Vec<String> = list(
-        app.directory.db().pool(),
+        app.directory.db().reads(),
         org.id,
         &EventQuery {
             limit: 50,

@@ -112,7 +112,7 @@ pub async fn setup_session(app: &TestApp, org: &Org) -> ConsoleUser {
     // No page this session may open here carries its CSRF token: read it from the store.
     let csrf: String =
         sqlx::query_scalar("select csrf_token from admin_sessions where kind = 'setup'")
-            .fetch_one(app.directory.db().pool())
+            .fetch_one(app.directory.db().reads())
             .await
             .unwrap();
     ConsoleUser { client, csrf }
@@ -466,7 +466,7 @@ async fn console_deactivate_ends_the_users_sessions_at_once_and_reactivate_undoe
         limit: 10,
         ..Default::default()
     };
-    let logged = gatehouse::events::list(app.directory.db().pool(), org.id, &q)
+    let logged = gatehouse::events::list(app.directory.db().reads(), org.id, &q)
         .await
         .unwrap();
     assert_eq!(logged.len(), 1);
@@ -594,7 +594,7 @@ async fn console_erase_needs_the_user_name_typed_exactly_then_leaves_nothing_but
     let (_, list) = admin.get(&app, "/admin/orgs/acme/users").await;
     assert!(!list.contains("Ada@acme.test"));
     let rows: i64 = sqlx::query_scalar("select count(*) from identities")
-        .fetch_one(app.directory.db().pool())
+        .fetch_one(app.directory.db().reads())
         .await
         .unwrap();
     assert_eq!(rows, 0, "the link went with the user");
@@ -745,7 +745,7 @@ async fn console_customer_admin_actions_are_logged_with_its_identity() {
         limit: 10,
         ..Default::default()
     };
-    let logged = gatehouse::events::list(app.directory.db().pool(), b.id, &q)
+    let logged = gatehouse::events::list(app.directory.db().reads(), b.id, &q)
         .await
         .unwrap();
     assert_eq!(logged[0].actor, format!("org-admin:{boss_id}"));

@@ -12,7 +12,7 @@ async fn actions(app: &TestApp, org: gatehouse::directory::OrgId) -> Vec<String>
         limit: 100,
         ..Default::default()
     };
-    let mut list: Vec<String> = events::list(app.directory.db().pool(), org, &q)
+    let mut list: Vec<String> = events::list(app.directory.db().reads(), org, &q)
         .await
         .unwrap()
         .into_iter()

@@ -9,7 +9,7 @@ use crate::support::{user_data, TestApp};
 async fn the_event_log_refuses_updates_and_deletes() {
     let app = TestApp::spawn().await;
     app.org("acme", &[]).await;
-    let pool = app.directory.db().pool();
+    let pool = app.directory.db().reads();
     assert!(sqlx::query("update events set action = 'forged'")
         .execute(pool)
         .await
@@ -46,7 +46,7 @@ async fn failures_are_recorded_with_their_reason_and_filterable() {
     .unwrap();
 
     let all = events::list(
-        d.db().pool(),
+        d.db().reads(),
         acme.id,
         &EventQuery {
             limit: 10,
@@ -66,7 +66,7 @@ async fn failures_are_recorded_with_their_reason_and_filterable() {
         limit: 10,
         ..Default::default()
     };
-    let failed = events::list(d.db().pool(), acme.id, &failures)
+    let failed = events::list(d.db().reads(), acme.id, &failures)
         .await
         .unwrap();
     assert_eq!(failed.len(), 1);
@@ -74,7 +74,7 @@ async fn failures_are_recorded_with_their_reason_and_filterable() {
     assert_eq!(failed[0].detail["reason"], "userName taken");
 
     let other = events::list(
-        d.db().pool(),
+        d.db().reads(),
         globex.id,
         &EventQuery {
             limit: 10,
@@ -90,6 +90,6 @@ async fn failures_are_recorded_with_their_reason_and_filterable() {
         limit: 1,
         ..Default::default()
     };
-    let next = events::list(d.db().pool(), acme.id, &page).await.unwrap();
+    let next = events::list(d.db().reads(), acme.id, &page).await.unwrap();
     assert_eq!(next[0].id, all[1].id, "cursor paging");
 }

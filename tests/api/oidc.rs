@@ -216,7 +216,7 @@ async fn a_confidential_client_authenticates_with_its_secret_kept_encrypted() {
     let app = TestApp::spawn().await;
     let oidc = Oidc::new(&app, app.org("acme", &[]).await, Some("s3cret-value")).await;
     let stored: Option<String> = sqlx::query_scalar("select client_secret from oidc_connections")
-        .fetch_one(app.directory.db().pool())
+        .fetch_one(app.directory.db().reads())
         .await
         .unwrap();
     assert!(!stored.unwrap().contains("s3cret-value"), "stored sealed");

@@ -276,7 +276,7 @@ async fn an_erased_user_leaves_only_hashes_and_is_not_made_again() {
         "the events say an erased person was there"
     );
     let stored: Vec<String> = sqlx::query_scalar("select key_hash from user_tombstones")
-        .fetch_all(app.directory.db().pool())
+        .fetch_all(app.directory.db().reads())
         .await
         .unwrap();
     assert!(!stored.is_empty());

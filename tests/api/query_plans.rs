@@ -108,7 +108,7 @@ async fn request_statements_never_scan_a_table() {
             .bind("x")
             .bind("y")
             .bind("z")
-            .fetch_all(app.directory.db().pool())
+            .fetch_all(app.directory.db().reads())
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         let plan: Vec<String> = rows

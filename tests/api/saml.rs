@@ -760,7 +760,7 @@ async fn authn_requests_are_signed_when_asked_and_sp_keys_roll_over() {
     let first = metadata_certificates(&md);
     assert_eq!(first.len(), 1, "a key is made on first need");
     let stored: Vec<String> = sqlx::query_scalar("select private_key from saml_sp_keys")
-        .fetch_all(app.directory.db().pool())
+        .fetch_all(app.directory.db().reads())
         .await
         .unwrap();
     assert!(

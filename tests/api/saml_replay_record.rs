@@ -38,7 +38,7 @@ async fn sign_in(
 
 async fn kept(app: &TestApp) -> i64 {
     sqlx::query_scalar("select count(*) from saml_assertions_seen")
-        .fetch_one(app.directory.db().pool())
+        .fetch_one(app.directory.db().reads())
         .await
         .unwrap()
 }

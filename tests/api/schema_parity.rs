@@ -27,7 +27,7 @@ async fn migrated(url: &str) {
     config.url = gatehouse::config::DatabaseUrl::new(url.to_string());
     let db = gatehouse::db::Db::connect(&config).await.unwrap();
     db.migrate().await.unwrap();
-    db.pool().close().await;
+    db.close().await;
 }
 
 /// SQLite's declared types and PostgreSQL's names for them, as the migrations write them.

@@ -30,7 +30,7 @@ async fn import(scim: &Scim<'_>, n: usize, prefix: &str) -> Vec<String> {
 async fn counted(app: &TestApp, org: OrgId) -> i64 {
     sqlx::query_scalar("select count(*) from users where org_id = $1")
         .bind(org.to_string())
-        .fetch_one(app.directory.db().pool())
+        .fetch_one(app.directory.db().reads())
         .await
         .unwrap()
 }
@@ -59,7 +59,7 @@ async fn offset_page(app: &TestApp, org: OrgId, offset: i64, count: i64) -> Vec<
     .bind(org.to_string())
     .bind(count)
     .bind(offset)
-    .fetch_all(app.directory.db().pool())
+    .fetch_all(app.directory.db().reads())
     .await
     .unwrap()
     .iter()
@@ -119,7 +119,7 @@ async fn the_number_of_positions_stays_exact_through_every_kind_of_write() {
         .await;
     let left: i64 = sqlx::query_scalar("select count(*) from org_user_positions where org_id = $1")
         .bind(other.org.id.to_string())
-        .fetch_one(app.directory.db().pool())
+        .fetch_one(app.directory.db().reads())
         .await
         .unwrap();
     assert_eq!(left, 0);
@@ -284,7 +284,7 @@ async fn the_seek_after_a_key_is_an_index_range_on_both_backends() {
         .bind(&ids[1500])
         .bind(101_i64)
         .bind(0_i64)
-        .fetch_all(app.directory.db().pool())
+        .fetch_all(app.directory.db().reads())
         .await
         .unwrap()
         .iter()

@@ -80,7 +80,7 @@ async fn the_password_is_neither_stored_nor_returned() {
         .unwrap()
         .to_string();
     let rows: Vec<String> = sqlx::query_scalar("select profile from users")
-        .fetch_all(app.directory.db().pool())
+        .fetch_all(app.directory.db().reads())
         .await
         .unwrap();
     assert!(!rows.concat().contains("1mz050nq"));
@@ -447,7 +447,7 @@ async fn okta_sync_password_in_both_forms_is_accepted_and_discarded() {
     body["password"] = json!("s3cret-three");
     assert_eq!(scim.put(&format!("/Users/{id}"), body).await.status, 200);
     let stored: Vec<String> = sqlx::query_scalar("select profile from users")
-        .fetch_all(app.directory.db().pool())
+        .fetch_all(app.directory.db().reads())
         .await
         .unwrap();
     assert!(!stored.concat().contains("s3cret"));

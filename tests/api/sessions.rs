@@ -292,7 +292,7 @@ async fn jit_refuses_a_deactivated_user_and_creates_no_duplicate() {
         "only the deactivated user"
     );
     let all = sqlx::query_scalar::<_, i64>("select count(*) from users")
-        .fetch_one(d.db().pool())
+        .fetch_one(d.db().reads())
         .await
         .unwrap();
     assert_eq!(all, 1, "no second record");

@@ -22,7 +22,7 @@ async fn tokens_are_stored_only_as_a_hash() {
     assert!(secret.starts_with(&info.prefix));
 
     let rows = sqlx::query("select * from scim_tokens")
-        .fetch_all(app.directory.db().pool())
+        .fetch_all(app.directory.db().reads())
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);

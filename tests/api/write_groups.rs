@@ -25,7 +25,7 @@ async fn insert_org(tx: &mut gatehouse::db::WriteTx, slug: &str) -> Result<(), s
 
 async fn slugs(app: &TestApp) -> Vec<String> {
     sqlx::query_scalar("select slug from orgs where slug like 'w-%' order by slug")
-        .fetch_all(app.directory.db().pool())
+        .fetch_all(app.directory.db().reads())
         .await
         .unwrap()
 }

@@ -65,7 +65,7 @@ impl Directory {
              where org_id = $1 order by created_at, domain",
         )
         .bind(org.to_string())
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter()
             .map(|(domain, token, created_at, checked_at, problem)| {
@@ -106,7 +106,7 @@ impl Directory {
         .bind(problem)
         .bind(org.to_string())
         .bind(domain.as_str())
-        .execute(self.db().pool())
+        .execute(self.db().reads())
         .await?;
         Ok(())
     }

@@ -131,7 +131,7 @@ impl Directory {
              where org_id = $1",
         )
         .bind(org.to_string())
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         Ok(row.map(|row| OidcConnection {
             org_id: org,

@@ -180,7 +180,7 @@ impl Directory {
              created_at, updated_at from saml_connections where org_id = $1",
         )
         .bind(org.to_string())
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         row.map(|row| row.into_connection(org)).transpose()
     }
@@ -191,7 +191,7 @@ impl Directory {
         let orgs: Vec<String> = sqlx::query_scalar(
             "select org_id from saml_connections where metadata_url is not null order by org_id",
         )
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         let mut out = Vec::with_capacity(orgs.len());
         for org in orgs {

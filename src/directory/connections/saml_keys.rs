@@ -38,7 +38,7 @@ impl Directory {
              where org_id = $1 and retired_at is null order by created_at, id",
         )
         .bind(org.to_string())
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?)
     }
 

@@ -109,7 +109,7 @@ impl Directory {
              order by created_at desc, id desc"
         ))
         .bind(org.to_string())
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter().map(link_from_row).collect()
     }
@@ -154,7 +154,7 @@ impl Directory {
             "select {LINK_COLUMNS} from admin_links where token_hash = $1 and kind = 'setup'"
         ))
         .bind(hash(secret))
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         let Some(link) = row.map(link_from_row).transpose()? else {
             return Ok(Err(LinkRefusal::Unknown));
@@ -212,7 +212,7 @@ impl Directory {
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn count_admins(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("select count(*) from admins")
-            .fetch_one(self.db().pool())
+            .fetch_one(self.db().reads())
             .await?)
     }
 
@@ -248,7 +248,7 @@ impl Directory {
             "select {LINK_COLUMNS} from admin_links where token_hash = $1 and kind = 'first_admin'"
         ))
         .bind(hash(secret))
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         let Some(link) = row.map(link_from_row).transpose()? else {
             return Ok(Err(LinkRefusal::Unknown));

@@ -21,7 +21,7 @@ impl Directory {
             "select locked_until from admin_login_failures where email_key = $1",
         )
         .bind(email_key)
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         Ok(until.filter(|u| *u > self.now()))
     }

@@ -163,7 +163,7 @@ impl Directory {
              from admin_sessions where id_hash = $1",
         )
         .bind(&id_hash)
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -210,7 +210,7 @@ impl Directory {
                 let email: Option<String> =
                     sqlx::query_scalar("select email from admins where id = $1")
                         .bind(id.to_string())
-                        .fetch_optional(self.db().pool())
+                        .fetch_optional(self.db().reads())
                         .await?;
                 Ok(email.map(|email| Principal::Platform {
                     admin_id: id,
@@ -244,7 +244,7 @@ impl Directory {
                 )
                 .bind(&link_id)
                 .bind(org_id.to_string())
-                .fetch_optional(self.db().pool())
+                .fetch_optional(self.db().reads())
                 .await?;
                 Ok(live
                     .filter(|exp| *exp > self.now())

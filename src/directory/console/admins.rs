@@ -48,7 +48,7 @@ impl Directory {
         let row: Option<(String, String)> =
             sqlx::query_as("select id, password_hash from admins where email_key = $1")
                 .bind(email.key())
-                .fetch_optional(self.db().pool())
+                .fetch_optional(self.db().reads())
                 .await?;
         row.map(|(id, hash)| Ok((crate::directory::parse_id(&id, AdminId::parse)?, hash)))
             .transpose()
@@ -60,7 +60,7 @@ impl Directory {
         Ok(
             sqlx::query_scalar("select password_hash from admins where id = $1")
                 .bind(id.to_string())
-                .fetch_optional(self.db().pool())
+                .fetch_optional(self.db().reads())
                 .await?,
         )
     }

@@ -26,7 +26,7 @@ impl Directory {
         )
         .bind(org.to_string())
         .bind(user.to_string())
-        .fetch_one(self.db().pool())
+        .fetch_one(self.db().reads())
         .await?;
         if found > 0 || group.is_empty() {
             return Ok(found > 0);
@@ -39,7 +39,7 @@ impl Directory {
         .bind(org.to_string())
         .bind(user.to_string())
         .bind(group)
-        .fetch_one(self.db().pool())
+        .fetch_one(self.db().reads())
         .await?;
         Ok(in_group > 0)
     }
@@ -51,7 +51,7 @@ impl Directory {
             "select user_id from org_admins where org_id = $1 order by created_at, user_id",
         )
         .bind(org.to_string())
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         ids.iter().map(|id| parse_id(id, UserId::parse)).collect()
     }

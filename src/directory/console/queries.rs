@@ -45,7 +45,7 @@ impl Directory {
         .bind(search.after.clone().unwrap_or_default())
         .bind(text)
         .bind(i64::from(search.limit.clamp(1, 500)))
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter().map(group_from_row).collect()
     }
@@ -68,7 +68,7 @@ impl Directory {
             for g in chunk {
                 q = q.bind(g.to_string());
             }
-            for (id, count) in q.fetch_all(self.db().pool()).await? {
+            for (id, count) in q.fetch_all(self.db().reads()).await? {
                 out.insert(parse_id(&id, GroupId::parse)?, count);
             }
         }
@@ -91,7 +91,7 @@ impl Directory {
         .bind(org.to_string())
         .bind(group.to_string())
         .bind(i64::from(limit) + 1)
-        .fetch_one(self.db().pool())
+        .fetch_one(self.db().reads())
         .await?;
         Ok(count > i64::from(limit))
     }
@@ -117,7 +117,7 @@ impl Directory {
         .bind(group.to_string())
         .bind(after.map(|u| u.to_string()).unwrap_or_default())
         .bind(i64::from(limit.clamp(1, 500)))
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter().map(user_from_row).collect()
     }
@@ -191,7 +191,7 @@ impl Directory {
             for id in chunk {
                 q = q.bind(id.clone());
             }
-            out.extend(q.fetch_all(self.db().pool()).await?);
+            out.extend(q.fetch_all(self.db().reads()).await?);
         }
         Ok(out)
     }

@@ -291,7 +291,7 @@ impl Directory {
         ))
         .bind(org.to_string())
         .bind(id.to_string())
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         row.map(group_from_row).transpose()
     }
@@ -324,7 +324,7 @@ impl Directory {
         ))
         .bind(org.to_string())
         .bind(value)
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         let mut groups = rows
             .into_iter()
@@ -350,7 +350,7 @@ impl Directory {
     ) -> Result<(Vec<Group>, i64)> {
         let total: i64 = sqlx::query_scalar("select count(*) from groups where org_id = $1")
             .bind(org.to_string())
-            .fetch_one(self.db().pool())
+            .fetch_one(self.db().reads())
             .await?;
         if limit <= 0 {
             return Ok((vec![], total));
@@ -361,7 +361,7 @@ impl Directory {
         .bind(org.to_string())
         .bind(limit)
         .bind(offset.max(0))
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         Ok((
             rows.into_iter()
@@ -390,7 +390,7 @@ impl Directory {
             for g in chunk {
                 q = q.bind(g.to_string());
             }
-            for (group, user, display) in q.fetch_all(self.db().pool()).await? {
+            for (group, user, display) in q.fetch_all(self.db().reads()).await? {
                 let group = parse_id(&group, GroupId::parse)?;
                 out.entry(group).or_default().push(Member {
                     id: parse_id(&user, UserId::parse)?,

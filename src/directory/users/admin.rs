@@ -60,7 +60,7 @@ impl Directory {
         .bind(active)
         .bind(text.unwrap_or_default())
         .bind(i64::from(search.limit.clamp(1, 500)))
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter().map(user_from_row).collect()
     }
@@ -74,7 +74,7 @@ impl Directory {
         )
         .bind(org.to_string())
         .bind(user.to_string())
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         Ok(rows
             .into_iter()

@@ -23,7 +23,7 @@ impl Directory {
         .bind(org.to_string())
         .bind(connection)
         .bind(subject)
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         id.map(|s| parse_id(&s, UserId::parse)).transpose()
     }

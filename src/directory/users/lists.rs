@@ -111,7 +111,7 @@ impl Directory {
         ))
         .bind(org.to_string())
         .bind(value)
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         in_default_order(rows)
     }
@@ -125,7 +125,7 @@ impl Directory {
              order by created_at, id"
         ))
         .bind(org.to_string())
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter().map(user_from_row).collect()
     }
@@ -167,7 +167,7 @@ impl Directory {
                 .bind(org.to_string())
                 .bind(take)
                 .bind(from)
-                .fetch_all(self.db().pool())
+                .fetch_all(self.db().reads())
                 .await?
             }
             Some(after) => {
@@ -177,7 +177,7 @@ impl Directory {
                     .bind(after.id.to_string())
                     .bind(take)
                     .bind(from)
-                    .fetch_all(self.db().pool())
+                    .fetch_all(self.db().reads())
                     .await?
             }
         };
@@ -214,7 +214,7 @@ impl Directory {
             "select positions, renumbered from org_user_positions where org_id = $1",
         )
         .bind(org.to_string())
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         Ok(row.unwrap_or((0, 0)))
     }
@@ -244,7 +244,7 @@ impl Directory {
         .bind(org.to_string())
         .bind(limit)
         .bind(offset.max(0))
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         let users = rows.into_iter().map(user_from_row).collect::<Result<_>>()?;
         Ok((users, total))
@@ -270,7 +270,7 @@ impl Directory {
         .bind(at)
         .bind(id)
         .bind(limit.max(0))
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db().reads())
         .await?;
         rows.into_iter().map(user_from_row).collect()
     }
@@ -282,7 +282,7 @@ impl Directory {
             "select count(*) from users where org_id = $1 and deleted_at is null",
         )
         .bind(org.to_string())
-        .fetch_one(self.db().pool())
+        .fetch_one(self.db().reads())
         .await?)
     }
 
@@ -307,7 +307,7 @@ impl Directory {
             for id in chunk {
                 query = query.bind(id.to_string());
             }
-            for (user, group, name) in query.fetch_all(self.db().pool()).await? {
+            for (user, group, name) in query.fetch_all(self.db().reads()).await? {
                 let user = parse_id(&user, UserId::parse)?;
                 let group = parse_id(&group, GroupId::parse)?;
                 out.entry(user).or_default().push((group, name));

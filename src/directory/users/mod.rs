@@ -492,7 +492,7 @@ impl Directory {
         ))
         .bind(org.to_string())
         .bind(id.to_string())
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         row.map(user_from_row).transpose()
     }
@@ -505,7 +505,7 @@ impl Directory {
         ))
         .bind(org.to_string())
         .bind(fold_case(user_name))
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db().reads())
         .await?;
         row.map(user_from_row).transpose()
     }

@@ -114,7 +114,7 @@ pub async fn logged(app: &TestApp, org: &Org) -> Vec<(String, String, String, Op
         limit: 1000,
         ..Default::default()
     };
-    let mut list: Vec<_> = gatehouse::events::list(app.directory.db().pool(), org.id, &q)
+    let mut list: Vec<_> = gatehouse::events::list(app.directory.db().reads(), org.id, &q)
         .await
         .unwrap()
         .into_iter()

@@ -199,7 +199,7 @@ impl TestApp {
     /// Runs raw SQL on the app's database (to set up a fault, or to look behind the API).
     pub async fn sql(&self, statement: &str) {
         sqlx::raw_sql(statement)
-            .execute(self.directory.db().pool())
+            .execute(self.directory.db().reads())
             .await
             .unwrap_or_else(|e| panic!("{statement}: {e}"));
     }

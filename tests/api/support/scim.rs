@@ -184,7 +184,7 @@ pub async fn events(app: &TestApp, org: &Org) -> Vec<(String, String, Value)> {
         limit: 1000,
         ..Default::default()
     };
-    let mut list: Vec<_> = gatehouse::events::list(app.directory.db().pool(), org.id, &q)
+    let mut list: Vec<_> = gatehouse::events::list(app.directory.db().reads(), org.id, &q)
         .await
         .unwrap()
         .into_iter()

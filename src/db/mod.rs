@@ -14,6 +14,10 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::config::DatabaseConfig;
 
+mod reads;
+
+pub use reads::Reads;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -23,7 +27,9 @@ pub enum Backend {
 /// A pool and what it needs to write safely.
 #[derive(Clone)]
 pub struct Db {
+    /// sqlx's pool: PostgreSQL's reads and transactions; on SQLite, migrations only.
     pool: AnyPool,
+    reads: Reads,
     backend: Backend,
     /// SQLite's writes, on a connection of their own (see [`Writer`]); None on PostgreSQL.
     writer: Option<Arc<Writer>>,
@@ -59,6 +65,9 @@ struct WriterState {
 struct Group {
     outcome: OnceLock<Result<(), String>>,
 }
+
+/// How long a PostgreSQL connection may sit idle and still be handed out without a ping.
+const UNCHECKED_IDLE: Duration = Duration::from_millis(50);
 
 const SAVEPOINT: &str = "SAVEPOINT gatehouse_write";
 const BEGIN_GROUP: &str = "BEGIN IMMEDIATE; SAVEPOINT gatehouse_write";
@@ -282,15 +291,41 @@ impl Db {
         let options = AnyConnectOptions::from_str(&url)
             .with_context(|| format!("invalid database URL {}", config.url))?;
         let busy_timeout_ms = config.busy_timeout_ms;
+        let acquire_timeout = Duration::from_millis(config.acquire_timeout_ms.max(1));
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections.max(1))
-            .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms.max(1)))
+            .acquire_timeout(acquire_timeout)
+            // sqlx pings a connection before handing it out (and again when it is given
+            // back, which cannot be turned off): a round trip to the server per statement.
+            // One given back moments ago was working then; one idle for longer, as every
+            // one is once the server has restarted, is still checked first.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= UNCHECKED_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move { set_up(conn, backend, busy_timeout_ms).await })
-            })
-            .connect_with(options.clone())
-            .await
-            .with_context(|| format!("cannot connect to {}", config.url))?;
+            });
+        let pool = match backend {
+            // Its first connection checks the URL; SQLite's writer connection does that.
+            Backend::Postgres => pool.connect_with(options.clone()).await,
+            Backend::Sqlite => Ok(pool.connect_lazy_with(options.clone())),
+        }
+        .with_context(|| format!("cannot connect to {}", config.url))?;
+        let reads = match backend {
+            Backend::Postgres => Reads::pool(pool.clone()),
+            Backend::Sqlite => Reads::leased(
+                options.clone(),
+                config.max_connections,
+                acquire_timeout,
+                busy_timeout_ms,
+            ),
+        };
         let writer = match backend {
             Backend::Sqlite => {
                 let mut conn = AnyConnection::connect_with(&options)
@@ -308,6 +343,7 @@ impl Db {
         };
         Ok(Self {
             pool,
+            reads,
             backend,
             writer,
         })
@@ -326,8 +362,14 @@ impl Db {
         result.context("applying migrations")
     }
 
+    /// sqlx's pool, for what needs one (migrations); statements use [`Db::reads`].
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Where statements outside a write transaction run.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     pub fn backend(&self) -> Backend {
@@ -352,7 +394,7 @@ impl Db {
 
     /// Whether the database answers; for `/readyz`.
     pub async fn ping(&self) -> bool {
-        let check = sqlx::query("SELECT 1").execute(&self.pool);
+        let check = sqlx::query("SELECT 1").execute(&self.reads);
         matches!(
             tokio::time::timeout(Duration::from_secs(2), check).await,
             Ok(Ok(_))
@@ -360,6 +402,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
 }
