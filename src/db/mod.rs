@@ -565,4 +565,26 @@ mod tests {
     fn memory_databases_are_refused() {
         assert!(prepare_sqlite_url("sqlite::memory:").is_err());
     }
+
+    /// `.cargo/config.toml` builds SQLite without its memory statistics, whose one mutex
+    /// every allocation of every connection's thread would otherwise take.
+    #[tokio::test]
+    async fn sqlite_is_built_without_memory_statistics() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&DatabaseConfig {
+            url: crate::config::DatabaseUrl::new(format!("sqlite://{}/m.db", dir.path().display())),
+            ..DatabaseConfig::default()
+        })
+        .await
+        .unwrap();
+        let options: Vec<String> =
+            sqlx::query_scalar("select compile_options from pragma_compile_options")
+                .fetch_all(db.reads())
+                .await
+                .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
 }
