@@ -35,6 +35,23 @@ async fn show_through(api: &Api<'_>, slug: &str, id: &str, through: i64) -> Valu
     show(api, slug, id).await
 }
 
+/// The endpoint once it has recorded `n` failed attempts. The receiver has an attempt
+/// before the worker has written its outcome, and the next try is scheduled from the
+/// clock when it is written: a test that moves the clock must wait for this first.
+async fn show_failures(api: &Api<'_>, slug: &str, id: &str, n: i64) -> Value {
+    for _ in 0..600 {
+        let shown = show(api, slug, id).await;
+        if shown["webhook"]["failures"].as_i64() >= Some(n) {
+            return shown;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{n} failures were never recorded: {:#}",
+        show(api, slug, id).await
+    );
+}
+
 async fn show(api: &Api<'_>, slug: &str, id: &str) -> Value {
     let r = api.get(&format!("/orgs/{slug}/webhooks/{id}")).await;
     assert_eq!(r.status, 200, "{:#}", r.body);
@@ -129,9 +146,9 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_the_endpoint_fails_u
     scim.user("alice@acme.test").await;
     scim.user("bob@acme.test").await;
     receiver.wait_for(1).await;
+    let shown = show_failures(&api, "acme", &id, 1).await;
     // The next try is due in 5 s of the server's clock: none before.
     assert_eq!(receiver.settle().await.len(), 1);
-    let shown = show(&api, "acme", &id).await;
     assert_eq!(shown["webhook"]["failures"], 1, "{shown:#}");
     assert_eq!(shown["attempts"][0]["status"], 503);
     assert_eq!(
@@ -147,6 +164,7 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_the_endpoint_fails_u
         assert_eq!(receiver.settle().await.len(), i + 1, "not before its time");
         app.clock.advance_ms(1);
         receiver.wait_for(i + 2).await;
+        show_failures(&api, "acme", &id, i as i64 + 2).await;
     }
     let got = receiver.settle().await;
     assert_eq!(got.len(), 10, "ten attempts in all");
@@ -202,11 +220,12 @@ async fn order_holds_through_a_retry_and_a_duplicate_keeps_its_id() {
     let api = Api::scoped(&app, &acme).await;
     let receiver = Receiver::start().await;
     receiver.answer(500);
-    register(&api, "acme", json!({ "url": receiver.url })).await;
+    let (id, _) = register(&api, "acme", json!({ "url": receiver.url })).await;
     for name in ["a", "b", "c"] {
         scim.user(&format!("{name}@acme.test")).await;
     }
     receiver.wait_for(1).await;
+    show_failures(&api, "acme", &id, 1).await;
     receiver.answer(200);
     app.clock.advance_ms(5_000);
     let got = receiver.wait_for(4).await;
