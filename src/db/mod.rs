@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::config::DatabaseConfig;
 
 mod reads;
 
-pub use reads::Reads;
+pub use reads::{Reads, UNCHECKED_IDLE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -24,10 +24,11 @@ pub enum Backend {
     Postgres,
 }
 
-/// A pool and what it needs to write safely.
+/// The connections, and what they need to write safely.
 #[derive(Clone)]
 pub struct Db {
-    /// sqlx's pool: PostgreSQL's reads and transactions; on SQLite, migrations only.
+    /// sqlx's pool, for the migrations (and tests); every statement of the server runs on
+    /// a connection of [`Reads`], or on SQLite's writer.
     pool: AnyPool,
     reads: Reads,
     backend: Backend,
@@ -66,16 +67,14 @@ struct Group {
     outcome: OnceLock<Result<(), String>>,
 }
 
-/// How long a PostgreSQL connection may sit idle and still be handed out without a ping.
-const UNCHECKED_IDLE: Duration = Duration::from_millis(50);
-
 const SAVEPOINT: &str = "SAVEPOINT gatehouse_write";
 const BEGIN_GROUP: &str = "BEGIN IMMEDIATE; SAVEPOINT gatehouse_write";
 const RELEASE: &str = "RELEASE gatehouse_write";
 const UNDO: &str = "ROLLBACK TO gatehouse_write";
 
-/// A write transaction: on PostgreSQL a transaction of the pool; on SQLite a savepoint in
-/// the group transaction of [`Writer`], holding the writer's turn until commit or rollback.
+/// A write transaction: on PostgreSQL a transaction on a leased connection ([`Reads`]); on
+/// SQLite a savepoint in the group transaction of [`Writer`], holding the writer's turn
+/// until commit or rollback.
 ///
 /// One dropped without a commit (an early `?` return after a write) is rolled back before
 /// the turn is given up, so the next writer never sees its half-done work.
@@ -87,7 +86,8 @@ pub struct WriteTx {
 }
 
 enum Inner {
-    Pool(Transaction<'static, Any>),
+    /// BEGIN has run on the lease's connection.
+    Leased(reads::Lease),
     Grouped {
         turn: OwnedMutexGuard<WriterState>,
         group: Arc<Group>,
@@ -103,7 +103,7 @@ impl WriteTx {
             .as_mut()
             .expect("a transaction until commit or rollback")
         {
-            Inner::Pool(tx) => tx,
+            Inner::Leased(lease) => lease.conn(),
             Inner::Grouped { turn, .. } => &mut turn.conn,
         }
     }
@@ -121,7 +121,7 @@ impl WriteTx {
             .take()
             .expect("a transaction until commit or rollback")
         {
-            Inner::Pool(tx) => tx.commit().await,
+            Inner::Leased(lease) => run_to_end(end_leased(lease, "COMMIT")).await,
             Inner::Grouped {
                 turn,
                 group,
@@ -161,7 +161,7 @@ impl WriteTx {
             .take()
             .expect("a transaction until commit or rollback")
         {
-            Inner::Pool(tx) => tx.rollback().await,
+            Inner::Leased(lease) => run_to_end(end_leased(lease, "ROLLBACK")).await,
             Inner::Grouped {
                 turn,
                 group,
@@ -180,7 +180,7 @@ impl Drop for WriteTx {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let result = match inner {
-                    Inner::Pool(tx) => tx.rollback().await,
+                    Inner::Leased(lease) => end_leased(lease, "ROLLBACK").await,
                     Inner::Grouped {
                         turn,
                         group,
@@ -193,6 +193,14 @@ impl Drop for WriteTx {
             });
         }
     }
+}
+
+/// Ends a PostgreSQL transaction with `statement` (COMMIT or ROLLBACK). If that fails for
+/// want of the connection, the connection goes with the lease rather than back.
+async fn end_leased(mut lease: reads::Lease, statement: &'static str) -> Result<(), sqlx::Error> {
+    let result = lease.conn().execute(statement).await.map(drop);
+    lease.keep_if_sound(&result);
+    result
 }
 
 /// Rolls the writer's savepoint back and releases it: its work is gone, the group's stays.
@@ -292,40 +300,25 @@ impl Db {
             .with_context(|| format!("invalid database URL {}", config.url))?;
         let busy_timeout_ms = config.busy_timeout_ms;
         let acquire_timeout = Duration::from_millis(config.acquire_timeout_ms.max(1));
+        // Its first connection checks the URL on PostgreSQL; SQLite's writer does there.
         let pool = AnyPoolOptions::new()
-            .max_connections(config.max_connections.max(1))
+            .max_connections(1)
             .acquire_timeout(acquire_timeout)
-            // sqlx pings a connection before handing it out (and again when it is given
-            // back, which cannot be turned off): a round trip to the server per statement.
-            // One given back moments ago was working then; one idle for longer, as every
-            // one is once the server has restarted, is still checked first.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= UNCHECKED_IDLE {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
             .after_connect(move |conn, _| {
                 Box::pin(async move { set_up(conn, backend, busy_timeout_ms).await })
             });
         let pool = match backend {
-            // Its first connection checks the URL; SQLite's writer connection does that.
             Backend::Postgres => pool.connect_with(options.clone()).await,
             Backend::Sqlite => Ok(pool.connect_lazy_with(options.clone())),
         }
         .with_context(|| format!("cannot connect to {}", config.url))?;
-        let reads = match backend {
-            Backend::Postgres => Reads::pool(pool.clone()),
-            Backend::Sqlite => Reads::leased(
-                options.clone(),
-                config.max_connections,
-                acquire_timeout,
-                busy_timeout_ms,
-            ),
-        };
+        let reads = Reads::new(
+            options.clone(),
+            backend,
+            config.max_connections,
+            acquire_timeout,
+            busy_timeout_ms,
+        );
         let writer = match backend {
             Backend::Sqlite => {
                 let mut conn = AnyConnection::connect_with(&options)
@@ -362,7 +355,8 @@ impl Db {
         result.context("applying migrations")
     }
 
-    /// sqlx's pool, for what needs one (migrations); statements use [`Db::reads`].
+    /// sqlx's pool, of one connection, for what needs a pool (migrations); statements use
+    /// [`Db::reads`] or [`Db::begin`].
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -379,17 +373,14 @@ impl Db {
     /// Starts a write transaction. On SQLite it waits for the writer's turn and joins the
     /// open group transaction, or begins one.
     pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
-        let Some(writer) = &self.writer else {
-            return Ok(WriteTx {
-                inner: Some(Inner::Pool(self.pool.begin().await?)),
-                bell: None,
-            });
-        };
         // A task of its own, so that a caller given up halfway leaves no open transaction
-        // behind: the WriteTx is then dropped, and rolls back.
-        tokio::spawn(join_group(writer.state.clone()))
-            .await
-            .map_err(|e| sqlx::Error::Protocol(format!("starting a write stopped: {e}")))?
+        // behind (nor a connection given back inside one): the WriteTx is then dropped,
+        // and rolls back.
+        let begun = match &self.writer {
+            None => tokio::spawn(begin_leased(self.reads.clone())).await,
+            Some(writer) => tokio::spawn(join_group(writer.state.clone())).await,
+        };
+        begun.map_err(|e| sqlx::Error::Protocol(format!("starting a write stopped: {e}")))?
     }
 
     /// Whether the database answers; for `/readyz`.
@@ -405,6 +396,18 @@ impl Db {
         self.reads.close().await;
         self.pool.close().await;
     }
+}
+
+/// Leases a PostgreSQL connection and begins a transaction on it.
+async fn begin_leased(reads: Reads) -> Result<WriteTx, sqlx::Error> {
+    let mut lease = reads.lease().await?;
+    let begun = lease.conn().execute("BEGIN").await.map(drop);
+    lease.keep_if_sound(&begun);
+    begun?;
+    Ok(WriteTx {
+        inner: Some(Inner::Leased(lease)),
+        bell: None,
+    })
 }
 
 /// Takes the writer's turn and opens a savepoint in the group transaction, beginning one

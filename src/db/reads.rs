@@ -1,106 +1,121 @@
-//! Statements outside any write transaction: the reads of every request.
+//! The connections every statement runs on, leased and taken back by this module rather
+//! than by sqlx's pool.
 //!
-//! On PostgreSQL they go through sqlx's pool. On SQLite they go through connections leased
-//! here instead, because sqlx's pool checks a connection with a ping when it hands it out
-//! and again when it takes it back, and on SQLite each ping is a round trip to the
-//! connection's worker thread: three hops for a one-statement read instead of one
-//! (`one-statement` in BENCHMARKS.md). A SQLite connection is a file opened in this
-//! process, with no server at the other end to hang up, so there is nothing for the pings
-//! to find; a connection whose worker has stopped is dropped instead of taken back.
+//! sqlx's pool pings a connection when it hands it out and again when it takes it back.
+//! On SQLite each ping is a round trip to the connection's worker thread, on PostgreSQL a
+//! round trip to the server: a one-statement read paid for three. Here a SQLite connection
+//! is never pinged (it is a file opened in this process, with no server at the other end to
+//! hang up), and a PostgreSQL one only when it has sat idle for [`UNCHECKED_IDLE`] or more,
+//! as every one has once the server has restarted: one given back moments ago was working
+//! then. A connection whose statement failed for want of the connection (its worker
+//! stopped, its socket broke) is dropped instead of taken back.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use sqlx::any::{AnyConnectOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Describe, Either, Execute, Executor};
+use sqlx::{Any, AnyConnection, Connection, Describe, Either, Execute, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Where reads run: use `&Reads` as a sqlx executor.
-#[derive(Clone, Debug)]
-pub struct Reads(Source);
+use super::Backend;
 
-#[derive(Clone, Debug)]
-enum Source {
-    Pool(AnyPool),
-    Leased(Arc<Leases>),
-}
+/// How long a PostgreSQL connection may sit idle and still be handed out unchecked.
+pub const UNCHECKED_IDLE: Duration = Duration::from_millis(50);
 
-/// SQLite's read connections: at most `permits` leased at once, the idle ones kept.
+/// Where statements outside a write transaction run: use `&Reads` as a sqlx executor.
+#[derive(Clone, Debug)]
+pub struct Reads(Arc<Leases>);
+
+/// The connections: at most `permits` leased at once, the idle ones kept with the time
+/// they were given back.
 pub(super) struct Leases {
-    idle: Mutex<Vec<AnyConnection>>,
+    idle: Mutex<Vec<(AnyConnection, Instant)>>,
     permits: Arc<Semaphore>,
     acquire_timeout: Duration,
     options: AnyConnectOptions,
+    backend: Backend,
     busy_timeout_ms: u64,
 }
 
 impl std::fmt::Debug for Leases {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Leases")
+            .field("backend", &self.backend)
             .field("available", &self.permits.available_permits())
             .finish_non_exhaustive()
     }
 }
 
-/// A leased connection, given back when dropped unless its worker has stopped.
-struct Lease {
+/// A leased connection, given back when dropped unless it has been found broken.
+pub(super) struct Lease {
     conn: Option<AnyConnection>,
     leases: Arc<Leases>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Reads {
-    pub(super) fn pool(pool: AnyPool) -> Self {
-        Self(Source::Pool(pool))
-    }
-
-    pub(super) fn leased(
+    pub(super) fn new(
         options: AnyConnectOptions,
+        backend: Backend,
         max_connections: u32,
         acquire_timeout: Duration,
         busy_timeout_ms: u64,
     ) -> Self {
-        Self(Source::Leased(Arc::new(Leases {
+        Self(Arc::new(Leases {
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max_connections.max(1) as usize)),
             acquire_timeout,
             options,
+            backend,
             busy_timeout_ms,
-        })))
+        }))
+    }
+
+    /// A connection of one's own until the lease is dropped: a write transaction's.
+    pub(super) async fn lease(&self) -> Result<Lease, sqlx::Error> {
+        self.0.lease().await
     }
 
     /// Closes the idle connections; leases asked for afterwards fail with `PoolClosed`.
     pub(super) async fn close(&self) {
-        match &self.0 {
-            Source::Pool(pool) => pool.close().await,
-            Source::Leased(leases) => {
-                leases.permits.close();
-                let idle = std::mem::take(&mut *leases.idle.lock().expect("idle connections"));
-                for conn in idle {
-                    let _ = conn.close().await;
-                }
-            }
+        self.0.permits.close();
+        let idle = std::mem::take(&mut *self.0.idle.lock().expect("idle connections"));
+        for (conn, _) in idle {
+            let _ = conn.close().await;
         }
     }
 }
 
 impl Leases {
+    /// Waits for a permit, then takes an idle connection (checked first if it has been
+    /// idle long on PostgreSQL) or opens one; all of it within the acquire timeout.
     async fn lease(self: &Arc<Self>) -> Result<Lease, sqlx::Error> {
-        let permit =
-            tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned())
-                .await
-                .map_err(|_| sqlx::Error::PoolTimedOut)?
-                .map_err(|_| sqlx::Error::PoolClosed)?;
-        let idle = self.idle.lock().expect("idle connections").pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => {
-                let mut conn = AnyConnection::connect_with(&self.options).await?;
-                super::set_up(&mut conn, super::Backend::Sqlite, self.busy_timeout_ms).await?;
-                conn
+        tokio::time::timeout(self.acquire_timeout, self.lease_now())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+    }
+
+    async fn lease_now(self: &Arc<Self>) -> Result<Lease, sqlx::Error> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let conn = loop {
+            let idle = self.idle.lock().expect("idle connections").pop();
+            let Some((mut conn, since)) = idle else {
+                break self.open().await?;
+            };
+            if self.backend == Backend::Sqlite || since.elapsed() < UNCHECKED_IDLE {
+                break conn;
+            }
+            match conn.ping().await {
+                Ok(()) => break conn,
+                Err(e) => tracing::info!(error = %e, "an idle connection was found broken"),
             }
         };
         Ok(Lease {
@@ -109,18 +124,33 @@ impl Leases {
             _permit: permit,
         })
     }
+
+    async fn open(&self) -> Result<AnyConnection, sqlx::Error> {
+        let mut conn = AnyConnection::connect_with(&self.options).await?;
+        super::set_up(&mut conn, self.backend, self.busy_timeout_ms).await?;
+        Ok(conn)
+    }
 }
 
 impl Lease {
-    fn conn(&mut self) -> &mut AnyConnection {
+    pub(super) fn conn(&mut self) -> &mut AnyConnection {
         self.conn
             .as_mut()
             .expect("a lease holds its connection until dropped")
     }
 
-    /// Drops the connection instead of giving it back, if `result` says its worker stopped.
-    fn keep_if_sound<T>(&mut self, result: &Result<T, sqlx::Error>) {
-        if matches!(result, Err(sqlx::Error::WorkerCrashed | sqlx::Error::Io(_))) {
+    /// Drops the connection instead of giving it back, if `result` says it is broken.
+    pub(super) fn keep_if_sound<T>(&mut self, result: &Result<T, sqlx::Error>) {
+        let broken = match result {
+            Err(sqlx::Error::WorkerCrashed | sqlx::Error::Io(_) | sqlx::Error::Protocol(_)) => true,
+            // SQLSTATE class 08 (connection exception) and 57P01-57P03: PostgreSQL ended
+            // the connection (a shutdown, a terminated backend) or will not take it yet.
+            Err(sqlx::Error::Database(e)) => e
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        };
+        if broken {
             self.conn = None;
         }
     }
@@ -134,7 +164,7 @@ impl Drop for Lease {
                     .idle
                     .lock()
                     .expect("idle connections")
-                    .push(conn);
+                    .push((conn, Instant::now()));
             }
         }
     }
@@ -151,26 +181,17 @@ impl<'r> Executor<'r> for &'_ Reads {
         'r: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        match &self.0 {
-            Source::Pool(pool) => {
-                let pool = pool.clone();
-                (&pool).fetch_many(query)
-            }
-            // Every caller reads whole results (fetch_all, fetch_one, execute), so the
-            // results are collected on the lease and streamed from memory.
-            Source::Leased(leases) => {
-                let leases = leases.clone();
-                futures_util::stream::once(async move {
-                    let mut lease = leases.lease().await?;
-                    let results: Result<Vec<_>, _> =
-                        lease.conn().fetch_many(query).try_collect().await;
-                    lease.keep_if_sound(&results);
-                    results.map(|all| futures_util::stream::iter(all.into_iter().map(Ok)))
-                })
-                .try_flatten()
-                .boxed()
-            }
-        }
+        // Every caller reads whole results (fetch_all, fetch_one, execute), so they are
+        // collected on the lease and streamed from memory: no lease outlives its call.
+        let leases = self.0.clone();
+        futures_util::stream::once(async move {
+            let mut lease = leases.lease().await?;
+            let results: Result<Vec<_>, _> = lease.conn().fetch_many(query).try_collect().await;
+            lease.keep_if_sound(&results);
+            results.map(|all| futures_util::stream::iter(all.into_iter().map(Ok)))
+        })
+        .try_flatten()
+        .boxed()
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -181,21 +202,13 @@ impl<'r> Executor<'r> for &'_ Reads {
         'r: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        match &self.0 {
-            Source::Pool(pool) => {
-                let pool = pool.clone();
-                (&pool).fetch_optional(query)
-            }
-            Source::Leased(leases) => {
-                let leases = leases.clone();
-                Box::pin(async move {
-                    let mut lease = leases.lease().await?;
-                    let result = lease.conn().fetch_optional(query).await;
-                    lease.keep_if_sound(&result);
-                    result
-                })
-            }
-        }
+        let leases = self.0.clone();
+        Box::pin(async move {
+            let mut lease = leases.lease().await?;
+            let result = lease.conn().fetch_optional(query).await;
+            lease.keep_if_sound(&result);
+            result
+        })
     }
 
     fn prepare_with<'e, 'q: 'e>(
@@ -206,42 +219,26 @@ impl<'r> Executor<'r> for &'_ Reads {
     where
         'r: 'e,
     {
-        match &self.0 {
-            Source::Pool(pool) => {
-                let pool = pool.clone();
-                (&pool).prepare_with(sql, parameters)
-            }
-            Source::Leased(leases) => {
-                let leases = leases.clone();
-                Box::pin(async move {
-                    let mut lease = leases.lease().await?;
-                    let result = lease.conn().prepare_with(sql, parameters).await;
-                    lease.keep_if_sound(&result);
-                    result
-                })
-            }
-        }
+        let leases = self.0.clone();
+        Box::pin(async move {
+            let mut lease = leases.lease().await?;
+            let result = lease.conn().prepare_with(sql, parameters).await;
+            lease.keep_if_sound(&result);
+            result
+        })
     }
 
     fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
     where
         'r: 'e,
     {
-        match &self.0 {
-            Source::Pool(pool) => {
-                let pool = pool.clone();
-                (&pool).describe(sql)
-            }
-            Source::Leased(leases) => {
-                let leases = leases.clone();
-                Box::pin(async move {
-                    let mut lease = leases.lease().await?;
-                    let result = lease.conn().describe(sql).await;
-                    lease.keep_if_sound(&result);
-                    result
-                })
-            }
-        }
+        let leases = self.0.clone();
+        Box::pin(async move {
+            let mut lease = leases.lease().await?;
+            let result = lease.conn().describe(sql).await;
+            lease.keep_if_sound(&result);
+            result
+        })
     }
 }
 
@@ -267,10 +264,7 @@ mod tests {
     }
 
     fn leases(reads: &Reads) -> &Arc<Leases> {
-        match &reads.0 {
-            Source::Leased(leases) => leases,
-            Source::Pool(_) => panic!("SQLite reads are leased"),
-        }
+        &reads.0
     }
 
     fn idle(reads: &Reads) -> usize {

@@ -18,6 +18,7 @@ mod console_setup;
 mod console_users;
 mod console_webhooks;
 mod database_outage;
+mod db_connections;
 mod deactivation;
 mod directory;
 mod dns_server;
