@@ -318,6 +318,7 @@ impl Db {
             config.max_connections,
             acquire_timeout,
             busy_timeout_ms,
+            reads::Limits::default(),
         );
         let writer = match backend {
             Backend::Sqlite => {

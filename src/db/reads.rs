@@ -25,14 +25,42 @@ use super::Backend;
 /// How long a PostgreSQL connection may sit idle and still be handed out unchecked.
 pub const UNCHECKED_IDLE: Duration = Duration::from_millis(50);
 
+/// When a connection is closed rather than used again (sqlx's pool's defaults): one idle
+/// this long is not needed, and one open this long is renewed, so that a server's caches
+/// for a session and a proxy's idea of it never grow old.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Limits {
+    pub idle: Duration,
+    pub lifetime: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(10 * 60),
+            lifetime: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// A connection not leased, with when it was opened and when it was given back.
+struct Idle {
+    conn: AnyConnection,
+    opened: Instant,
+    since: Instant,
+}
+
 /// Where statements outside a write transaction run: use `&Reads` as a sqlx executor.
 #[derive(Clone, Debug)]
 pub struct Reads(Arc<Leases>);
 
-/// The connections: at most `permits` leased at once, the idle ones kept with the time
-/// they were given back.
+/// The connections: at most `permits` leased at once, the idle ones kept (the most recently
+/// given back on top).
 pub(super) struct Leases {
-    idle: Mutex<Vec<(AnyConnection, Instant)>>,
+    idle: Mutex<Vec<Idle>>,
+    limits: Limits,
+    /// How many connections have been opened, for the tests.
+    opened: std::sync::atomic::AtomicUsize,
     permits: Arc<Semaphore>,
     acquire_timeout: Duration,
     options: AnyConnectOptions,
@@ -52,6 +80,7 @@ impl std::fmt::Debug for Leases {
 /// A leased connection, given back when dropped unless it has been found broken.
 pub(super) struct Lease {
     conn: Option<AnyConnection>,
+    opened: Instant,
     leases: Arc<Leases>,
     _permit: OwnedSemaphorePermit,
 }
@@ -63,9 +92,12 @@ impl Reads {
         max_connections: u32,
         acquire_timeout: Duration,
         busy_timeout_ms: u64,
+        limits: Limits,
     ) -> Self {
         Self(Arc::new(Leases {
             idle: Mutex::new(Vec::new()),
+            limits,
+            opened: Default::default(),
             permits: Arc::new(Semaphore::new(max_connections.max(1) as usize)),
             acquire_timeout,
             options,
@@ -83,8 +115,8 @@ impl Reads {
     pub(super) async fn close(&self) {
         self.0.permits.close();
         let idle = std::mem::take(&mut *self.0.idle.lock().expect("idle connections"));
-        for (conn, _) in idle {
-            let _ = conn.close().await;
+        for entry in idle {
+            let _ = entry.conn.close().await;
         }
     }
 }
@@ -105,21 +137,31 @@ impl Leases {
             .acquire_owned()
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        let conn = loop {
+        let (conn, opened) = loop {
             let idle = self.idle.lock().expect("idle connections").pop();
-            let Some((mut conn, since)) = idle else {
-                break self.open().await?;
+            let Some(Idle {
+                mut conn,
+                opened,
+                since,
+            }) = idle
+            else {
+                break (self.open().await?, Instant::now());
             };
+            if self.expired(opened, since) {
+                close_later(conn);
+                continue;
+            }
             if self.backend == Backend::Sqlite || since.elapsed() < UNCHECKED_IDLE {
-                break conn;
+                break (conn, opened);
             }
             match conn.ping().await {
-                Ok(()) => break conn,
+                Ok(()) => break (conn, opened),
                 Err(e) => tracing::info!(error = %e, "an idle connection was found broken"),
             }
         };
         Ok(Lease {
             conn: Some(conn),
+            opened,
             leases: self.clone(),
             _permit: permit,
         })
@@ -128,7 +170,38 @@ impl Leases {
     async fn open(&self) -> Result<AnyConnection, sqlx::Error> {
         let mut conn = AnyConnection::connect_with(&self.options).await?;
         super::set_up(&mut conn, self.backend, self.busy_timeout_ms).await?;
+        self.opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(conn)
+    }
+
+    /// Whether a connection opened at `opened` and idle since `since` is past its limits.
+    fn expired(&self, opened: Instant, since: Instant) -> bool {
+        opened.elapsed() >= self.limits.lifetime || since.elapsed() >= self.limits.idle
+    }
+
+    /// Gives a connection back, and closes those that have waited past their limits
+    /// (the oldest lie at the bottom, where a busy server's leases never reach).
+    fn give_back(&self, conn: AnyConnection, opened: Instant) {
+        let now = Instant::now();
+        let mut idle = self.idle.lock().expect("idle connections");
+        let mut i = 0;
+        while i < idle.len() {
+            if self.expired(idle[i].opened, idle[i].since) {
+                close_later(idle.remove(i).conn);
+            } else {
+                i += 1;
+            }
+        }
+        if self.expired(opened, now) {
+            close_later(conn);
+        } else {
+            idle.push(Idle {
+                conn,
+                opened,
+                since: now,
+            });
+        }
     }
 }
 
@@ -160,13 +233,19 @@ impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             if !self.leases.permits.is_closed() {
-                self.leases
-                    .idle
-                    .lock()
-                    .expect("idle connections")
-                    .push((conn, Instant::now()));
+                self.leases.give_back(conn, self.opened);
             }
         }
+    }
+}
+
+/// Closes a connection politely (PostgreSQL is told, rather than finding a dropped
+/// socket), in a task of its own.
+fn close_later(conn: AnyConnection) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let _ = conn.close().await;
+        });
     }
 }
 
@@ -327,6 +406,73 @@ mod tests {
             1,
             "a statement's own error leaves the connection sound"
         );
+    }
+
+    /// Reads on a SQLite file of their own, with the given limits.
+    fn limited(dir: &tempfile::TempDir, limits: Limits) -> Reads {
+        use std::str::FromStr;
+        sqlx::any::install_default_drivers();
+        let url =
+            super::super::prepare_sqlite_url(&format!("sqlite://{}/l.db", dir.path().display()))
+                .unwrap();
+        let options = AnyConnectOptions::from_str(&url).unwrap();
+        Reads::new(
+            options,
+            Backend::Sqlite,
+            2,
+            Duration::from_secs(1),
+            1_000,
+            limits,
+        )
+    }
+
+    fn opened(reads: &Reads) -> usize {
+        reads.0.opened.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn a_connection_idle_past_its_limit_is_closed_and_a_new_one_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let reads = limited(
+            &dir,
+            Limits {
+                idle: Duration::from_millis(500),
+                lifetime: Duration::from_secs(60),
+            },
+        );
+        one(&reads).await.unwrap();
+        one(&reads).await.unwrap();
+        assert_eq!(opened(&reads), 1, "reused while fresh");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        one(&reads).await.unwrap();
+        assert_eq!(
+            opened(&reads),
+            2,
+            "an idle one past its limit is not used again"
+        );
+        assert_eq!(idle(&reads), 1, "and not kept");
+    }
+
+    #[tokio::test]
+    async fn a_connection_open_past_its_lifetime_is_renewed_though_always_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let reads = limited(
+            &dir,
+            Limits {
+                idle: Duration::from_secs(60),
+                lifetime: Duration::from_secs(1),
+            },
+        );
+        let start = std::time::Instant::now();
+        for _ in 0..5 {
+            one(&reads).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(opened(&reads), 1, "one connection while it is young");
+        tokio::time::sleep_until((start + Duration::from_millis(1_200)).into()).await;
+        one(&reads).await.unwrap();
+        assert_eq!(opened(&reads), 2, "renewed once its lifetime is over");
+        assert_eq!(idle(&reads), 1);
     }
 
     #[tokio::test]
