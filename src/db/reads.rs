@@ -1,5 +1,6 @@
-//! The connections every statement runs on, leased and taken back by this module rather
-//! than by sqlx's pool.
+//! The connections every statement runs on but SQLite's writes (which have a connection
+//! of their own, `Writer`), leased and taken back by this module rather than by sqlx's
+//! pool: the reads on both databases, and PostgreSQL's write transactions.
 //!
 //! sqlx's pool pings a connection when it hands it out and again when it takes it back.
 //! On SQLite each ping is a round trip to the connection's worker thread, on PostgreSQL a
