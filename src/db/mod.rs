@@ -507,6 +507,19 @@ pub fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// Whether an error says the connection is gone: its socket broke, or PostgreSQL ended it
+/// or will not take it yet (SQLSTATE class 08, connection exception, and 57P01-57P03:
+/// admin shutdown, crash shutdown, cannot connect now).
+pub fn connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// Whether an error is the violation of the unique constraint or index named `name`.
 /// Both migration sets spell constraint names out, so one name serves both backends.
 pub fn violates(err: &sqlx::Error, name: &str) -> bool {

@@ -148,7 +148,7 @@ impl Leases {
             else {
                 break (self.open().await?, Instant::now());
             };
-            if self.expired(opened, since) {
+            if self.expired(opened, since, Instant::now()) {
                 close_later(conn);
                 continue;
             }
@@ -176,9 +176,11 @@ impl Leases {
         Ok(conn)
     }
 
-    /// Whether a connection opened at `opened` and idle since `since` is past its limits.
-    fn expired(&self, opened: Instant, since: Instant) -> bool {
-        opened.elapsed() >= self.limits.lifetime || since.elapsed() >= self.limits.idle
+    /// Whether a connection opened at `opened` and idle since `since` is past its limits
+    /// at `now` (one reading of the clock for a whole give-back).
+    fn expired(&self, opened: Instant, since: Instant, now: Instant) -> bool {
+        now.duration_since(opened) >= self.limits.lifetime
+            || now.duration_since(since) >= self.limits.idle
     }
 
     /// Gives a connection back, and closes those that have waited past their limits
@@ -188,13 +190,13 @@ impl Leases {
         let mut idle = self.idle.lock().expect("idle connections");
         let mut i = 0;
         while i < idle.len() {
-            if self.expired(idle[i].opened, idle[i].since) {
+            if self.expired(idle[i].opened, idle[i].since, now) {
                 close_later(idle.remove(i).conn);
             } else {
                 i += 1;
             }
         }
-        if self.expired(opened, now) {
+        if self.expired(opened, now, now) {
             close_later(conn);
         } else {
             idle.push(Idle {
@@ -216,13 +218,9 @@ impl Lease {
     /// Drops the connection instead of giving it back, if `result` says it is broken.
     pub(super) fn keep_if_sound<T>(&mut self, result: &Result<T, sqlx::Error>) {
         let broken = match result {
-            Err(sqlx::Error::WorkerCrashed | sqlx::Error::Io(_) | sqlx::Error::Protocol(_)) => true,
-            // SQLSTATE class 08 (connection exception) and 57P01-57P03: PostgreSQL ended
-            // the connection (a shutdown, a terminated backend) or will not take it yet.
-            Err(sqlx::Error::Database(e)) => e
-                .code()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
-            _ => false,
+            Err(sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_)) => true,
+            Err(e) => super::connection_lost(e),
+            Ok(_) => false,
         };
         if broken {
             self.conn = None;

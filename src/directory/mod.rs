@@ -65,13 +65,8 @@ impl Error {
     /// succeed later, so it is answered 503.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Error::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
-            // SQLSTATE class 08 (connection exception) and 57P01-57P03 (admin shutdown,
-            // crash shutdown, cannot connect now): a PostgreSQL server going away or not
-            // back yet.
-            Error::Db(sqlx::Error::Database(e)) => e
-                .code()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            Error::Db(sqlx::Error::PoolTimedOut) => true,
+            Error::Db(e) => crate::db::connection_lost(e),
             _ => false,
         }
     }
